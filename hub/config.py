@@ -1,0 +1,263 @@
+"""Loading and validating the hub's TOML configuration; the one place where secrets are resolved.
+
+Loading happens in two steps: :func:`load_config` reads the file, checks the hub's own sections and
+resolves ``env:NAME`` secrets; :func:`bind_plugins` then checks each account's plugin tables against the
+option schemas the loaded plugins declare. Either step raises :class:`~hub.errors.ConfigError` naming the
+file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from hub.errors import ConfigError
+from hub.logs import redactor
+from hub.options import Option, validate_options
+
+if TYPE_CHECKING:
+    from hub.plugins import PluginHost
+
+CONFIG_ENV = "APPCAST_HUB_CONFIG"
+ENV_PREFIX = "env:"
+ACCOUNT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+FeedPolicy = Literal["opted-in", "all-open"]
+
+SERVER_OPTIONS = (
+    Option("host", "address to listen on", default="127.0.0.1"),
+    Option("port", "TCP port to listen on", type=int, default=8080),
+    Option("public_url", "URL the world reaches the hub at (feed and pixel links)", default=None),
+    Option("max_body_bytes", "largest request body accepted", type=int, default=1024 * 1024),
+    Option("shutdown_timeout", "seconds to finish in-flight work on SIGTERM", type=float, default=10.0),
+)
+DATABASE_OPTIONS = (
+    Option("url", "sqlite://PATH or postgres://USER:PASS@HOST/DB", default="sqlite://appcast-hub.sqlite3"),
+    Option("migrate_on_start", "apply pending migrations when the hub starts", type=bool, default=False),
+)
+LOGGING_OPTIONS = (
+    Option("level", "log level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Option("format", "log line format", default="text", choices=("text", "json")),
+)
+ADMIN_OPTIONS = (
+    Option("api_token", "bearer token for /api; the admin API is off without one", secret=True),
+)
+SYNC_OPTIONS = (
+    Option("interval_minutes", "minutes between an account's syncs", type=float, default=15.0),
+    Option("jitter_seconds", "random spread so accounts do not sync together", type=float, default=60.0),
+)
+PLUGINS_OPTIONS = (
+    Option("disabled", "names of installed plugins not to load", type=list, default=[]),
+)
+ACCOUNT_OPTIONS = (
+    Option("adapter", "name of the ATS adapter plugin", required=True),
+    Option("company", "employer name, the feed's <publisher>", required=True),
+    Option("company_url", "employer's careers site, the feed's <publisherurl>", default=None),
+    Option("enabled", "Appcast integration on for this account", type=bool, default=True),
+    Option(
+        "feed_policy",
+        "which open jobs the feed holds",
+        default="opted-in",
+        choices=("opted-in", "all-open"),
+    ),
+    Option("feed_token", "if set, the feed needs ?token=", secret=True),
+    Option("sync_interval_minutes", "overrides [sync] interval_minutes", type=float),
+)
+TOP_LEVEL = ("server", "database", "logging", "admin", "sync", "plugins", "accounts")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One employer's connection as configured. Handed to every plugin hook as ``account``."""
+
+    name: str
+    adapter: str
+    company: str
+    company_url: str | None
+    enabled: bool
+    feed_policy: FeedPolicy
+    feed_token: str | None
+    sync_interval_minutes: float | None
+    #: Each plugin's table for this account, by plugin name (the adapter's always present).
+    plugin_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """The whole validated configuration."""
+
+    path: Path
+    server: Mapping[str, Any]
+    database: Mapping[str, Any]
+    logging: Mapping[str, Any]
+    admin: Mapping[str, Any]
+    sync: Mapping[str, Any]
+    plugins_disabled: frozenset[str]
+    accounts: Mapping[str, Account]
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, with a relative SQLite path resolved against the config file's folder."""
+        url: str = self.database["url"]
+        if url.startswith("sqlite://") and url != "sqlite://:memory:":
+            path = Path(url.removeprefix("sqlite://"))
+            if not path.is_absolute():
+                url = f"sqlite://{(self.path.parent / path).resolve()}"
+        return url
+
+    @property
+    def public_url(self) -> str:
+        """Base URL for links the hub hands out (feed URLs, pixel snippets), without a trailing slash."""
+        url = self.server["public_url"] or f"http://{self.server['host']}:{self.server['port']}"
+        return url.rstrip("/")
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """The config file to use: ``-c PATH``, else ``$APPCAST_HUB_CONFIG``, else ``./config.toml``."""
+    return Path(explicit or os.environ.get(CONFIG_ENV) or "config.toml")
+
+
+def load_config(path: str | os.PathLike[str]) -> HubConfig:
+    """Read and check the hub's own sections; plugin tables are checked later by :func:`bind_plugins`."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read: {error}", file=str(path)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"not valid TOML: {error}", file=str(path)) from None
+    try:
+        return _parse(raw, path)
+    except ConfigError as error:
+        error.file = str(path)
+        raise
+
+
+def _parse(raw: dict[str, Any], path: Path) -> HubConfig:
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise ConfigError(f"unknown section (known: {', '.join(TOP_LEVEL)})", key=key)
+    raw = _resolve_secrets(raw, "")
+    base_dir = path.parent.resolve()
+
+    def section(name: str, options: tuple[Option, ...]) -> dict[str, Any]:
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError("must be a table", key=name)
+        return validate_options(options, table, key=name, base_dir=base_dir)
+
+    server = section("server", SERVER_OPTIONS)
+    if not 0 < server["port"] < 65536:
+        raise ConfigError("must be between 1 and 65535", key="server.port")
+    database = section("database", DATABASE_OPTIONS)
+    if not database["url"].startswith(("sqlite://", "postgres://", "postgresql://")):
+        raise ConfigError("must start with sqlite:// or postgres://", key="database.url")
+    accounts_raw = raw.get("accounts", {})
+    if not isinstance(accounts_raw, dict):
+        raise ConfigError("must be a table of accounts", key="accounts")
+    accounts = {name: _parse_account(name, table, base_dir) for name, table in accounts_raw.items()}
+    return HubConfig(
+        path=path,
+        server=server,
+        database=database,
+        logging=section("logging", LOGGING_OPTIONS),
+        admin=section("admin", ADMIN_OPTIONS),
+        sync=section("sync", SYNC_OPTIONS),
+        plugins_disabled=frozenset(section("plugins", PLUGINS_OPTIONS)["disabled"]),
+        accounts=accounts,
+    )
+
+
+def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
+    key = f"accounts.{name}"
+    if not name or not set(name) <= ACCOUNT_NAME_CHARS:
+        raise ConfigError("account names use only a-z, 0-9, '-' and '_'", key=key)
+    if not isinstance(table, dict):
+        raise ConfigError("must be a table", key=key)
+    core = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    plugin_tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    values = validate_options(ACCOUNT_OPTIONS, core, key=key, base_dir=base_dir)
+    plugin_tables.setdefault(values["adapter"], {})
+    return Account(
+        name=name,
+        adapter=values["adapter"],
+        company=values["company"],
+        company_url=values["company_url"],
+        enabled=values["enabled"],
+        feed_policy=values["feed_policy"],
+        feed_token=values["feed_token"],
+        sync_interval_minutes=values["sync_interval_minutes"],
+        plugin_options=plugin_tables,
+    )
+
+
+def _resolve_secrets(value: Any, key: str) -> Any:
+    """Replace every ``env:NAME`` string with that variable's value and register it with the redactor."""
+    if isinstance(value, dict):
+        return {k: _resolve_secrets(v, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_secrets(v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        variable = value.removeprefix(ENV_PREFIX)
+        secret = os.environ.get(variable)
+        if not secret:
+            raise ConfigError(f"environment variable {variable} is not set", key=key)
+        redactor.add([secret])
+        return secret
+    return value
+
+
+def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
+    """Check every account's adapter and plugin tables against the plugins' declared options.
+
+    Returns the config with each table's options validated and defaults filled; registers every secret
+    option's value with the log redactor (also those not written as ``env:``).
+    """
+    base_dir = config.path.parent.resolve()
+    accounts = {}
+    for account in config.accounts.values():
+        key = f"accounts.{account.name}"
+        try:
+            adapter_info = plugins.info(account.adapter)
+        except KeyError:
+            raise ConfigError(
+                f"unknown adapter plugin {account.adapter!r} (installed: {', '.join(plugins.names())})",
+                key=f"{key}.adapter",
+                file=str(config.path),
+            ) from None
+        if adapter_info.kind != "ats":
+            raise ConfigError(
+                f"{account.adapter!r} is a {adapter_info.kind} plugin, not an ATS adapter",
+                key=f"{key}.adapter",
+                file=str(config.path),
+            )
+        bound: dict[str, Mapping[str, Any]] = {}
+        for plugin_name, table in account.plugin_options.items():
+            try:
+                info = plugins.info(plugin_name)
+            except KeyError:
+                raise ConfigError(
+                    f"no plugin named {plugin_name!r} is installed", key=f"{key}.{plugin_name}",
+                    file=str(config.path),
+                ) from None
+            try:
+                bound[plugin_name] = validate_options(
+                    info.options, table, key=f"{key}.{plugin_name}", base_dir=base_dir
+                )
+            except ConfigError as error:
+                error.file = str(config.path)
+                raise
+            redactor.add(str(bound[plugin_name][n]) for n in info.secret_names() if bound[plugin_name][n])
+        accounts[account.name] = replace(account, plugin_options=bound)
+    if config.admin["api_token"]:
+        redactor.add([config.admin["api_token"]])
+    for account in accounts.values():
+        if account.feed_token:
+            redactor.add([account.feed_token])
+    return replace(config, accounts=accounts)

@@ -1,0 +1,43 @@
+"""Exceptions that cross the plugin boundary, each mapped to one outcome the hub knows how to report."""
+
+
+class HubError(Exception):
+    """Base class for every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """The configuration is wrong: names the file, the key and the problem, in one line."""
+
+    def __init__(self, problem: str, *, key: str | None = None, file: str | None = None) -> None:
+        self.problem = problem
+        self.key = key
+        self.file = file
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.file, self.key) if part)
+        return f"{where}: {self.problem}" if where else self.problem
+
+
+class AdapterUnavailable(HubError):
+    """The ATS (or another peer) could not be reached or answered garbage; retry later.
+
+    Adapters raise it for timeouts, 5xx, 429 after retries and unparseable bodies. The sync keeps the
+    last good data and records ``str(error)`` as the account's sync status.
+    """
+
+
+class AdapterAuthError(AdapterUnavailable):
+    """The peer refused our credentials (401/403): retrying will not help until config changes."""
+
+
+class WebhookRejected(HubError):
+    """A webhook failed verification (bad or missing signature, stale timestamp, replay): answer 401."""
+
+
+class WebhookMalformed(HubError):
+    """A webhook's body could not be understood (not JSON, missing fields): answer 400."""
+
+
+class ApplicationRefused(HubError):
+    """An application cannot be created as sent (unsupported question, missing field): answer 422."""

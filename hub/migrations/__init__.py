@@ -1,0 +1,1 @@
+"""Schema migrations (tortoise-orms migration framework): never edit an applied one."""

@@ -1,0 +1,172 @@
+"""The hub's tables (tortoise-orm). Schema changes go through migrations in :mod:`hub.migrations`."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+# Tortoise needs the app label in relation names; one constant keeps them in step with hub.db.
+APP = "hub"
+
+
+class Account(Model):
+    """An employer's connection: configured in TOML, with run-time state (switches, sync status) here.
+
+    Nullable switch columns override the config file only once someone changed them at run time.
+    """
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    adapter = fields.CharField(max_length=64)
+    #: Run-time override of ``enabled`` from config (Slack/CLI/API); None follows the config file.
+    enabled_override = fields.BooleanField(null=True)
+    #: Run-time override of ``feed_policy`` from config; None follows the config file.
+    feed_policy_override = fields.CharField(max_length=16, null=True)
+    last_sync_started_at = fields.DatetimeField(null=True)
+    last_sync_finished_at = fields.DatetimeField(null=True)
+    last_sync_ok = fields.BooleanField(null=True)
+    last_sync_error = fields.TextField(null=True)
+    last_sync_jobs_seen = fields.IntField(default=0)
+    last_full_sync_at = fields.DatetimeField(null=True)
+    consecutive_sync_failures = fields.IntField(default=0)
+    #: Bumped whenever the feed's content may have changed: the feed's ETag derives from it.
+    feed_version = fields.BigIntField(default=0)
+    feed_changed_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "accounts"
+
+
+class Job(Model):
+    """The hub's mirror of one ATS job, and its Appcast switch."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="jobs", on_delete=fields.CASCADE
+    )
+    ats_id = fields.CharField(max_length=255)
+    requisition_id = fields.CharField(max_length=255, null=True)
+    title = fields.TextField()
+    description_html = fields.TextField(default="")
+    company = fields.TextField(null=True)
+    city = fields.TextField(null=True)
+    region = fields.TextField(null=True)
+    country = fields.CharField(max_length=2, null=True)
+    postal_code = fields.CharField(max_length=32, null=True)
+    workplace = fields.CharField(max_length=16, null=True)
+    department = fields.TextField(null=True)
+    team = fields.TextField(null=True)
+    employment_type = fields.CharField(max_length=64, null=True)
+    salary_text = fields.TextField(null=True)
+    hosted_url = fields.TextField(null=True)
+    apply_url = fields.TextField(null=True)
+    posted_at = fields.DatetimeField()
+    ats_updated_at = fields.DatetimeField(null=True)
+    is_open = fields.BooleanField(default=True)
+    #: The Appcast switch: True on, False off, None never switched (the account's policy decides).
+    appcast = fields.BooleanField(null=True)
+    #: Digest of the normalised ATS fields: an unchanged job is not rewritten on sync.
+    content_hash = fields.CharField(max_length=64)
+    first_seen_at = fields.DatetimeField(auto_now_add=True)
+    changed_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "jobs"
+        unique_together = (("account", "ats_id"),)
+        indexes = (("account", "is_open", "appcast"),)
+
+
+class Event(Model):
+    """A normalised ATS event, stored once per (account, dedupe_key)."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="events", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=32)
+    dedupe_key = fields.CharField(max_length=255)
+    ats_event = fields.CharField(max_length=64, default="")
+    ats_job_id = fields.CharField(max_length=255, null=True)
+    ats_application_id = fields.CharField(max_length=255, null=True)
+    ats_candidate_id = fields.CharField(max_length=255, null=True)
+    from_stage_id = fields.CharField(max_length=255, null=True)
+    to_stage_id = fields.CharField(max_length=255, null=True)
+    stage_name = fields.TextField(null=True)
+    workflow = fields.CharField(max_length=255, default="")
+    source = fields.TextField(null=True)
+    candidate_hash = fields.CharField(max_length=64, null=True)
+    #: The funnel event the stage mapping gave it when stored, None when unmapped.
+    funnel_event = fields.CharField(max_length=16, null=True)
+    occurred_at = fields.DatetimeField()
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "events"
+        unique_together = (("account", "dedupe_key"),)
+        indexes = (("account", "ats_job_id"),)
+
+
+class Delivery(Model):
+    """The outbox: one outbound message, stored with its event and kept until acknowledged."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    event: fields.ForeignKeyNullableRelation[Event] = fields.ForeignKeyField(
+        f"{APP}.Event", related_name="deliveries", null=True, on_delete=fields.SET_NULL
+    )
+    destination = fields.CharField(max_length=64)
+    #: Stable across every attempt: receivers deduplicate on it.
+    idempotency_key = fields.CharField(max_length=128, unique=True)
+    payload = fields.JSONField()
+    #: pending → delivered, or pending → dead after the last attempt; replay puts dead back to pending.
+    state = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    delivered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "deliveries"
+        indexes = (("state", "next_attempt_at"),)
+
+
+class StageMapping(Model):
+    """Which funnel event an ATS stage means for an account (``funnel_event`` None: deliberately none)."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="stage_mappings", on_delete=fields.CASCADE
+    )
+    workflow = fields.CharField(max_length=255, default="")
+    stage_id = fields.CharField(max_length=255)
+    stage_name = fields.TextField(null=True)
+    funnel_event = fields.CharField(max_length=16, null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "stage_mappings"
+        unique_together = (("account", "workflow", "stage_id"),)
+
+
+class AuditEntry(Model):
+    """Who changed what, when, from where: every run-time change lands here."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True)
+    #: Who: a Slack user id, an OS user for the CLI, ``api`` plus token name for the admin API.
+    actor = fields.CharField(max_length=255)
+    #: Where from: ``slack``, ``cli``, ``api``, ``system``.
+    source = fields.CharField(max_length=16)
+    action = fields.CharField(max_length=64)
+    account_name = fields.CharField(max_length=64, null=True)
+    target = fields.TextField(null=True)
+    before = fields.JSONField(null=True)
+    after = fields.JSONField(null=True)
+
+    class Meta:
+        table = "audit_log"
+        indexes = (("at",),)

@@ -1,0 +1,149 @@
+"""The normalised shapes that cross the plugin boundary: what adapters return and the hub stores.
+
+Adapters turn their ATS's JSON into these; everything downstream (sync, feed, deliveries, Slack) only
+ever sees these shapes, never an ATS's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Workplace = Literal["onsite", "hybrid", "remote"]
+EventKind = Literal["application_created", "stage_changed", "hired", "archived"]
+FunnelEvent = Literal["applied", "screen", "interview", "offer", "hired"]
+
+WORKPLACES: tuple[Workplace, ...] = ("onsite", "hybrid", "remote")
+EVENT_KINDS: tuple[EventKind, ...] = ("application_created", "stage_changed", "hired", "archived")
+FUNNEL_EVENTS: tuple[FunnelEvent, ...] = ("applied", "screen", "interview", "offer", "hired")
+
+
+@dataclass(slots=True)
+class Job:
+    """One ATS job as the hub mirrors it. ``ats_id`` is stable forever: it is the feed's reference number.
+
+    Datetimes are timezone-aware. Text is as the ATS has it; the hub removes characters XML 1.0
+    forbids when it stores the job, so adapters need not.
+    """
+
+    ats_id: str
+    title: str
+    posted_at: datetime
+    is_open: bool = True
+    description_html: str = ""
+    requisition_id: str | None = None
+    company: str | None = None
+    city: str | None = None
+    region: str | None = None
+    #: ISO 3166-1 alpha-2, upper case, when known.
+    country: str | None = None
+    postal_code: str | None = None
+    workplace: Workplace | None = None
+    department: str | None = None
+    team: str | None = None
+    #: ``full-time``, ``part-time``, ``contract``, ``temporary``, ``internship``… or the ATS's text.
+    employment_type: str | None = None
+    #: Human-readable, e.g. ``USD 90000-120000 per year``.
+    salary_text: str | None = None
+    hosted_url: str | None = None
+    apply_url: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class JobPage:
+    """One page of jobs from :func:`~hub.hookspecs.appcast_hub_fetch_jobs`.
+
+    ``snapshot`` is True when the fetch lists *every* job the ATS has for the account (a full sync):
+    only then does the hub close the jobs it did not see. An incremental fetch (only jobs changed
+    since a time) yields pages with ``snapshot=False`` and reports closed jobs with ``is_open=False``.
+    """
+
+    jobs: list[Job]
+    snapshot: bool = True
+
+
+@dataclass(slots=True, frozen=True)
+class Stage:
+    """One pipeline stage of the ATS. ``workflow`` names the pipeline where the ATS has several."""
+
+    id: str
+    name: str
+    workflow: str = ""
+
+
+@dataclass(slots=True)
+class Event:
+    """A normalised ATS event. ``dedupe_key`` is the ATS's own identity for it: stored once, ever."""
+
+    kind: EventKind
+    dedupe_key: str
+    occurred_at: datetime
+    ats_job_id: str | None = None
+    ats_application_id: str | None = None
+    ats_candidate_id: str | None = None
+    from_stage_id: str | None = None
+    to_stage_id: str | None = None
+    stage_name: str | None = None
+    workflow: str = ""
+    #: The candidate's source as the ATS reports it (``Appcast`` for Appcast applicants).
+    source: str | None = None
+    #: :func:`candidate_hash` of the candidate's e-mail; the address itself never leaves the adapter.
+    candidate_hash: str | None = None
+    #: The ATS's own event name (e.g. ``candidateStageChange``), kept for audit and debugging.
+    ats_event: str = ""
+
+
+def candidate_hash(email: str | None) -> str | None:
+    """SHA-256 of the trimmed, lower-cased e-mail: how a candidate is named outside the hub."""
+    if not email or not email.strip():
+        return None
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+@dataclass(slots=True, frozen=True)
+class WebhookRequest:
+    """A webhook exactly as it arrived: adapters verify signatures over ``body``, byte for byte."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str]
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class Application:
+    """An application from Appcast Apply, to be created in the ATS with Appcast as its source."""
+
+    name: str
+    email: str
+    phone: str | None = None
+    resume_url: str | None = None
+    cover_letter: str | None = None
+    urls: list[str] = field(default_factory=list)
+    #: Answers to the job's application questions, keyed by the ATS's question id.
+    answers: dict[str, Any] = field(default_factory=dict)
+    source: str = "Appcast"
+
+
+@dataclass(slots=True, frozen=True)
+class ApplicationResult:
+    """What the ATS answered to a created application."""
+
+    ats_application_id: str
+    ats_candidate_id: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Delivery:
+    """One outbound message as a destination plugin sends it (stored in the outbox beforehand)."""
+
+    id: int
+    destination: str
+    payload: Mapping[str, Any]
+    #: The same for every attempt of this delivery: receivers deduplicate on it.
+    idempotency_key: str
+    attempt: int

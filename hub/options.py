@@ -1,0 +1,98 @@
+"""How a plugin describes itself and its per-account options, and how the hub validates them.
+
+A plugin returns a :class:`PluginInfo` from ``appcast_hub_plugin_info``; the hub checks each account's
+``[accounts.<name>.<plugin>]`` table against it at start-up, so a typo fails loudly before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hub.errors import ConfigError
+
+PluginKind = Literal["ats", "destination"]
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    Path: "a file path",
+    list: "a list",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class Option:
+    """One per-account option of a plugin."""
+
+    name: str
+    help: str
+    type: type = str
+    required: bool = False
+    default: Any = None
+    #: Secret options are redacted from logs, Slack and ``check-config``; write them ``env:NAME``.
+    secret: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def coerce(self, value: Any, *, key: str, base_dir: Path) -> Any:
+        """Return ``value`` checked against this option's type and choices, or raise ConfigError.
+
+        ``Path`` options are written as strings and resolved against ``base_dir`` (the config file's
+        folder), so a config works whatever directory the hub is started from.
+        """
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if self.type is Path and isinstance(value, str):
+            return (base_dir / value).resolve()
+        # bool is an int subclass: refuse ``true`` where a number is expected, and 1 for a flag.
+        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
+            raise ConfigError(f"must be {_TYPE_NAMES.get(self.type, self.type.__name__)}", key=key)
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ConfigError(f"must be one of {allowed}, not {value!r}", key=key)
+        return value
+
+
+@dataclass(slots=True, frozen=True)
+class PluginInfo:
+    """What a plugin is: shown by ``appcast-hub plugins`` and used to validate account options."""
+
+    kind: PluginKind
+    description: str
+    options: tuple[Option, ...] = ()
+    version: str | None = None
+    #: Extra facts for ``appcast-hub plugins`` (e.g. "supports incremental sync").
+    notes: tuple[str, ...] = field(default=())
+
+    def secret_names(self) -> set[str]:
+        """Names of the options whose values must never be shown."""
+        return {option.name for option in self.options if option.secret}
+
+
+def validate_options(
+    options: Iterable[Option], values: Mapping[str, Any], *, key: str, base_dir: Path
+) -> dict[str, Any]:
+    """Check a config table against its options: unknown keys, missing required ones, types, choices.
+
+    Returns every option by name, defaults filled in. ``key`` is the table's dotted name, used in errors.
+    """
+    known = {option.name: option for option in options}
+    for name in values:
+        if name not in known:
+            hint = f" (known: {', '.join(sorted(known))})" if known else ""
+            raise ConfigError(f"unknown option{hint}", key=f"{key}.{name}")
+    result: dict[str, Any] = {}
+    for option in known.values():
+        if option.name in values:
+            result[option.name] = option.coerce(
+                values[option.name], key=f"{key}.{option.name}", base_dir=base_dir
+            )
+        elif option.required:
+            raise ConfigError(f"required option missing ({option.help})", key=f"{key}.{option.name}")
+        else:
+            result[option.name] = option.default
+    return result
