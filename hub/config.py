@@ -36,23 +36,29 @@ SERVER_OPTIONS = (
     Option("shutdown_timeout", "seconds to finish in-flight work on SIGTERM", type=float, default=10.0),
 )
 DATABASE_OPTIONS = (
-    Option("url", "sqlite://PATH or postgres://USER:PASS@HOST/DB", default="sqlite://appcast-hub.sqlite3"),
+    Option(
+        "url",
+        "sqlite://PATH or postgres://USER:PASS@HOST/DB",
+        default="sqlite://appcast-hub.sqlite3",
+    ),
     Option("migrate_on_start", "apply pending migrations when the hub starts", type=bool, default=False),
 )
 LOGGING_OPTIONS = (
     Option("level", "log level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Option("format", "log line format", default="text", choices=("text", "json")),
 )
-ADMIN_OPTIONS = (
-    Option("api_token", "bearer token for /api; the admin API is off without one", secret=True),
-)
+ADMIN_OPTIONS = (Option("api_token", "bearer token for /api; the admin API is off without one", secret=True),)
 SYNC_OPTIONS = (
     Option("interval_minutes", "minutes between an account's syncs", type=float, default=15.0),
     Option("jitter_seconds", "random spread so accounts do not sync together", type=float, default=60.0),
+    Option(
+        "scheduled",
+        "sync on a schedule (the first at start-up); false: only `appcast-hub sync`",
+        type=bool,
+        default=True,
+    ),
 )
-PLUGINS_OPTIONS = (
-    Option("disabled", "names of installed plugins not to load", type=list, default=[]),
-)
+PLUGINS_OPTIONS = (Option("disabled", "names of installed plugins not to load", type=list, default=[]),)
 ACCOUNT_OPTIONS = (
     Option("adapter", "name of the ATS adapter plugin", required=True),
     Option("company", "employer name, the feed's <publisher>", required=True),
@@ -243,7 +249,8 @@ def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
                 info = plugins.info(plugin_name)
             except KeyError:
                 raise ConfigError(
-                    f"no plugin named {plugin_name!r} is installed", key=f"{key}.{plugin_name}",
+                    f"no plugin named {plugin_name!r} is installed",
+                    key=f"{key}.{plugin_name}",
                     file=str(config.path),
                 ) from None
             try:

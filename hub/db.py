@@ -1,7 +1,9 @@
 """Database connection and migrations: SQLite (WAL) by default, PostgreSQL by DSN.
 
 Tortoise keeps its connections in a context; the hub opens exactly one per process, made the global
-fallback so request handlers, scheduler jobs and background tasks all see it.
+fallback so request handlers, scheduler jobs and background tasks all see it. Schema changes are
+tortoise's own migrations (:mod:`hub.migrations`), written dialect-neutral so one set serves both
+databases.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
+from tortoise.migrations.executor import MigrationExecutor
 
+from hub.errors import HubError
 from hub.models import APP
 
 _LOGGER = logging.getLogger(__name__)
 
 MIGRATIONS_MODULE = "hub.migrations"
+
+
+class SchemaOutOfDate(HubError):
+    """The database lacks migrations this version of the hub needs."""
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
@@ -44,20 +53,42 @@ def describe_url(url: str) -> str:
 async def migrate(url: str) -> None:
     """Apply every pending migration to the database at ``url``."""
     _LOGGER.info("applying migrations to %s", describe_url(url))
-    await tortoise_migrate(config=tortoise_config(url))
-    await Tortoise.close_connections()
+    try:
+        await tortoise_migrate(config=tortoise_config(url))
+    finally:
+        # Also on failure: an open aiosqlite thread would keep the process from exiting.
+        await Tortoise.close_connections()
+
+
+async def pending_migrations() -> list[str]:
+    """Names of the migrations the open database still lacks."""
+    apps = tortoise_config("")["apps"]
+    plan = await MigrationExecutor(connections.get("default"), apps).plan()
+    return [step.migration.name for step in plan if not step.backward]
 
 
 @asynccontextmanager
 async def database(url: str, *, run_migrations: bool = False) -> AsyncIterator[None]:
-    """Open the database for the life of the block (migrating first when asked), then close it."""
+    """Open the database for the life of the block (migrating first when asked), then close it.
+
+    Raises :class:`SchemaOutOfDate` when migrations are pending and were not asked for, rather than
+    letting the first query fail on a missing column.
+    """
     if run_migrations:
         await migrate(url)
+    # Tortoise caches each model's SQL by connection name, not by dialect: a process that opens SQLite
+    # and later PostgreSQL under the same name (the test-suite does) must not reuse SQLite's "?" SQL.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     try:
+        pending = await pending_migrations()
+        if pending:
+            raise SchemaOutOfDate(
+                f"database {describe_url(url)} lacks migrations {', '.join(pending)}: "
+                "run `appcast-hub migrate` (or set database.migrate_on_start)"
+            )
         yield
     finally:
-        await connections.close_all()
         await Tortoise.close_connections()
 
 

@@ -17,7 +17,6 @@ pooling and shutdown are handled in one place. Raise the exceptions in :mod:`hub
 failures the hub knows how to answer; anything else is logged as a bug in the plugin.
 """
 
-# ruff: noqa: ARG001 -- hookspecs declare arguments that only implementations use.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -64,7 +63,10 @@ def appcast_hub_plugin_info() -> PluginInfo:
 
 @hookspec(firstresult=True)
 def appcast_hub_fetch_jobs(
-    account: Account, options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime | None
+    account: Account,
+    options: Mapping[str, Any],
+    http: aiohttp.ClientSession,
+    since: datetime | None,
 ) -> AsyncIterator[JobPage]:
     """Fetch the account's jobs from the ATS, one :class:`~hub.normalised.JobPage` at a time.
 
@@ -88,9 +90,7 @@ def appcast_hub_list_stages(
 
 
 @hookspec(firstresult=True)
-def appcast_hub_verify_webhook(
-    account: Account, options: Mapping[str, Any], request: WebhookRequest
-) -> None:
+def appcast_hub_verify_webhook(account: Account, options: Mapping[str, Any], request: WebhookRequest) -> None:
     """Check that a webhook really comes from the account's ATS; return None when it does.
 
     Called first for every ``POST /webhooks/{account}``, before anything is parsed or stored. Raise
@@ -102,7 +102,10 @@ def appcast_hub_verify_webhook(
 
 @hookspec(firstresult=True)
 def appcast_hub_parse_webhook(
-    account: Account, options: Mapping[str, Any], request: WebhookRequest, http: aiohttp.ClientSession
+    account: Account,
+    options: Mapping[str, Any],
+    request: WebhookRequest,
+    http: aiohttp.ClientSession,
 ) -> Sequence[Event]:
     """Turn a verified webhook into normalised events (possibly none: unknown events are ignored).
 

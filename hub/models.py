@@ -18,9 +18,9 @@ class Account(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=64, unique=True)
     adapter = fields.CharField(max_length=64)
-    #: Run-time override of ``enabled`` from config (Slack/CLI/API); None follows the config file.
+    #: Run-time override of ``enabled`` from config (Slack, CLI, API). None follows the config file.
     enabled_override = fields.BooleanField(null=True)
-    #: Run-time override of ``feed_policy`` from config; None follows the config file.
+    #: Run-time override of ``feed_policy`` from config. None follows the config file.
     feed_policy_override = fields.CharField(max_length=16, null=True)
     last_sync_started_at = fields.DatetimeField(null=True)
     last_sync_finished_at = fields.DatetimeField(null=True)
@@ -74,7 +74,7 @@ class Job(Model):
     class Meta:
         table = "jobs"
         unique_together = (("account", "ats_id"),)
-        indexes = (("account", "is_open", "appcast"),)
+        indexes = (("account_id", "is_open", "appcast"),)
 
 
 class Event(Model):
@@ -104,7 +104,7 @@ class Event(Model):
     class Meta:
         table = "events"
         unique_together = (("account", "dedupe_key"),)
-        indexes = (("account", "ats_job_id"),)
+        indexes = (("account_id", "ats_job_id"),)
 
 
 class Delivery(Model):
@@ -121,7 +121,7 @@ class Delivery(Model):
     #: Stable across every attempt: receivers deduplicate on it.
     idempotency_key = fields.CharField(max_length=128, unique=True)
     payload = fields.JSONField()
-    #: pending → delivered, or pending → dead after the last attempt; replay puts dead back to pending.
+    #: pending → delivered, or pending → dead after the last attempt. Replay puts dead back to pending.
     state = fields.CharField(max_length=16, default="pending")
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()

@@ -7,6 +7,7 @@ ever sees these shapes, never an ATS's own.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -147,3 +148,37 @@ class Delivery:
     #: The same for every attempt of this delivery: receivers deduplicate on it.
     idempotency_key: str
     attempt: int
+
+
+def format_salary(
+    currency: str | None, minimum: float | None, maximum: float | None, interval: str | None
+) -> str | None:
+    """Render a salary range the way the feed's ``<salary>`` wants it: ``USD 90000-120000 per year``.
+
+    Adapters with a structured range call this so every ATS's salaries read alike; None when there is
+    no amount at all.
+    """
+    amounts = [
+        f"{value:g}" if isinstance(value, float) else str(value)
+        for value in (minimum, maximum)
+        if value is not None
+    ]
+    if not amounts:
+        return None
+    if len(amounts) == 2 and amounts[0] == amounts[1]:
+        amounts = amounts[:1]
+    text = "-".join(amounts)
+    if currency:
+        text = f"{currency} {text}"
+    if interval:
+        text = f"{text} {interval.replace('-', ' ')}"
+    return text
+
+
+# Everything XML 1.0 allows; the rest (C0 controls but tab/CR/LF, lone surrogates, U+FFFE/FFFF) goes.
+_XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids, so any input yields a well-formed feed."""
+    return _XML_FORBIDDEN.sub("", text)

@@ -80,7 +80,7 @@ class PluginHost:
             version = entry_point.dist.version if entry_point.dist else None
             try:
                 module = entry_point.load()
-            except Exception as error:  # noqa: BLE001 -- any import failure is the plugin's, not ours
+            except Exception as error:
                 self._report_broken(entry_point.name, f"cannot be imported: {type(error).__name__}: {error}")
                 continue
             self.register(entry_point.name, module, version=version)
@@ -92,11 +92,7 @@ class PluginHost:
         except (pluggy.PluginValidationError, ValueError) as error:
             self._report_broken(name, str(error))
             return False
-        unknown = [
-            caller.name
-            for caller in self._pm.get_hookcallers(plugin) or []
-            if caller.spec is None
-        ]
+        unknown = [caller.name for caller in self._pm.get_hookcallers(plugin) or [] if caller.spec is None]
         problem = None
         if unknown:
             problem = f"implements unknown hooks: {', '.join(sorted(unknown))}"
@@ -107,7 +103,7 @@ class PluginHost:
                 info = self._impl(name, "appcast_hub_plugin_info").function()
                 if not isinstance(info, PluginInfo):
                     problem = f"appcast_hub_plugin_info returned {type(info).__name__}, not PluginInfo"
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 problem = f"appcast_hub_plugin_info failed: {type(error).__name__}: {error}"
         if problem is not None:
             self._pm.unregister(plugin)
@@ -196,6 +192,10 @@ class PluginHost:
             if result is not None:
                 results.append(result)
         return results
+
+    def has_active(self, hook: str, account: Account) -> bool:
+        """Does any plugin active on ``account`` implement ``hook``? (Lets hot paths skip the call.)"""
+        return bool(self._active_impls(hook, account))
 
     def _active_impls(self, hook: str, account: Account) -> list[tuple[str, Any]]:
         # A plugin is active on an account when the account has a table for it (the adapter always has).

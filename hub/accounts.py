@@ -1,0 +1,71 @@
+"""Accounts at run time: the config file's accounts joined with their rows in the database.
+
+The config file says which accounts exist and how they connect; the database holds what changes while
+the hub runs (the integration switch, the feed policy when changed from Slack, sync status). A run-time
+override wins over the file until someone changes it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub import models
+from hub.config import Account, FeedPolicy, HubConfig
+
+
+class UnknownAccount(LookupError):
+    """No account of that name is configured."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no account named {name!r} (configured: {', '.join(known) or 'none'})")
+
+
+@dataclass(slots=True)
+class LiveAccount:
+    """An account as it is right now: its configuration and its database row."""
+
+    config: Account
+    row: models.Account
+
+    @property
+    def name(self) -> str:
+        """The account's name, as in the config file and every URL."""
+        return self.config.name
+
+    @property
+    def enabled(self) -> bool:
+        """Is the Appcast integration on (feed served with jobs, events delivered)?"""
+        override = self.row.enabled_override
+        return self.config.enabled if override is None else override
+
+    @property
+    def feed_policy(self) -> FeedPolicy:
+        """``opted-in`` (switched-on open jobs) or ``all-open`` (every open job unless switched off)."""
+        return self.row.feed_policy_override or self.config.feed_policy  # type: ignore[return-value]
+
+
+async def ensure_accounts(config: HubConfig) -> None:
+    """Give every configured account a row (a new account starts with no run-time overrides)."""
+    for account in config.accounts.values():
+        row, created = await models.Account.get_or_create(
+            name=account.name, defaults={"adapter": account.adapter}
+        )
+        if not created and row.adapter != account.adapter:
+            # Another ATS now feeds this account: the next full sync closes the old ATS's jobs.
+            row.adapter = account.adapter
+            await row.save(update_fields=["adapter"])
+
+
+async def get_account(config: HubConfig, name: str) -> LiveAccount:
+    """The configured account ``name`` with its row; UnknownAccount if it is not configured."""
+    account = config.accounts.get(name)
+    if account is None:
+        raise UnknownAccount(name, sorted(config.accounts))
+    row, _ = await models.Account.get_or_create(name=name, defaults={"adapter": account.adapter})
+    return LiveAccount(account, row)
+
+
+async def all_accounts(config: HubConfig) -> list[LiveAccount]:
+    """Every configured account, by name."""
+    return [await get_account(config, name) for name in sorted(config.accounts)]

@@ -1,0 +1,61 @@
+"""The application factory: one aiohttp server for feeds, webhooks, pixels, Slack and the admin API.
+
+Resources live in cleanup contexts, opened in order at start-up and closed in reverse at shutdown:
+the database, the one outbound HTTP session, then the scheduler that uses both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from hub import __version__, db
+from hub.accounts import ensure_accounts
+from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
+from hub.config import HubConfig
+from hub.plugins import PluginHost
+from hub.scheduler import HubScheduler
+from hub.views import feeds, health
+from hub.views.errors import error_middleware
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Outbound requests: connect fast or fail; plugins pass tighter totals per request where they need.
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    async with db.database(config.database_url, run_migrations=config.database["migrate_on_start"]):
+        await ensure_accounts(config)
+        yield
+
+
+async def _http_session(app: web.Application) -> AsyncIterator[None]:
+    headers = {"User-Agent": f"appcast-hub/{__version__}"}
+    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT, headers=headers) as session:
+        app[HTTP] = session
+        yield
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP])
+    app[SCHEDULER] = scheduler
+    if app[CONFIG].sync["scheduled"]:
+        scheduler.start()
+    yield
+    await scheduler.shutdown()
+
+
+def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
+    """Build the hub's application for a validated config (plugins already bound to it)."""
+    app = web.Application(client_max_size=config.server["max_body_bytes"], middlewares=[error_middleware])
+    app[CONFIG] = config
+    app[PLUGINS] = plugins
+    app.cleanup_ctx.extend([_database, _http_session, _scheduler])
+    app.add_routes(health.routes)
+    app.add_routes(feeds.routes)
+    return app

@@ -1,0 +1,17 @@
+"""Typed keys for the application's shared state (``app[CONFIG]`` …), set by :func:`hub.app.create_app`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+if TYPE_CHECKING:
+    pass
+
+CONFIG = web.AppKey("config", "HubConfig")
+PLUGINS = web.AppKey("plugins", "PluginHost")
+#: The one outbound HTTP session: every plugin request goes through it.
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+SCHEDULER = web.AppKey("scheduler", "HubScheduler")

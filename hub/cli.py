@@ -1,0 +1,308 @@
+"""The ``appcast-hub`` command: serve, check-config, migrate, plugins, sync, jobs, feed.
+
+Exit codes: 0 done, 1 the work failed (an ATS down, a database unreachable), 2 the configuration or the
+command line is wrong. A bad config is one line on stderr naming file, key and problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from hub import __version__, db
+from hub.accounts import UnknownAccount, ensure_accounts, get_account
+from hub.app import HTTP_TIMEOUT, create_app
+from hub.config import HubConfig, bind_plugins, config_path, load_config
+from hub.errors import ConfigError, HubError
+from hub.feed import write_feed
+from hub.jobs import list_jobs, switch_jobs
+from hub.logs import redactor, setup_logging
+from hub.plugins import HOOK_PREFIX, PluginHost, load_plugins
+from hub.sync import sync_account
+
+_LOGGER = logging.getLogger(__name__)
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class CommandFailed(HubError):
+    """The command ran but could not do its work; the message says why."""
+
+
+def _load(args: argparse.Namespace) -> tuple[HubConfig, PluginHost]:
+    config = load_config(config_path(args.config))
+    setup_logging(config.logging["level"], config.logging["format"])
+    plugins = load_plugins(config.plugins_disabled)
+    return bind_plugins(config, plugins), plugins
+
+
+@asynccontextmanager
+async def _opened(config: HubConfig) -> AsyncIterator[aiohttp.ClientSession]:
+    async with (
+        db.database(config.database_url, run_migrations=config.database["migrate_on_start"]),
+        aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http,
+    ):
+        await ensure_accounts(config)
+        yield http
+
+
+def _run(work: Callable[[], Awaitable[int | None]]) -> int:
+    return asyncio.run(work()) or 0  # type: ignore[arg-type]
+
+
+# --- commands -----------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the hub until SIGTERM or SIGINT, then finish in-flight work and exit 0."""
+    config, plugins = _load(args)
+    host = args.host or config.server["host"]
+    port = args.port or config.server["port"]
+    _LOGGER.info(
+        "appcast-hub %s serving on http://%s:%s (database %s, accounts: %s)",
+        __version__, host, port, db.describe_url(config.database_url),
+        ", ".join(config.accounts) or "none",
+    )  # fmt: skip
+    web.run_app(
+        create_app(config, plugins),
+        host=host,
+        port=port,
+        shutdown_timeout=config.server["shutdown_timeout"],
+        print=None,
+        access_log=logging.getLogger("aiohttp.access"),
+    )
+    _LOGGER.info("appcast-hub stopped")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the config and print what would run, secrets hidden."""
+    config, plugins = _load(args)
+    print(f"config:   {config.path}")
+    print(f"database: {db.describe_url(config.database_url)}")
+    print(f"server:   http://{config.server['host']}:{config.server['port']} (public {config.public_url})")
+    print(f"admin:    {'API on' if config.admin['api_token'] else 'API off (no admin.api_token)'}")
+    print(f"plugins:  {', '.join(plugins.names())}")
+    for broken in plugins.broken:
+        print(f"  broken: {broken.name}: {broken.error}")
+    for account in config.accounts.values():
+        print(
+            f"account {account.name}: adapter {account.adapter}, feed policy {account.feed_policy}, "
+            f"integration {'on' if account.enabled else 'off'}"
+        )
+        for plugin, options in account.plugin_options.items():
+            secrets = plugins.info(plugin).secret_names()
+            shown = {k: ("***" if k in secrets and v else v) for k, v in options.items()}
+            print(f"  {plugin}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    print("ok")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    config = load_config(config_path(args.config))
+    setup_logging(config.logging["level"], config.logging["format"])
+    _run(lambda: db.migrate(config.database_url))
+    print(f"database {db.describe_url(config.database_url)} is up to date")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List installed plugins, their versions and hooks; broken ones with the reason."""
+    disabled: frozenset[str] = frozenset()
+    path = config_path(args.config)
+    if args.config or path.exists():
+        disabled = load_config(path).plugins_disabled
+    plugins = load_plugins(disabled)
+    for record in plugins.records():
+        hooks = ", ".join(h.removeprefix(HOOK_PREFIX) for h in record.hooks)
+        print(f"{record.name} {record.version or '?'} ({record.info.kind}) {record.info.description}")
+        print(f"    hooks: {hooks}")
+    for broken in plugins.broken:
+        print(f"{broken.name} BROKEN: {broken.error}")
+    for name in sorted(disabled):
+        print(f"{name} disabled in config")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Sync one account (or all) now and print what changed."""
+    config, plugins = _load(args)
+    names = [args.account] if args.account else sorted(config.accounts)
+
+    async def work() -> int:
+        failed = False
+        async with _opened(config) as http:
+            for name in names:
+                account = await get_account(config, name)
+                result = await sync_account(plugins, http, account, full=True if args.full else None)
+                print(result.summary())
+                failed = failed or result.error is not None
+        return EXIT_FAILED if failed else 0
+
+    return _run(work)
+
+
+def _pick_account(config: HubConfig, name: str | None) -> str:
+    if name:
+        return name
+    if len(config.accounts) == 1:
+        return next(iter(config.accounts))
+    raise CommandFailed(f"say which account with -a (configured: {', '.join(sorted(config.accounts))})")
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """List jobs, or switch them on or off for Appcast."""
+    config, _ = _load(args)
+    name = _pick_account(config, args.account)
+
+    async def work() -> int:
+        async with _opened(config):
+            account = await get_account(config, name)
+            if args.action == "list":
+                total, rows = await list_jobs(
+                    account, status=args.status, flag=args.flag, text=" ".join(args.words),
+                    limit=args.limit, offset=args.offset,
+                )  # fmt: skip
+                for row in rows:
+                    flag = {True: "on", False: "off", None: "-"}[row["appcast"]]
+                    state = "open" if row["is_open"] else "closed"
+                    feed = "in feed" if row["in_feed"] else ""
+                    print(f"{row['ats_id']:<24} {state:<6} appcast:{flag:<3} {feed:<7} {row['title']}")
+                print(f"{len(rows)} of {total} jobs")
+                return 0
+            result = await switch_jobs(
+                account, args.ids, on=args.action == "enable", actor=f"cli:{getpass.getuser()}",
+                source="cli",
+            )  # fmt: skip
+            word = "on" if args.action == "enable" else "off"
+            if result.switched:
+                print(f"switched {word}: {', '.join(result.switched)}")
+            if result.already:
+                print(f"already {word}: {', '.join(result.already)}")
+            if result.missing:
+                print(f"no such job in {name}: {', '.join(result.missing)}")
+            return EXIT_FAILED if result.missing else 0
+
+    return _run(work)
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    """Write the account's feed, exactly as served, to a file (replaced whole) or stdout."""
+    config, plugins = _load(args)
+    # Written beside the target and renamed over it, so a failure never leaves half a feed behind.
+    partial = args.output.with_name(args.output.name + ".partial") if args.output else None
+    out = partial.open("wb") if partial else sys.stdout.buffer
+
+    async def sink(data: bytes) -> None:
+        out.write(data)
+
+    async def work() -> int:
+        async with _opened(config):
+            account = await get_account(config, args.account)
+            return await write_feed(account, plugins, sink)
+
+    try:
+        count = _run(work)
+    except BaseException:
+        if partial:
+            out.close()
+            partial.unlink(missing_ok=True)
+        raise
+    if partial:
+        out.close()
+        os.replace(partial, args.output)
+    print(f"{count} jobs", file=sys.stderr)
+    return 0
+
+
+# --- argument parsing ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, for ``main`` and for documentation."""
+    parser = argparse.ArgumentParser(
+        prog="appcast-hub", description="Connect applicant tracking systems to Appcast."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help="config file (default: $APPCAST_HUB_CONFIG or ./config.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the hub")
+    serve.add_argument("--host", help="override server.host")
+    serve.add_argument("--port", type=int, help="override server.port")
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser(
+        "check-config", parents=[common], help="validate the config and show what would run"
+    ).set_defaults(func=cmd_check_config)
+    commands.add_parser("migrate", parents=[common], help="apply database migrations").set_defaults(
+        func=cmd_migrate
+    )
+    commands.add_parser(
+        "plugins", parents=[common], help="list installed plugins and their hooks"
+    ).set_defaults(func=cmd_plugins)
+
+    sync = commands.add_parser("sync", parents=[common], help="sync jobs from the ATS now")
+    sync.add_argument("account", nargs="?", help="one account (default: all)")
+    sync.add_argument("--full", action="store_true", help="a full snapshot even if incremental is possible")
+    sync.set_defaults(func=cmd_sync)
+
+    jobs = commands.add_parser("jobs", parents=[common], help="list jobs or switch them for Appcast")
+    jobs.add_argument("-a", "--account", help="account (needed when several are configured)")
+    actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="list jobs, newest first")
+    listing.add_argument("words", nargs="*", help="words the title, city or id must contain")
+    listing.add_argument("--status", choices=("open", "closed"))
+    listing.add_argument("--flag", choices=("on", "off", "unset", "in-feed"))
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    for action in ("enable", "disable"):
+        switch = actions.add_parser(action, help=f"{action} jobs for Appcast by ATS id")
+        switch.add_argument("ids", nargs="+", metavar="ID")
+    jobs.set_defaults(func=cmd_jobs)
+
+    feed = commands.add_parser("feed", parents=[common], help="write an account's feed")
+    feed.add_argument("account")
+    feed.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    feed.set_defaults(func=cmd_feed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``appcast-hub`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"appcast-hub: config error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CommandFailed, UnknownAccount) as error:
+        print(f"appcast-hub: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (HubError, OSError) as error:
+        print(f"appcast-hub: {redactor.scrub(str(error))}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The XML feed Appcast polls: which jobs are in it, and writing it incrementally with lxml.
+
+The document is streamed: jobs are read from the database in keyset-paged batches and written with
+lxml's incremental writer, the bytes handed to ``sink`` batch by batch, so memory stays flat however
+many jobs an account has. Its validator (ETag) moves with the account's ``feed_version``, which every
+sync and switch that changes the feed bumps, so replicas agree on it without building the feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+from tortoise.expressions import F, Q
+
+from hub import models
+from hub.accounts import LiveAccount
+from hub.normalised import Job, xml_safe
+from hub.plugins import PluginHost
+
+#: Jobs read per query and written per flush.
+BATCH = 1000
+
+_FEED_COLUMNS = (
+    "id", "ats_id", "title", "posted_at", "requisition_id", "hosted_url", "apply_url", "company", "city",
+    "region", "country", "postal_code", "workplace", "description_html", "employment_type",
+    "department", "team", "salary_text", "ats_updated_at", "is_open",
+)  # fmt: skip
+
+
+def in_feed(account: LiveAccount) -> Q:
+    """The filter selecting the account's jobs that belong in its feed right now."""
+    if not account.enabled:
+        return Q(id__lt=0)  # integration off: the feed stays valid but advertises nothing
+    on = Q(appcast=True)
+    if account.feed_policy == "all-open":
+        on = Q(appcast__isnull=True) | on
+    return Q(account_id=account.row.id, is_open=True) & on
+
+
+async def mark_changed(account: LiveAccount) -> None:
+    """Record that the account's feed content changed (moves its ETag and Last-Modified)."""
+    now = datetime.now(UTC)
+    await models.Account.filter(id=account.row.id).update(
+        feed_version=F("feed_version") + 1, feed_changed_at=now
+    )
+    await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
+
+
+def etag(account: LiveAccount) -> str:
+    """A strong validator for the feed as it would be written now, equal on every replica."""
+    config = account.config
+    identity = json.dumps(
+        [account.row.feed_version, account.enabled, account.feed_policy, config.company,
+         config.company_url, config.plugin_options],
+        default=str, sort_keys=True,
+    )  # fmt: skip
+    return '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
+
+
+def last_modified(account: LiveAccount) -> datetime:
+    """When the feed's content last changed (whole seconds, as HTTP dates carry)."""
+    return account.row.feed_changed_at.astimezone(UTC).replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(tag: str, value: str | None, *, cdata: bool = False) -> etree._Element | None:
+    if not value:
+        return None
+    element = etree.Element(tag)
+    # CDATA cannot hold "]]>": such text is written escaped instead, which parsers read identically.
+    element.text = etree.CDATA(value) if cdata and "]]>" not in value else value
+    return element
+
+
+async def _feed_rows(account: LiveAccount) -> AsyncIterator[list[dict[str, Any]]]:
+    last_id = 0
+    query = in_feed(account)
+    while True:
+        rows = (
+            await models.Job.filter(query, id__gt=last_id).order_by("id").limit(BATCH).values(*_FEED_COLUMNS)
+        )
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1]["id"]
+
+
+def _job_of(row: dict[str, Any]) -> Job:
+    values = {k: v for k, v in row.items() if k not in ("id", "ats_updated_at")}
+    return Job(**values, updated_at=row["ats_updated_at"])
+
+
+def _job_element(row: dict[str, Any], company: str, extra: list[tuple[str, str]]) -> etree._Element:
+    job = etree.Element("job")
+    children = [
+        _text("title", row["title"], cdata=True),
+        _text("date", _iso(row["posted_at"])),
+        _text("referencenumber", row["ats_id"]),
+        _text("requisitionid", row["requisition_id"]),
+        _text("url", row["hosted_url"]),
+        _text("applyurl", row["apply_url"]),
+        _text("company", row["company"] or company, cdata=True),
+        _text("city", row["city"]),
+        _text("state", row["region"]),
+        _text("country", row["country"]),
+        _text("postalcode", row["postal_code"]),
+        _text("remote", row["workplace"]),
+        _text("description", row["description_html"], cdata=True),
+        _text("jobtype", row["employment_type"]),
+        _text("category", row["department"] or row["team"], cdata=True),
+        _text("salary", row["salary_text"], cdata=True),
+        *(_text(tag, xml_safe(str(value))) for tag, value in extra),
+    ]
+    job.extend(child for child in children if child is not None)
+    etree.indent(job, space="  ", level=1)
+    return job
+
+
+async def write_feed(
+    account: LiveAccount, plugins: PluginHost, sink: Callable[[bytes], Awaitable[None]]
+) -> int:
+    """Write the account's feed document to ``sink`` in pieces; returns the number of jobs."""
+    config = account.config
+    company = xml_safe(config.company)
+    wants_elements = plugins.has_active("appcast_hub_feed_job_elements", config)
+    buffer = io.BytesIO()
+    count = 0
+
+    async def drain() -> None:
+        await sink(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+
+    with etree.xmlfile(buffer, encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element("source"):
+            xf.write("\n  ")
+            for element in (
+                _text("publisher", company),
+                _text("publisherurl", xml_safe(config.company_url or "")),
+                _text("lastBuildDate", _iso(last_modified(account))),
+            ):
+                if element is not None:
+                    xf.write(element, "\n  ")
+            async for rows in _feed_rows(account):
+                for row in rows:
+                    extra: list[tuple[str, str]] = []
+                    if wants_elements:
+                        for pairs in plugins.broadcast_sync(
+                            "appcast_hub_feed_job_elements", config, job=_job_of(row)
+                        ):
+                            extra.extend(pairs)
+                    xf.write(_job_element(row, company, extra), "\n  ")
+                count += len(rows)
+                xf.flush()
+                await drain()
+            xf.write("\n")
+    await drain()
+    return count

@@ -1,0 +1,123 @@
+"""Talking to peers over HTTP: JSON requests with retries, ``Retry-After`` and client-side rate limits.
+
+Every adapter's ``client.py`` uses these, so timeouts, backoff and error reporting behave the same for
+every ATS and destination; failures surface as :mod:`hub.errors` exceptions the hub knows how to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from hub.errors import AdapterAuthError, AdapterUnavailable
+
+#: Longest ``Retry-After`` honoured before giving up: a peer asking for more is effectively down.
+MAX_RETRY_AFTER = 60.0
+
+
+class RateLimiter:
+    """A token bucket: at most ``rate`` acquisitions per second, bursts up to ``burst``.
+
+    Waiters queue in arrival order; nothing is ever dropped, callers simply wait their turn.
+    """
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent."""
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff: a random delay in ``[0, min(cap, base * 2**attempt))``."""
+    return random.uniform(0, min(cap, base * 2**attempt))
+
+
+def _retry_after(response: aiohttp.ClientResponse) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+async def request_json(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    peer: str,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    auth: aiohttp.BasicAuth | None = None,
+    limiter: RateLimiter | None = None,
+    attempts: int = 4,
+    backoff_base: float = 0.5,
+    backoff_cap: float = 8.0,
+    timeout: float = 30.0,  # noqa: ASYNC109 -- a limit per attempt, not for the whole call
+) -> Any:
+    """Send a request and return its decoded JSON body, retrying what is worth retrying.
+
+    Timeouts, connection errors, 5xx and 429 are retried up to ``attempts`` times (429 waits for
+    ``Retry-After`` when given, else full-jitter backoff). 401/403 raise AdapterAuthError at once; other
+    4xx and undecodable bodies raise AdapterUnavailable. ``peer`` names the peer in error messages;
+    URLs are never put in them, because query strings may carry keys.
+    """
+    problem = "no attempt made"
+    for attempt in range(attempts):
+        if limiter is not None:
+            await limiter.acquire()
+        wait: float | None = None
+        try:
+            async with http.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                json=json_body,
+                auth=auth,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                if response.status in (401, 403):
+                    raise AdapterAuthError(f"{peer} refused the credentials (HTTP {response.status})")
+                if response.status == 429 or response.status >= 500:
+                    problem = f"{peer} answered HTTP {response.status}"
+                    wait = _retry_after(response) if response.status == 429 else None
+                    if wait is not None and wait > MAX_RETRY_AFTER:
+                        raise AdapterUnavailable(f"{problem} and asked to wait {wait:g}s")
+                elif response.status >= 400:
+                    detail = (await response.text(errors="replace"))[:200]
+                    raise AdapterUnavailable(f"{peer} answered HTTP {response.status}: {detail}")
+                else:
+                    body = await response.read()
+                    try:
+                        return json.loads(body) if body else None
+                    except (UnicodeDecodeError, json.JSONDecodeError):
+                        problem = f"{peer} answered with a body that is not JSON"
+        except (aiohttp.ClientError, TimeoutError) as error:
+            problem = f"{peer} unreachable: {type(error).__name__}"
+        if attempt + 1 < attempts:
+            await asyncio.sleep(
+                wait if wait is not None else backoff_delay(attempt, backoff_base, backoff_cap)
+            )
+    raise AdapterUnavailable(f"{problem} (after {attempts} attempts)")

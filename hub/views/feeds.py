@@ -1,0 +1,57 @@
+"""``GET /feeds/{account}.xml``: the account's job feed, streamed, with validators and gzip."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from aiohttp import web
+
+from hub import feed
+from hub.accounts import UnknownAccount, get_account
+from hub.appkeys import CONFIG, PLUGINS
+from hub.views.errors import json_error
+
+_LOGGER = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+
+def _not_modified(request: web.Request, etag: str, last_modified: object) -> bool:
+    # RFC 9110: If-None-Match, when present, decides alone.
+    if request.headers.get("If-None-Match") is not None:
+        candidates = [tag.strip() for tag in request.headers["If-None-Match"].split(",")]
+        return "*" in candidates or etag in candidates or f"W/{etag}" in candidates
+    since = request.if_modified_since
+    return since is not None and last_modified <= since  # type: ignore[operator]
+
+
+@routes.get("/feeds/{account}.xml")
+async def account_feed(request: web.Request) -> web.StreamResponse:
+    """The feed; 404 for an unknown account, 403 for a wrong or missing feed token, 304 when unchanged."""
+    try:
+        account = await get_account(request.app[CONFIG], request.match_info["account"])
+    except UnknownAccount:
+        return json_error(404, f"no feed for account {request.match_info['account']!r}")
+    token = account.config.feed_token
+    if token and not hmac.compare_digest(request.query.get("token", "").encode(), token.encode()):
+        return json_error(403, "this feed needs a valid ?token=")
+    etag, last_modified = feed.etag(account), feed.last_modified(account)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _not_modified(request, etag, last_modified):
+        return web.Response(status=304, headers=headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_type = "application/xml"
+    response.charset = "utf-8"
+    response.last_modified = last_modified
+    response.enable_compression()
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    try:
+        await feed.write_feed(account, request.app[PLUGINS], response.write)
+    except ConnectionResetError:
+        _LOGGER.debug("feed %s: client went away mid-stream", account.name)
+        return response
+    await response.write_eof()
+    return response

@@ -1,0 +1,27 @@
+"""``GET /healthz``: is the process up and can it reach its database?"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from hub import __version__, db
+
+_LOGGER = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """200 with ``{"status": "ok"}`` when the database answers, 503 naming the problem otherwise."""
+    try:
+        await db.ping()
+    except Exception as error:  # any failure to reach the database means "not ready"
+        _LOGGER.warning("health check: database unreachable: %s", type(error).__name__)
+        return web.json_response(
+            {"status": "unavailable", "database": f"unreachable: {type(error).__name__}"},
+            status=503,
+        )
+    return web.json_response({"status": "ok", "database": "ok", "version": __version__})

@@ -1,0 +1,188 @@
+"""Shared fixtures: a throwaway PostgreSQL server, a database of each kind, config files, the hub itself."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from hub import db
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------
+
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    return Path(candidates[0]).parent if candidates else None
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A running throwaway server: connect as ``postgres`` without a password on 127.0.0.1:port."""
+
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start PostgreSQL from the installed binaries for this test session; stop it afterwards.
+
+    initdb and postgres refuse to run as root, so as root the server runs as the ``postgres`` user.
+    """
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: the PostgreSQL runs are skipped")
+    as_root = os.geteuid() == 0
+    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+    base = Path(tempfile.mkdtemp(prefix="hub-pg-"))
+    if as_root:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", free_port()
+    run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start")
+    try:
+        yield PostgresServer(port)
+    finally:
+        subprocess.run(
+            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_database_numbers = itertools.count(1)
+
+
+async def new_postgres_database(server: PostgresServer) -> str:
+    """A fresh, empty database on the throwaway server; returns its URL."""
+    name = f"hub_test_{os.getpid()}_{next(_database_numbers)}"
+    connection = await asyncpg.connect(server.url("postgres"))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return server.url(name)
+
+
+# --- a database of each kind --------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL: SQLite in a temporary folder, or a new database on the throwaway server."""
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path / 'hub.sqlite3'}"
+    server = request.getfixturevalue("postgres_server")
+    return await new_postgres_database(server)
+
+
+@pytest.fixture
+async def migrated(database_url: str) -> AsyncIterator[str]:
+    """The database migrated and open (tortoise initialised) for the test; yields its URL."""
+    async with db.database(database_url, run_migrations=True):
+        yield database_url
+
+
+# --- configs and the hub as a process -----------------------------------------------------------------
+
+
+def write_config(folder: Path, body: str) -> Path:
+    """Write ``config.toml`` into ``folder`` and return its path."""
+    path = folder / "config.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def demo_config(database_url: str, port: int, jobs_path: Path = SAMPLE_JOBS, extra: str = "") -> str:
+    """A config like config.example.toml's demo, on the given database and port."""
+    return f"""
+[server]
+port = {port}
+[database]
+url = "{database_url}"
+migrate_on_start = true
+[sync]
+jitter_seconds = 0
+[accounts.demo]
+adapter = "file"
+company = "Northwind Health"
+feed_policy = "all-open"
+{extra}
+[accounts.demo.file]
+path = "{jobs_path}"
+"""
+
+
+def hub_command(*args: str) -> list[str]:
+    """The ``appcast-hub`` command line, run with this interpreter."""
+    return [sys.executable, "-m", "hub.cli", *args]
+
+
+@contextlib.contextmanager
+def hub_process(config: Path, port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Run ``appcast-hub serve`` until the block ends; waits until /healthz answers."""
+    import urllib.request
+
+    process = subprocess.Popen(
+        hub_command("serve", "-c", str(config)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"hub exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("hub did not answer /healthz within 30 s")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

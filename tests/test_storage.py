@@ -1,0 +1,239 @@
+"""Storage, sync, switches and the feed, run against SQLite and against a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from lxml import etree
+from tortoise.exceptions import IntegrityError
+
+from hub import db, models
+from hub.accounts import ensure_accounts, get_account
+from hub.config import HubConfig, bind_plugins, load_config
+from hub.feed import write_feed
+from hub.jobs import list_jobs, switch_jobs
+from hub.plugins import PluginHost, load_plugins
+from hub.sync import sync_account
+from tests.conftest import write_config
+
+
+def job_entry(number: int, **overrides: Any) -> dict[str, Any]:
+    entry = {
+        "id": f"J-{number}",
+        "title": f"Nurse {number}",
+        "posted_at": "2026-11-01T09:00:00Z",
+        "description_html": f"<p>Job {number}</p>",
+        "location": {"city": "Portland", "region": "OR", "country": "us"},
+    }
+    return entry | overrides
+
+
+class Ats:
+    """The file adapter's JSON file as a tiny ATS the test edits between syncs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.jobs: list[dict[str, Any]] = []
+
+    def save(self) -> None:
+        self.path.write_text(json.dumps({"jobs": self.jobs}), encoding="utf-8")
+
+
+@pytest.fixture
+def ats(tmp_path: Path) -> Ats:
+    ats = Ats(tmp_path / "jobs.json")
+    ats.jobs = [job_entry(n) for n in range(1, 8)]
+    ats.save()
+    return ats
+
+
+@pytest.fixture
+async def hub(migrated: str, ats: Ats, tmp_path: Path) -> tuple[HubConfig, PluginHost]:
+    config_file = write_config(
+        tmp_path,
+        f"""
+[database]
+url = "{migrated}"
+[accounts.acme]
+adapter = "file"
+company = "Acme"
+feed_policy = "opted-in"
+[accounts.acme.file]
+path = "{ats.path}"
+page_size = 3
+""",
+    )
+    plugins = load_plugins()
+    config = bind_plugins(load_config(config_file), plugins)
+    await ensure_accounts(config)
+    return config, plugins
+
+
+async def sync(hub: tuple[HubConfig, PluginHost], **kwargs: Any):
+    config, plugins = hub
+    async with aiohttp.ClientSession() as http:
+        return await sync_account(plugins, http, await get_account(config, "acme"), **kwargs)
+
+
+async def feed_document(hub: tuple[HubConfig, PluginHost]) -> etree._Element:
+    config, plugins = hub
+    chunks: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        chunks.append(data)
+
+    await write_feed(await get_account(config, "acme"), plugins, sink)
+    return etree.fromstring(b"".join(chunks))
+
+
+def feed_ids(document: etree._Element) -> set[str]:
+    return {job.findtext("referencenumber") for job in document.iter("job")}
+
+
+async def test_migrations_apply_once_and_report_nothing_pending(migrated: str) -> None:
+    assert await db.pending_migrations() == []
+    await db.migrate(migrated)  # a second run is a no-op, not an error
+    async with db.database(migrated):
+        assert await db.pending_migrations() == []
+
+
+async def test_unique_keys_hold(migrated: str) -> None:
+    account = await models.Account.create(name="a", adapter="file")
+    fields = {"title": "t", "posted_at": datetime.now(UTC), "content_hash": "x"}
+    await models.Job.create(account=account, ats_id="1", **fields)
+    with pytest.raises(IntegrityError):
+        await models.Job.create(account=account, ats_id="1", **fields)
+    event = {"kind": "hired", "occurred_at": datetime.now(UTC)}
+    await models.Event.create(account=account, dedupe_key="k", **event)
+    with pytest.raises(IntegrityError):
+        await models.Event.create(account=account, dedupe_key="k", **event)
+    delivery = {"destination": "appcast", "payload": {}, "next_attempt_at": datetime.now(UTC)}
+    await models.Delivery.create(account=account, idempotency_key="i", **delivery)
+    with pytest.raises(IntegrityError):
+        await models.Delivery.create(account=account, idempotency_key="i", **delivery)
+
+
+async def test_sync_creates_then_rewrites_nothing_when_unchanged(hub, ats: Ats) -> None:
+    first = await sync(hub)
+    assert (first.error, first.seen, first.created, first.full) == (None, 7, 7, True)
+    stamps = dict(await models.Job.all().values_list("ats_id", "changed_at"))
+    account = await models.Account.get(name="acme")
+
+    again = await sync(hub)
+    assert (again.error, again.seen, again.created, again.updated, again.closed) == (None, 7, 0, 0, 0)
+    assert dict(await models.Job.all().values_list("ats_id", "changed_at")) == stamps
+    assert (await models.Account.get(name="acme")).feed_version == account.feed_version
+
+
+async def test_sync_updates_changed_closes_vanished_and_reopens(hub, ats: Ats) -> None:
+    await sync(hub)
+    ats.jobs[0]["title"] = "Head Nurse"
+    ats.jobs[1]["status"] = "closed"
+    del ats.jobs[2]
+    ats.jobs.append(job_entry(99))
+    ats.save()
+    result = await sync(hub)
+    assert (result.created, result.updated, result.closed) == (1, 2, 1)
+    jobs = {job.ats_id: job for job in await models.Job.all()}
+    assert jobs["J-1"].title == "Head Nurse"
+    assert not jobs["J-2"].is_open
+    assert not jobs["J-3"].is_open
+    assert jobs["J-99"].is_open
+
+    ats.jobs.append(job_entry(3))
+    ats.save()
+    result = await sync(hub)
+    assert (result.created, result.updated, result.closed) == (0, 1, 0)
+    assert (await models.Job.get(ats_id="J-3")).is_open
+
+
+async def test_failing_ats_keeps_the_jobs_and_records_the_error(hub, ats: Ats) -> None:
+    await sync(hub)
+    ats.path.write_text("{not json", encoding="utf-8")
+    result = await sync(hub)
+    assert result.error is not None
+    assert "not valid JSON" in result.error
+    assert await models.Job.filter(is_open=True).count() == 7
+    account = await models.Account.get(name="acme")
+    assert account.last_sync_ok is False
+    assert account.consecutive_sync_failures == 1
+    assert "not valid JSON" in account.last_sync_error
+
+    ats.save()
+    assert (await sync(hub)).error is None
+    assert (await models.Account.get(name="acme")).consecutive_sync_failures == 0
+
+
+async def test_text_is_cleaned_at_ingest_and_the_feed_stays_well_formed(hub, ats: Ats) -> None:
+    config, _ = hub
+    hostile = "Nurse \x0b\x00\ufffe<b>]]></b> & 👩‍⚕️ Café"
+    ats.jobs[0]["title"] = hostile
+    ats.jobs[0]["description_html"] = "<p>a]]>b</p>\x1f"
+    ats.save()
+    await sync(hub)
+    stored = await models.Job.get(ats_id="J-1")
+    assert stored.title == "Nurse <b>]]></b> & 👩‍⚕️ Café"
+    await switch_jobs(await get_account(config, "acme"), ["J-1"], on=True, actor="t", source="test")
+    job = (await feed_document(hub)).find("job")
+    assert job.findtext("title") == "Nurse <b>]]></b> & 👩‍⚕️ Café"
+    assert job.findtext("description") == "<p>a]]>b</p>"
+    assert job.findtext("country") == "US"
+
+
+async def test_switches_decide_the_feed_under_each_policy_and_are_audited(hub, ats: Ats) -> None:
+    config, _ = hub
+    await sync(hub)
+    account = await get_account(config, "acme")
+    assert feed_ids(await feed_document(hub)) == set(), "opted-in: nothing until switched on"
+
+    result = await switch_jobs(account, ["J-1", "J-2", "nope", "J-1"], on=True, actor="U1", source="test")
+    assert (result.switched, result.already, result.missing) == (["J-1", "J-2"], [], ["nope"])
+    assert feed_ids(await feed_document(hub)) == {"J-1", "J-2"}
+    again = await switch_jobs(account, ["J-1"], on=True, actor="U1", source="test")
+    assert again.already == ["J-1"]
+
+    audit = await models.AuditEntry.all().order_by("id")
+    assert [(a.actor, a.action, a.target, a.before, a.after) for a in audit] == [
+        ("U1", "job.enable", "J-1", {"appcast": None}, {"appcast": True}),
+        ("U1", "job.enable", "J-2", {"appcast": None}, {"appcast": True}),
+    ]
+
+    await models.Account.filter(name="acme").update(feed_policy_override="all-open")
+    await switch_jobs(account, ["J-3"], on=False, actor="U1", source="test")
+    assert feed_ids(await feed_document(hub)) == {f"J-{n}" for n in (1, 2, 4, 5, 6, 7)}
+
+    # Closing keeps the switch; reopening brings the job back.
+    ats.jobs[0]["status"] = "closed"
+    ats.save()
+    await sync(hub)
+    assert "J-1" not in feed_ids(await feed_document(hub))
+    ats.jobs[0]["status"] = "open"
+    ats.save()
+    await sync(hub)
+    assert "J-1" in feed_ids(await feed_document(hub))
+
+    await models.Account.filter(name="acme").update(enabled_override=False)
+    assert feed_ids(await feed_document(hub)) == set(), "integration off: an empty feed"
+
+
+async def test_list_jobs_filters(hub, ats: Ats) -> None:
+    config, _ = hub
+    ats.jobs[4]["title"] = "Pharmacist"
+    ats.jobs[5]["status"] = "closed"
+    ats.save()
+    await sync(hub)
+    account = await get_account(config, "acme")
+    await switch_jobs(account, ["J-1"], on=True, actor="t", source="test")
+    total, rows = await list_jobs(account, text="pharma")
+    assert (total, [r["ats_id"] for r in rows]) == (1, ["J-5"])
+    total, _ = await list_jobs(account, status="closed")
+    assert total == 1
+    total, rows = await list_jobs(account, flag="in-feed")
+    assert (total, rows[0]["ats_id"], rows[0]["in_feed"]) == (1, "J-1", True)
+    total, rows = await list_jobs(account, limit=2, offset=0)
+    assert (total, len(rows)) == (7, 2)
