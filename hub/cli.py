@@ -237,12 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a sub-command's parser must not reset a -c given before it (`jobs -c X list`).
     common.add_argument(
         "-c",
         "--config",
         type=Path,
+        default=argparse.SUPPRESS,
         help="config file (default: $APPCAST_HUB_CONFIG or ./config.toml)",
     )
+    parser.set_defaults(config=None)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="run the hub")
@@ -268,14 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", parents=[common], help="list jobs or switch them for Appcast")
     jobs.add_argument("-a", "--account", help="account (needed when several are configured)")
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="list jobs, newest first")
+    listing = actions.add_parser("list", parents=[common], help="list jobs, newest first")
     listing.add_argument("words", nargs="*", help="words the title, city or id must contain")
     listing.add_argument("--status", choices=("open", "closed"))
     listing.add_argument("--flag", choices=("on", "off", "unset", "in-feed"))
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0)
     for action in ("enable", "disable"):
-        switch = actions.add_parser(action, help=f"{action} jobs for Appcast by ATS id")
+        switch = actions.add_parser(action, parents=[common], help=f"{action} jobs for Appcast by ATS id")
         switch.add_argument("ids", nargs="+", metavar="ID")
     jobs.set_defaults(func=cmd_jobs)
 

@@ -40,14 +40,17 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if _not_modified(request, etag, last_modified):
         return web.Response(status=304, headers=headers)
+    if request.method == "HEAD":
+        response = web.Response(headers=headers, content_type="application/xml", charset="utf-8")
+        response.last_modified = last_modified
+        return response
     response = web.StreamResponse(headers=headers)
     response.content_type = "application/xml"
     response.charset = "utf-8"
     response.last_modified = last_modified
-    response.enable_compression()
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.enable_compression(web.ContentCoding.gzip)
     await response.prepare(request)
-    if request.method == "HEAD":
-        return response
     try:
         await feed.write_feed(account, request.app[PLUGINS], response.write)
     except ConnectionResetError:

@@ -1,0 +1,1 @@
+"""The ``pinpoint`` adapter: jobs, hire webhooks and stages from Pinpoint's JSON:API (pinpointhq.com)."""

@@ -1,0 +1,102 @@
+"""Names, endpoints and defaults of the ``pinpoint`` adapter, and the lookup tables its mapping uses."""
+
+NAME = "pinpoint"
+#: Error messages and logs name the peer this way; never with its URL (query strings may carry keys).
+PEER = "Pinpoint"
+
+BASE_URL_TEMPLATE = "https://{subdomain}.pinpointhq.com"
+API_PREFIX = "/api/v1"
+JSONAPI_MEDIA_TYPE = "application/vnd.api+json"
+API_KEY_HEADER = "X-API-KEY"
+
+DEFAULT_PAGE_SIZE = 100
+#: Pinpoint publishes no rate limit: stay well below what a busy admin UI would send.
+DEFAULT_RATE_PER_SECOND = 5.0
+DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 300.0
+
+#: Passed to :func:`hub.http.request_json`. Read at call time, so tests can shrink the backoff.
+ATTEMPTS = 4
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+#: A safety stop for a server that keeps announcing a next page: 100,000 jobs at 100 per page is 1,000.
+MAX_PAGES = 100_000
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+SIGNATURE_HEADER = "PINPOINT-HMAC-SHA256"
+HIRED_EVENT = "application_hired"
+#: ``triggeredAt`` is epoch seconds; a value this large can only be milliseconds (year 5138 in seconds).
+EPOCH_MILLISECONDS_THRESHOLD = 100_000_000_000
+
+# --- mapping ----------------------------------------------------------------------------------------
+
+OPEN_STATUS = "open"
+
+#: Extra sections of a job advert, appended to ``description`` in this order under these headings.
+DESCRIPTION_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("key_responsibilities", "Key responsibilities"),
+    ("skills_knowledge_expertise", "Skills, knowledge and expertise"),
+    ("benefits", "Benefits"),
+)
+
+#: Pinpoint's compensation frequency (lower-cased, ``_``/``-`` as spaces) to the feed's interval words.
+COMPENSATION_INTERVALS: dict[str, str] = {
+    "year": "per year",
+    "yearly": "per year",
+    "annual": "per year",
+    "annually": "per year",
+    "per annum": "per year",
+    "per year": "per year",
+    "month": "per month",
+    "monthly": "per month",
+    "per month": "per month",
+    "week": "per week",
+    "weekly": "per week",
+    "per week": "per week",
+    "day": "per day",
+    "daily": "per day",
+    "per day": "per day",
+    "hour": "per hour",
+    "hourly": "per hour",
+    "per hour": "per hour",
+}
+
+#: Country names Pinpoint locations may carry instead of a code, to ISO 3166-1 alpha-2. Pinpoint's
+#: customers are mostly in the UK, Europe and North America; anything else without a code stays None.
+COUNTRY_CODES: dict[str, str] = {
+    "united kingdom": "GB",
+    "uk": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "ireland": "IE",
+    "united states": "US",
+    "united states of america": "US",
+    "usa": "US",
+    "canada": "CA",
+    "australia": "AU",
+    "new zealand": "NZ",
+    "germany": "DE",
+    "france": "FR",
+    "spain": "ES",
+    "portugal": "PT",
+    "italy": "IT",
+    "netherlands": "NL",
+    "the netherlands": "NL",
+    "belgium": "BE",
+    "sweden": "SE",
+    "denmark": "DK",
+    "norway": "NO",
+    "finland": "FI",
+    "poland": "PL",
+    "switzerland": "CH",
+    "austria": "AT",
+    "south africa": "ZA",
+    "india": "IN",
+    "singapore": "SG",
+    "united arab emirates": "AE",
+}
+#: Alpha-2 look-alikes that are not ISO codes.
+COUNTRY_CODE_FIXES: dict[str, str] = {"UK": "GB", "EL": "GR"}
