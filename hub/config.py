@@ -260,7 +260,11 @@ def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
             except ConfigError as error:
                 error.file = str(config.path)
                 raise
-            redactor.add(str(bound[plugin_name][n]) for n in info.secret_names() if bound[plugin_name][n])
+            for name in info.secret_names():
+                value = bound[plugin_name][name]
+                # A list option (Lever's webhook_tokens) holds one secret per element.
+                values = value if isinstance(value, list) else [value]
+                redactor.add(str(v) for v in values if v)
         accounts[account.name] = replace(account, plugin_options=bound)
     if config.admin["api_token"]:
         redactor.add([config.admin["api_token"]])

@@ -23,8 +23,13 @@ class AdapterUnavailable(HubError):
     """The ATS (or another peer) could not be reached or answered garbage; retry later.
 
     Adapters raise it for timeouts, 5xx, 429 after retries and unparseable bodies. The sync keeps the
-    last good data and records ``str(error)`` as the account's sync status.
+    last good data and records ``str(error)`` as the account's sync status. ``status`` is the peer's
+    last HTTP status when it answered at all, so callers can tell a 404 from an outage.
     """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdapterAuthError(AdapterUnavailable):

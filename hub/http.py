@@ -69,7 +69,6 @@ async def request_json(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
-    auth: aiohttp.BasicAuth | None = None,
     limiter: RateLimiter | None = None,
     attempts: int = 4,
     backoff_base: float = 0.5,
@@ -95,11 +94,12 @@ async def request_json(
                 params=params,
                 headers=headers,
                 json=json_body,
-                auth=auth,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 if response.status in (401, 403):
-                    raise AdapterAuthError(f"{peer} refused the credentials (HTTP {response.status})")
+                    raise AdapterAuthError(
+                        f"{peer} refused the credentials (HTTP {response.status})", status=response.status
+                    )
                 if response.status == 429 or response.status >= 500:
                     problem = f"{peer} answered HTTP {response.status}"
                     wait = _retry_after(response) if response.status == 429 else None
@@ -107,7 +107,9 @@ async def request_json(
                         raise AdapterUnavailable(f"{problem} and asked to wait {wait:g}s")
                 elif response.status >= 400:
                     detail = (await response.text(errors="replace"))[:200]
-                    raise AdapterUnavailable(f"{peer} answered HTTP {response.status}: {detail}")
+                    raise AdapterUnavailable(
+                        f"{peer} answered HTTP {response.status}: {detail}", status=response.status
+                    )
                 else:
                     body = await response.read()
                     try:

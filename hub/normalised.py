@@ -150,6 +150,13 @@ class Delivery:
     attempt: int
 
 
+def _amount(value: float) -> str:
+    # Whole amounts print without decimals (90000, not 90000.0); others keep cents, never "1.2e+06".
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f}"
+    return str(int(value))
+
+
 def format_salary(
     currency: str | None, minimum: float | None, maximum: float | None, interval: str | None
 ) -> str | None:
@@ -158,11 +165,7 @@ def format_salary(
     Adapters with a structured range call this so every ATS's salaries read alike; None when there is
     no amount at all.
     """
-    amounts = [
-        f"{value:g}" if isinstance(value, float) else str(value)
-        for value in (minimum, maximum)
-        if value is not None
-    ]
+    amounts = [_amount(value) for value in (minimum, maximum) if value is not None]
     if not amounts:
         return None
     if len(amounts) == 2 and amounts[0] == amounts[1]:

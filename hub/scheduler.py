@@ -34,6 +34,7 @@ class HubScheduler:
         self.http = http
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._running: set[asyncio.Task[object]] = set()
+        self._stopping = False
 
     def start(self) -> None:
         """Schedule every account's sync (first run now) and start the scheduler."""
@@ -54,13 +55,14 @@ class HubScheduler:
 
     async def shutdown(self) -> None:
         """Stop scheduling and cancel work in flight (a cancelled sync keeps its committed pages)."""
+        self._stopping = True
         self.scheduler.shutdown(wait=False)
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
 
-    async def sync(self, name: str) -> SyncResult:
-        """Sync one account now; after a failure, schedule a retry with backoff."""
+    async def sync(self, name: str) -> SyncResult | None:
+        """Sync one account now; after a failure, schedule a retry with backoff. None if cut by shutdown."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
@@ -71,6 +73,12 @@ class HubScheduler:
                 await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
                 self._schedule_retry(name, account.row.consecutive_sync_failures)
             return result
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Our own shutdown cancelled it: expected, and the next start syncs again.
+            _LOGGER.info("sync of %s interrupted by shutdown", name)
+            return None
         finally:
             if task is not None:
                 self._running.discard(task)

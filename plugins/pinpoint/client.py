@@ -114,9 +114,9 @@ class PinpointClient:
         except AdapterAuthError as error:
             raise AdapterAuthError(f"{error}: check the account's api_key and its permissions") from None
         except AdapterUnavailable as error:
-            # request_json reports the status only in its message; 404 means something different
-            # (an endpoint this account lacks) from "try again later", so callers need to tell.
-            if str(error).startswith(f"{const.PEER} answered HTTP 404"):
+            # 404 means something different (an endpoint this account lacks) from "try again later",
+            # so callers need to tell.
+            if error.status == 404:
                 raise NotFound(str(error)) from None
             raise
         problem = _shape_problem(document)

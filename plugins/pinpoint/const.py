@@ -12,7 +12,10 @@ API_KEY_HEADER = "X-API-KEY"
 DEFAULT_PAGE_SIZE = 100
 #: Pinpoint publishes no rate limit: stay well below what a busy admin UI would send.
 DEFAULT_RATE_PER_SECOND = 5.0
-DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 300.0
+#: Pinpoint retries a failed delivery for up to 24 h, possibly keeping the first ``triggeredAt``: a
+#: shorter window would refuse those retries and lose the hire. Replays cannot double a hire (events
+#: are stored once by key), so the window only has to bound very old bodies.
+DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 25 * 3600.0
 
 #: Passed to :func:`hub.http.request_json`. Read at call time, so tests can shrink the backoff.
 ATTEMPTS = 4

@@ -162,7 +162,7 @@ async def test_varied_jobs_map_sensibly(fake: FakePinpoint, http, tmp_path) -> N
     hourly = jobs["4001"]
     assert (hourly.city, hourly.country, hourly.workplace) == ("Manchester", "GB", "remote")
     assert hourly.employment_type == "full-time"  # "Permanent Full-time"
-    assert hourly.salary_text == "GBP 14.5-18 per hour"
+    assert hourly.salary_text == "GBP 14.50-18 per hour"
     assert "<h3>Key responsibilities</h3>" not in hourly.description_html  # absent section, no heading
 
     odd = jobs["4002"]
@@ -180,7 +180,7 @@ async def test_varied_jobs_map_sensibly(fake: FakePinpoint, http, tmp_path) -> N
 
     remote_us = jobs["4005"]
     assert (remote_us.city, remote_us.country) == (None, "US")  # country by name only
-    assert remote_us.salary_text == "USD 14.5-18 per hour"
+    assert remote_us.salary_text == "USD 14.50-18 per hour"
     assert jobs["4004"].requisition_id is None
     assert jobs["4006"].posted_at == datetime(2026, 1, 5, 9, 6, tzinfo=UTC)  # a draft: created_at
     assert jobs["4008"].salary_text is None  # compensation_visible: false
@@ -506,14 +506,19 @@ def test_without_a_secret_every_webhook_is_rejected(fake: FakePinpoint, tmp_path
         verify(account, fake.signed_webhook())
 
 
-@pytest.mark.parametrize("offset", [-3600, 3600])
+@pytest.mark.parametrize("offset", [-26 * 3600, 26 * 3600])
 def test_stale_or_future_webhooks_are_rejected(fake: FakePinpoint, tmp_path, offset: int) -> None:
     body = fake.hired_body(triggered_at=int(time.time()) + offset)
     with pytest.raises(WebhookRejected, match="stale"):
         verify(account_for(fake, tmp_path), fake.signed_webhook(body))
     # The window is configurable, and 0 switches the check off.
-    verify(account_for(fake, tmp_path, webhook_max_age_seconds=7200.0), fake.signed_webhook(body))
+    verify(account_for(fake, tmp_path, webhook_max_age_seconds=27 * 3600.0), fake.signed_webhook(body))
     verify(account_for(fake, tmp_path, webhook_max_age_seconds=0.0), fake.signed_webhook(body))
+
+
+def test_a_retry_within_pinpoints_24_hour_window_is_accepted(fake: FakePinpoint, tmp_path) -> None:
+    body = fake.hired_body(triggered_at=int(time.time()) - 23 * 3600)
+    verify(account_for(fake, tmp_path), fake.signed_webhook(body))
 
 
 def test_a_webhook_without_triggered_at_is_not_aged(fake: FakePinpoint, tmp_path) -> None:

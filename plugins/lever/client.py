@@ -1,0 +1,197 @@
+"""Lever's HTTP protocol: the public postings API (v0), API v1 paging, and webhook signatures.
+
+Requests go through :func:`hub.http.request_json`, so retries, ``Retry-After`` and error reporting are the
+hub's; this module adds Lever's paging rules, a rate limiter per API key and the shape checks that turn
+an unexpected body into :class:`~hub.errors.AdapterUnavailable` instead of a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from hub.errors import AdapterUnavailable
+from hub.http import RateLimiter, request_json
+from plugins.lever import const
+
+#: One limiter per (origin, API key or site, rate), because Lever's limit is per key, not per account.
+#: Each remembers the event loop it was made in: an asyncio lock must not be shared across loops.
+_LIMITERS: dict[tuple[str, str, float], tuple[asyncio.AbstractEventLoop, RateLimiter]] = {}
+#: Archive reason id → type (``hired`` / ``non-hired``), per (origin, site), with its expiry time.
+_ARCHIVE_REASONS: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
+
+
+def origin(region: str, base_url: str | None) -> str:
+    """The API origin to talk to: ``base_url`` when set (tests, proxies), else the region's."""
+    if base_url:
+        return base_url.rstrip("/")
+    return const.ORIGINS[region]
+
+
+def signature(secret: str, token: str, triggered_at: int) -> str:
+    """Lever's webhook signature: hex HMAC-SHA256 of ``token + str(triggeredAt)`` keyed by the secret."""
+    message = f"{token}{triggered_at}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secrets: Iterable[str], token: str, triggered_at: int, sent: str) -> bool:
+    """Does ``sent`` match the signature under any of ``secrets``? Compared in constant time."""
+    matched = False
+    # Compare as bytes: compare_digest refuses str with non-ASCII characters, which a forger may send.
+    sent_bytes = sent.encode("utf-8", errors="replace")
+    for secret in secrets:
+        # No early exit: the time taken does not tell which configured token (if any) matched.
+        matched |= hmac.compare_digest(signature(secret, token, triggered_at).encode(), sent_bytes)
+    return matched
+
+
+def epoch_ms(moment: datetime) -> int:
+    """A datetime as Lever's epoch milliseconds."""
+    return int(moment.timestamp() * 1000)
+
+
+def _limiter(api_origin: str, identity: str, rate: float) -> RateLimiter:
+    loop = asyncio.get_running_loop()
+    key = (api_origin, identity, rate)
+    entry = _LIMITERS.get(key)
+    if entry is None or entry[0] is not loop:
+        # Lever tolerates short bursts above the steady rate; allow one second's worth.
+        entry = (loop, RateLimiter(rate, burst=max(1, int(rate))))
+        _LIMITERS[key] = entry
+    return entry[1]
+
+
+def _describe(body: Any) -> str:
+    if isinstance(body, dict):
+        return "a JSON object"
+    if isinstance(body, list):
+        return "a JSON array"
+    return "null" if body is None else f"a JSON {type(body).__name__}"
+
+
+class LeverClient:
+    """Requests to one Lever site, through the hub's shared session."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        *,
+        api_origin: str,
+        site: str,
+        api_key: str | None,
+        rate_per_second: float,
+        attempts: int = const.ATTEMPTS,
+        backoff_base: float = const.BACKOFF_BASE_SECONDS,
+    ) -> None:
+        self._http = http
+        self.origin = api_origin
+        self.site = site
+        # Basic auth, the key as user name and no password, written out (aiohttp's BasicAuth is deprecated).
+        credentials = base64.b64encode(f"{api_key}:".encode()).decode() if api_key else None
+        self._auth = {"Authorization": f"Basic {credentials}"} if credentials else None
+        # The key is hashed so the limiter table never holds it in clear.
+        identity = "key:" + hashlib.sha256(api_key.encode()).hexdigest() if api_key else "site:" + site
+        self._limiter = _limiter(api_origin, identity, rate_per_second)
+        self._attempts = attempts
+        self._backoff_base = backoff_base
+        self.peer = f"{const.PEER} ({site})"
+
+    @property
+    def has_key(self) -> bool:
+        """Is an API key configured (so API v1 is available)?"""
+        return self._auth is not None
+
+    async def _get(self, path: str, params: Mapping[str, str], *, auth: bool) -> Any:
+        return await request_json(
+            self._http,
+            "GET",
+            f"{self.origin}{path}",
+            peer=self.peer,
+            params=params,
+            headers=self._auth if auth else None,
+            limiter=self._limiter,
+            attempts=self._attempts,
+            backoff_base=self._backoff_base,
+            timeout=const.REQUEST_TIMEOUT_SECONDS,
+        )
+
+    async def public_postings(self, page_size: int) -> AsyncIterator[list[Any]]:
+        """Every published posting from the public API (v0), a page at a time.
+
+        The answer is a bare array with no total or cursor: a page shorter than ``limit`` is the last.
+        """
+        path = f"/v0/postings/{quote(self.site, safe='')}"
+        skip = 0
+        while True:
+            params = {"mode": "json", "skip": str(skip), "limit": str(page_size)}
+            body = await self._get(path, params, auth=False)
+            if not isinstance(body, list):
+                raise AdapterUnavailable(
+                    f"{self.peer}: the postings API answered {_describe(body)}, expected an array"
+                )
+            yield body
+            if len(body) < page_size:
+                return
+            skip += len(body)
+
+    async def v1_pages(
+        self, resource: str, page_size: int, params: Mapping[str, str] | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """Every item of a paged API v1 list (``{data, hasNext, next}``), a page at a time."""
+        offset: str | None = None
+        offsets_seen: set[str] = set()
+        while True:
+            query = {**(params or {}), "limit": str(page_size)}
+            if offset is not None:
+                query["offset"] = offset
+            body = await self._get(f"/v1/{resource}", query, auth=True)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise AdapterUnavailable(
+                    f"{self.peer}: /v1/{resource} answered {_describe(body)}, "
+                    "expected an object with a data array"
+                )
+            yield data
+            if not body.get("hasNext"):
+                return
+            offset = body.get("next")
+            # A missing or repeated cursor would page forever: fail the fetch instead.
+            if not isinstance(offset, str) or not offset or offset in offsets_seen:
+                raise AdapterUnavailable(f"{self.peer}: /v1/{resource} has more pages but no new cursor")
+            offsets_seen.add(offset)
+
+    def postings(self, page_size: int, updated_since: datetime | None) -> AsyncIterator[list[Any]]:
+        """Every posting of the account (all states) from API v1, or those updated since a time."""
+        params = {"updated_at_start": str(epoch_ms(updated_since))} if updated_since else {}
+        return self.v1_pages("postings", page_size, params)
+
+    async def archive_reason_types(self, page_size: int, *, needed: str | None = None) -> dict[str, str]:
+        """Archive reason id → ``type`` (``hired`` or ``non-hired``), cached per site for a while.
+
+        A ``needed`` reason missing from the cache (one created since it was filled) refreshes it.
+        """
+        key = (self.origin, self.site)
+        cached = _ARCHIVE_REASONS.get(key)
+        if cached is not None and cached[0] > time.monotonic() and (needed is None or needed in cached[1]):
+            return cached[1]
+        types: dict[str, str] = {}
+        async for page in self.v1_pages("archive_reasons", page_size):
+            for reason in page:
+                if isinstance(reason, dict) and isinstance(reason.get("id"), str):
+                    types[reason["id"]] = str(reason.get("type") or "")
+        _ARCHIVE_REASONS[key] = (time.monotonic() + const.ARCHIVE_REASONS_TTL_SECONDS, types)
+        return types
+
+
+def forget_archive_reasons() -> None:
+    """Drop the archive reason cache (tests, or after an admin changed reasons in Lever)."""
+    _ARCHIVE_REASONS.clear()
