@@ -18,7 +18,7 @@ from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
 from hub.config import HubConfig
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
-from hub.views import feeds, health
+from hub.views import api, feeds, health
 from hub.views.errors import error_middleware
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,10 +52,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     """Build the hub's application for a validated config (plugins already bound to it)."""
-    app = web.Application(client_max_size=config.server["max_body_bytes"], middlewares=[error_middleware])
+    app = web.Application(
+        client_max_size=config.server["max_body_bytes"],
+        middlewares=[error_middleware, api.api_auth_middleware],
+    )
     app[CONFIG] = config
     app[PLUGINS] = plugins
     app.cleanup_ctx.extend([_database, _http_session, _scheduler])
     app.add_routes(health.routes)
     app.add_routes(feeds.routes)
+    app.add_routes(api.routes)
     return app

@@ -56,7 +56,8 @@ class HubScheduler:
     async def shutdown(self) -> None:
         """Stop scheduling and cancel work in flight (a cancelled sync keeps its committed pages)."""
         self._stopping = True
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:  # not started when [sync] scheduled = false
+            self.scheduler.shutdown(wait=False)
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)

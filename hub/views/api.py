@@ -1,0 +1,206 @@
+"""The admin API under ``/api``: JSON, behind the bearer token ``admin.api_token``.
+
+Accounts and their sync status, jobs (list, filter, switch for Appcast) and syncs on demand. Every change
+goes through the same services as the CLI and Slack, so it lands in the audit log the same way.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from hub.accounts import LiveAccount, UnknownAccount, all_accounts, get_account
+from hub.appkeys import CONFIG, SCHEDULER
+from hub.jobs import list_jobs, switch_jobs
+from hub.views.errors import json_error
+
+routes = web.RouteTableDef()
+
+MAX_PAGE = 500
+MAX_IDS = 1000
+STATUSES = ("open", "closed")
+FLAGS = ("on", "off", "unset", "in-feed")
+
+
+class BadRequest(Exception):
+    """The request names something wrong; the message says what (answered 400)."""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(type(value).__name__)
+
+
+def reply(body: Any, status: int = 200) -> web.Response:
+    """A JSON answer, datetimes as ISO 8601."""
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_json_default))
+
+
+@web.middleware
+async def api_auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Refuse ``/api`` requests without the right bearer token; the OpenAPI document is public."""
+    if not request.path.startswith("/api/") or request.path == "/api/openapi.json":
+        return await handler(request)
+    token = request.app[CONFIG].admin["api_token"]
+    if not token:
+        return json_error(404, "the admin API is off: set admin.api_token in the config")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return json_error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
+    try:
+        return await handler(request)
+    except BadRequest as error:
+        return json_error(400, str(error))
+    except UnknownAccount as error:
+        return json_error(404, str(error))
+
+
+def _account_summary(account: LiveAccount) -> dict[str, Any]:
+    row = account.row
+    return {
+        "name": account.name,
+        "adapter": account.config.adapter,
+        "company": account.config.company,
+        "enabled": account.enabled,
+        "feed_policy": account.feed_policy,
+        "feed_path": f"/feeds/{account.name}.xml",
+        "sync": {
+            "last_started_at": row.last_sync_started_at,
+            "last_finished_at": row.last_sync_finished_at,
+            "ok": row.last_sync_ok,
+            "error": row.last_sync_error,
+            "jobs_seen": row.last_sync_jobs_seen,
+            "consecutive_failures": row.consecutive_sync_failures,
+        },
+    }
+
+
+def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _integer(request: web.Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise BadRequest(f"{name} must be a whole number from 0 to {maximum}")
+    return int(raw)
+
+
+async def _ids(request: web.Request) -> list[str]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest('body must be JSON like {"ids": ["123"]}') from None
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise BadRequest('"ids" must be a non-empty list of ATS job ids (strings)')
+    if len(ids) > MAX_IDS:
+        raise BadRequest(f'"ids" may hold at most {MAX_IDS} ids')
+    return ids
+
+
+@routes.get("/api/accounts")
+async def accounts_index(request: web.Request) -> web.Response:
+    """Every configured account with its switches and last sync."""
+    accounts = await all_accounts(request.app[CONFIG])
+    return reply({"accounts": [_account_summary(a) for a in accounts]})
+
+
+@routes.get("/api/accounts/{account}")
+async def account_detail(request: web.Request) -> web.Response:
+    """One account with its switches and last sync."""
+    return reply(_account_summary(await get_account(request.app[CONFIG], request.match_info["account"])))
+
+
+@routes.get("/api/accounts/{account}/jobs")
+async def jobs_index(request: web.Request) -> web.Response:
+    """The account's jobs: ``status``, ``flag``, ``q`` (words), ``limit``, ``offset``."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    total, rows = await list_jobs(
+        account,
+        status=_choice(request, "status", STATUSES),  # type: ignore[arg-type]
+        flag=_choice(request, "flag", FLAGS),  # type: ignore[arg-type]
+        text=request.query.get("q"),
+        limit=_integer(request, "limit", 50, MAX_PAGE),
+        offset=_integer(request, "offset", 0, 10**9),
+    )
+    for row in rows:
+        del row["id"]
+    return reply({"total": total, "jobs": rows})
+
+
+async def _switch(request: web.Request, *, on: bool) -> web.Response:
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    ids = await _ids(request)
+    result = await switch_jobs(account, ids, on=on, actor="api", source="api")
+    return reply({"switched": result.switched, "already": result.already, "missing": result.missing})
+
+
+@routes.post("/api/accounts/{account}/jobs/enable")
+async def jobs_enable(request: web.Request) -> web.Response:
+    """Switch jobs on for Appcast: ``{"ids": [...]}``; says what changed, was already so, or is missing."""
+    return await _switch(request, on=True)
+
+
+@routes.post("/api/accounts/{account}/jobs/disable")
+async def jobs_disable(request: web.Request) -> web.Response:
+    """Switch jobs off for Appcast: ``{"ids": [...]}``."""
+    return await _switch(request, on=False)
+
+
+@routes.post("/api/accounts/{account}/sync")
+async def account_sync(request: web.Request) -> web.Response:
+    """Sync the account now and answer with what changed (502 when the ATS failed)."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    result = await request.app[SCHEDULER].sync(account.name)
+    if result is None:
+        return json_error(503, "the hub is shutting down")
+    body = {"summary": result.summary(), "seen": result.seen, "created": result.created,
+            "updated": result.updated, "closed": result.closed, "error": result.error}  # fmt: skip
+    return reply(body, status=502 if result.error else 200)
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "appcast-hub admin API", "version": "1"},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/accounts": {"get": {"summary": "accounts with switches and sync status"}},
+        "/api/accounts/{account}": {"get": {"summary": "one account"}},
+        "/api/accounts/{account}/jobs": {
+            "get": {
+                "summary": "jobs, newest first",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"enum": list(STATUSES)}},
+                    {"name": "flag", "in": "query", "schema": {"enum": list(FLAGS)}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": MAX_PAGE}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+                ],
+            }
+        },
+        "/api/accounts/{account}/jobs/enable": {"post": {"summary": 'switch on: {"ids": [...]}'}},
+        "/api/accounts/{account}/jobs/disable": {"post": {"summary": 'switch off: {"ids": [...]}'}},
+        "/api/accounts/{account}/sync": {"post": {"summary": "sync now"}},
+    },
+}
+
+
+@routes.get("/api/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The API's OpenAPI document."""
+    return reply(OPENAPI)
