@@ -52,6 +52,12 @@ SYNC_OPTIONS = (
     Option("interval_minutes", "minutes between an account's syncs", type=float, default=15.0),
     Option("jitter_seconds", "random spread so accounts do not sync together", type=float, default=60.0),
     Option(
+        "retry_seconds",
+        "first retry after a failed sync comes about this soon, doubling per failure up to the interval",
+        type=float,
+        default=30.0,
+    ),
+    Option(
         "scheduled",
         "sync on a schedule (the first at start-up); false: only `appcast-hub sync`",
         type=bool,

@@ -21,9 +21,6 @@ from hub.sync import SyncResult, sync_account
 
 _LOGGER = logging.getLogger(__name__)
 
-#: First retry after a failed sync waits up to this long; each further failure doubles it (capped).
-RETRY_BASE_SECONDS = 30.0
-
 
 class HubScheduler:
     """Owns the APScheduler instance and the tasks it started, so shutdown can finish them cleanly."""
@@ -87,8 +84,10 @@ class HubScheduler:
     def _schedule_retry(self, name: str, failures: int) -> None:
         account = self.config.accounts[name]
         interval = 60 * (account.sync_interval_minutes or self.config.sync["interval_minutes"])
-        # The retry only helps when it comes before the next regular run.
-        delay = min(interval, RETRY_BASE_SECONDS + backoff_delay(failures, RETRY_BASE_SECONDS, interval))
+        base = self.config.sync["retry_seconds"]
+        # Full jitter on top of the base, so failing accounts do not retry in step; a retry only helps
+        # when it comes before the next regular run.
+        delay = min(interval, base + backoff_delay(failures - 1, base, interval))
         if self.scheduler.running:
             self.scheduler.add_job(
                 self.sync,
