@@ -1,7 +1,8 @@
 """The application factory: one aiohttp server for feeds, webhooks, pixels, Slack and the admin API.
 
 Resources live in cleanup contexts, opened in order at start-up and closed in reverse at shutdown:
-the database, the one outbound HTTP session, then the scheduler that uses both.
+the database, the one outbound HTTP session, the pixel counter, the inbox and outbox workers, then the
+scheduler that uses them all.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from aiohttp import web
 
 from hub import __version__, db
 from hub.accounts import ensure_accounts
-from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
+from hub.appkeys import CONFIG, HTTP, INBOX, OUTBOX, PIXELS, PLUGINS, SCHEDULER
 from hub.config import HubConfig
+from hub.pixels import PixelCounter
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
-from hub.views import api, feeds, health
+from hub.views import api, apply, feeds, health, pixels, webhooks
 from hub.views.errors import error_middleware
+from hub.workers import InboxWorker, OutboxWorker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,8 +44,29 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _pixel_counter(app: web.Application) -> AsyncIterator[None]:
+    settings = app[CONFIG].pixels
+    counter = PixelCounter(settings["spool_dir"], settings["flush_seconds"])
+    await counter.start()
+    app[PIXELS] = counter
+    yield
+    await counter.stop()
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    config, plugins, http = app[CONFIG], app[PLUGINS], app[HTTP]
+    outbox = OutboxWorker(config, plugins, http)
+    inbox = InboxWorker(config, plugins, http, on_deliveries=outbox.wake)
+    app[INBOX], app[OUTBOX] = inbox, outbox
+    outbox.start()
+    inbox.start()
+    yield
+    await inbox.stop()
+    await outbox.stop()
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP])
+    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP], app[OUTBOX])
     app[SCHEDULER] = scheduler
     if app[CONFIG].sync["scheduled"]:
         scheduler.start()
@@ -58,8 +82,7 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     )
     app[CONFIG] = config
     app[PLUGINS] = plugins
-    app.cleanup_ctx.extend([_database, _http_session, _scheduler])
-    app.add_routes(health.routes)
-    app.add_routes(feeds.routes)
-    app.add_routes(api.routes)
+    app.cleanup_ctx.extend([_database, _http_session, _pixel_counter, _workers, _scheduler])
+    for module in (health, feeds, webhooks, pixels, apply, api):
+        app.add_routes(module.routes)
     return app

@@ -15,3 +15,6 @@ PLUGINS = web.AppKey("plugins", "PluginHost")
 #: The one outbound HTTP session: every plugin request goes through it.
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 SCHEDULER = web.AppKey("scheduler", "HubScheduler")
+INBOX = web.AppKey("inbox", "InboxWorker")
+OUTBOX = web.AppKey("outbox", "OutboxWorker")
+PIXELS = web.AppKey("pixels", "PixelCounter")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hub.errors import ConfigError
 from hub.logs import redactor
+from hub.normalised import FUNNEL_EVENTS
 from hub.options import Option, validate_options
 
 if TYPE_CHECKING:
@@ -64,6 +65,49 @@ SYNC_OPTIONS = (
         default=True,
     ),
 )
+EVENTS_OPTIONS = (
+    Option("max_attempts", "delivery attempts before a delivery is dead-lettered", type=int, default=12),
+    Option(
+        "backoff_seconds",
+        "first retry delay of a failed delivery (full-jitter, doubling)",
+        type=float,
+        default=5.0,
+    ),
+    Option("backoff_cap_seconds", "longest delay between two delivery attempts", type=float, default=3600.0),
+    Option(
+        "inbox_max_attempts",
+        "tries to parse a stored webhook before it is marked failed",
+        type=int,
+        default=10,
+    ),
+    Option(
+        "poll_seconds", "how often workers look for due work another process queued", type=float, default=2.0
+    ),
+    Option(
+        "reconcile_minutes",
+        "minutes between polls of the ATS for events webhooks missed",
+        type=float,
+        default=60.0,
+    ),
+    Option(
+        "reconcile_lookback_hours", "how far back the first reconciliation looks", type=float, default=48.0
+    ),
+    Option(
+        "webhook_max_age_seconds",
+        "how long a webhook's identity is remembered against replays",
+        type=float,
+        default=7 * 24 * 3600.0,
+    ),
+)
+PIXELS_OPTIONS = (
+    Option(
+        "spool_dir",
+        "folder where pixel hits are appended before they are counted",
+        type=Path,
+        default=Path("pixel-spool"),
+    ),
+    Option("flush_seconds", "how often spooled pixel hits are added to the counts", type=float, default=2.0),
+)
 PLUGINS_OPTIONS = (Option("disabled", "names of installed plugins not to load", type=list, default=[]),)
 ACCOUNT_OPTIONS = (
     Option("adapter", "name of the ATS adapter plugin", required=True),
@@ -78,8 +122,12 @@ ACCOUNT_OPTIONS = (
     ),
     Option("feed_token", "if set, the feed needs ?token=", secret=True),
     Option("sync_interval_minutes", "overrides [sync] interval_minutes", type=float),
+    Option("apply_key", "bearer key Appcast Apply sends to POST /apply/{account}/{job}", secret=True),
 )
-TOP_LEVEL = ("server", "database", "logging", "admin", "sync", "plugins", "accounts")
+#: The account sub-table mapping ATS stage ids to funnel events; every other sub-table is a plugin's.
+STAGES_TABLE = "stages"
+NO_FUNNEL_EVENT = "none"
+TOP_LEVEL = ("server", "database", "logging", "admin", "sync", "events", "pixels", "plugins", "accounts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +142,9 @@ class Account:
     feed_policy: FeedPolicy
     feed_token: str | None
     sync_interval_minutes: float | None
+    apply_key: str | None = None
+    #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
+    stage_map: Mapping[str, str | None] = field(default_factory=dict)
     #: Each plugin's table for this account, by plugin name (the adapter's always present).
     plugin_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -108,6 +159,8 @@ class HubConfig:
     logging: Mapping[str, Any]
     admin: Mapping[str, Any]
     sync: Mapping[str, Any]
+    events: Mapping[str, Any]
+    pixels: Mapping[str, Any]
     plugins_disabled: frozenset[str]
     accounts: Mapping[str, Account]
 
@@ -181,6 +234,8 @@ def _parse(raw: dict[str, Any], path: Path) -> HubConfig:
         logging=section("logging", LOGGING_OPTIONS),
         admin=section("admin", ADMIN_OPTIONS),
         sync=section("sync", SYNC_OPTIONS),
+        events=section("events", EVENTS_OPTIONS),
+        pixels=section("pixels", PIXELS_OPTIONS),
         plugins_disabled=frozenset(section("plugins", PLUGINS_OPTIONS)["disabled"]),
         accounts=accounts,
     )
@@ -193,8 +248,9 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
     if not isinstance(table, dict):
         raise ConfigError("must be a table", key=key)
     core = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    plugin_tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+    plugin_tables = {k: v for k, v in table.items() if isinstance(v, dict) and k != STAGES_TABLE}
     values = validate_options(ACCOUNT_OPTIONS, core, key=key, base_dir=base_dir)
+    stage_map = _parse_stage_map(table.get(STAGES_TABLE, {}), f"{key}.{STAGES_TABLE}")
     plugin_tables.setdefault(values["adapter"], {})
     return Account(
         name=name,
@@ -205,8 +261,22 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
         feed_policy=values["feed_policy"],
         feed_token=values["feed_token"],
         sync_interval_minutes=values["sync_interval_minutes"],
+        apply_key=values["apply_key"],
+        stage_map=stage_map,
         plugin_options=plugin_tables,
     )
+
+
+def _parse_stage_map(table: Any, key: str) -> dict[str, str | None]:
+    if not isinstance(table, dict):
+        raise ConfigError("must be a table of stage ids", key=key)
+    stage_map: dict[str, str | None] = {}
+    for stage, event in table.items():
+        if event != NO_FUNNEL_EVENT and event not in FUNNEL_EVENTS:
+            allowed = ", ".join([*FUNNEL_EVENTS, NO_FUNNEL_EVENT])
+            raise ConfigError(f"must be one of {allowed}, not {event!r}", key=f"{key}.{stage}")
+        stage_map[stage] = None if event == NO_FUNNEL_EVENT else event
+    return stage_map
 
 
 def _resolve_secrets(value: Any, key: str) -> Any:
@@ -275,6 +345,5 @@ def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
     if config.admin["api_token"]:
         redactor.add([config.admin["api_token"]])
     for account in accounts.values():
-        if account.feed_token:
-            redactor.add([account.feed_token])
+        redactor.add(secret for secret in (account.feed_token, account.apply_key) if secret)
     return replace(config, accounts=accounts)

@@ -1,5 +1,7 @@
 """Exceptions that cross the plugin boundary, each mapped to one outcome the hub knows how to report."""
 
+from typing import Any
+
 
 class HubError(Exception):
     """Base class for every error the hub raises on purpose."""
@@ -27,9 +29,19 @@ class AdapterUnavailable(HubError):
     last HTTP status when it answered at all, so callers can tell a 404 from an outage.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, detail: Any = None) -> None:
         super().__init__(message)
         self.status = status
+        #: The peer's error body (decoded JSON, or text) when it sent one: for adapters to read.
+        self.detail = detail
+
+
+class OutcomeUnknown(AdapterUnavailable):
+    """A request that is not safe to repeat (creating an application) may or may not have taken effect.
+
+    Raised for a timeout, a dropped connection or a 5xx after the request was sent: the hub neither
+    repeats it nor claims nothing happened.
+    """
 
 
 class AdapterAuthError(AdapterUnavailable):

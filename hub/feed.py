@@ -26,7 +26,7 @@ from hub.plugins import PluginHost
 #: Jobs read per query and written per flush.
 BATCH = 1000
 
-_FEED_COLUMNS = (
+FEED_COLUMNS = (
     "id", "ats_id", "title", "posted_at", "requisition_id", "hosted_url", "apply_url", "company", "city",
     "region", "country", "postal_code", "workplace", "description_html", "employment_type",
     "department", "team", "salary_text", "ats_updated_at", "is_open",
@@ -86,7 +86,7 @@ async def _feed_rows(account: LiveAccount) -> AsyncIterator[list[dict[str, Any]]
     query = in_feed(account)
     while True:
         rows = (
-            await models.Job.filter(query, id__gt=last_id).order_by("id").limit(BATCH).values(*_FEED_COLUMNS)
+            await models.Job.filter(query, id__gt=last_id).order_by("id").limit(BATCH).values(*FEED_COLUMNS)
         )
         if not rows:
             return
@@ -94,7 +94,8 @@ async def _feed_rows(account: LiveAccount) -> AsyncIterator[list[dict[str, Any]]
         last_id = rows[-1]["id"]
 
 
-def _job_of(row: dict[str, Any]) -> Job:
+def job_of(row: dict[str, Any]) -> Job:
+    """The normalised Job for a row of :data:`FEED_COLUMNS` (what plugin hooks receive)."""
     values = {k: v for k, v in row.items() if k not in ("id", "ats_updated_at")}
     return Job(**values, updated_at=row["ats_updated_at"])
 
@@ -156,7 +157,7 @@ async def write_feed(
                     extra: list[tuple[str, str]] = []
                     if wants_elements:
                         for pairs in plugins.broadcast_sync(
-                            "appcast_hub_feed_job_elements", config, job=_job_of(row)
+                            "appcast_hub_feed_job_elements", config, job=job_of(row)
                         ):
                             extra.extend(pairs)
                     xf.write(_job_element(row, company, extra), "\n  ")

@@ -90,28 +90,35 @@ def appcast_hub_list_stages(
 
 
 @hookspec(firstresult=True)
-def appcast_hub_verify_webhook(account: Account, options: Mapping[str, Any], request: WebhookRequest) -> None:
-    """Check that a webhook really comes from the account's ATS; return None when it does.
+def appcast_hub_verify_webhook(
+    account: Account, options: Mapping[str, Any], request: WebhookRequest
+) -> str | None:
+    """Check that a webhook really comes from the account's ATS; return its identity, or None.
 
-    Called first for every ``POST /webhooks/{account}``, before anything is parsed or stored. Raise
-    :class:`~hub.errors.WebhookRejected` for a missing or wrong signature, a stale timestamp or a
-    replay (the hub answers 401), :class:`~hub.errors.WebhookMalformed` when the body cannot even be
-    read far enough to verify it (400). Compare signatures with :func:`hmac.compare_digest`.
+    Called first for every ``POST /webhooks/{account}``, before anything is parsed or stored, and must
+    be quick and free of I/O: the sender waits. Raise :class:`~hub.errors.WebhookRejected` for a
+    missing or wrong signature or a stale timestamp (the hub answers 401),
+    :class:`~hub.errors.WebhookMalformed` when the body cannot even be read far enough to verify it
+    (400). Compare signatures with :func:`hmac.compare_digest`.
+
+    Return the ATS's identity of this delivery when it has one (Lever's per-event ``token``): the hub
+    stores each identity once, so a redelivery is answered "already seen" and a replayed token with
+    another body is never processed. Return None to let the hub use a digest of the body.
     """
 
 
 @hookspec(firstresult=True)
 def appcast_hub_parse_webhook(
-    account: Account,
-    options: Mapping[str, Any],
-    request: WebhookRequest,
-    http: aiohttp.ClientSession,
+    account: Account, options: Mapping[str, Any], request: WebhookRequest, http: aiohttp.ClientSession
 ) -> Sequence[Event]:
-    """Turn a verified webhook into normalised events (possibly none: unknown events are ignored).
+    """Turn a verified, stored webhook into normalised events (none for events the hub ignores).
 
-    Called after :func:`appcast_hub_verify_webhook` passed. Each event's ``dedupe_key`` must be the
-    ATS's identity of that event, so a redelivered webhook maps to the same key. Fetch details from the
-    ATS when the webhook is thin. Raise ``WebhookMalformed`` for a body that is not what the ATS sends.
+    Called by the hub's inbox worker after the sender got its answer, so it may take its time and
+    fetch details from the ATS when the webhook is thin. Each event's ``dedupe_key`` must be the ATS's
+    identity of that event, equal to what :func:`appcast_hub_fetch_recent_events` gives the same event,
+    so a webhook and a reconciliation poll never store it twice. Raise ``AdapterUnavailable`` when a
+    detail fetch fails (the hub retries later) and ``WebhookMalformed`` for a body that is not what
+    the ATS sends (the hub keeps it, marked failed, for an operator to look at).
     """
 
 
@@ -147,11 +154,14 @@ def appcast_hub_create_application(
 
 @hookspec
 def appcast_hub_pixel_snippet(
-    account: Account, options: Mapping[str, Any], page: str, job_id: str | None
+    account: Account, options: Mapping[str, Any], page: str, job_id: str | None, single_page: bool
 ) -> str | None:
     """Return HTML to paste on the career site's ``page`` (``job`` or ``confirmation``), or None.
 
-    Broadcast to every plugin; the snippets are joined, followed by the hub's own first-party pixel.
+    Broadcast to the plugins active on the account; the snippets are joined, followed by the hub's own
+    first-party pixel. ``single_page`` asks for the variant a single-page site uses (it loads the
+    script once and pushes events, e.g. Appcast's ``window.acDataLayer.push({event, jid})``). Escape
+    ``job_id`` for the context it lands in: it comes from the request.
     """
 
 

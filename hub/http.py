@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.errors import AdapterAuthError, AdapterUnavailable
+from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
 
 #: Longest ``Retry-After`` honoured before giving up: a peer asking for more is effectively down.
 MAX_RETRY_AFTER = 60.0
@@ -60,6 +60,15 @@ def _retry_after(response: aiohttp.ClientResponse) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+async def _detail(response: aiohttp.ClientResponse) -> Any:
+    """The error body: decoded JSON when it is JSON, else (at most 2,000 characters of) text."""
+    text = (await response.text(errors="replace"))[:2000]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 async def request_json(
     http: aiohttp.ClientSession,
     method: str,
@@ -74,15 +83,23 @@ async def request_json(
     backoff_base: float = 0.5,
     backoff_cap: float = 8.0,
     timeout: float = 30.0,  # noqa: ASYNC109 -- a limit per attempt, not for the whole call
+    idempotent: bool | None = None,
 ) -> Any:
     """Send a request and return its decoded JSON body, retrying what is worth retrying.
 
     Timeouts, connection errors, 5xx and 429 are retried up to ``attempts`` times (429 waits for
     ``Retry-After`` when given, else full-jitter backoff). 401/403 raise AdapterAuthError at once; other
-    4xx and undecodable bodies raise AdapterUnavailable. ``peer`` names the peer in error messages;
-    URLs are never put in them, because query strings may carry keys.
+    4xx and undecodable bodies raise AdapterUnavailable, with the peer's body as ``detail``. ``peer``
+    names the peer in error messages; URLs are never put in them, because query strings may carry keys.
+
+    A request that is not ``idempotent`` (by default: POST and PATCH) is only retried when the peer
+    surely did not act on it (429, or no connection made); a timeout, dropped connection or 5xx after
+    sending raises :class:`~hub.errors.OutcomeUnknown` instead.
     """
+    if idempotent is None:
+        idempotent = method.upper() not in ("POST", "PATCH")
     problem = "no attempt made"
+    last_status: int | None = None
     for attempt in range(attempts):
         if limiter is not None:
             await limiter.acquire()
@@ -100,15 +117,24 @@ async def request_json(
                     raise AdapterAuthError(
                         f"{peer} refused the credentials (HTTP {response.status})", status=response.status
                     )
+                if response.status >= 500 and not idempotent:
+                    raise OutcomeUnknown(
+                        f"{peer} answered HTTP {response.status}: the request may have taken effect",
+                        status=response.status,
+                        detail=await _detail(response),
+                    )
                 if response.status == 429 or response.status >= 500:
-                    problem = f"{peer} answered HTTP {response.status}"
+                    problem, last_status = f"{peer} answered HTTP {response.status}", response.status
                     wait = _retry_after(response) if response.status == 429 else None
                     if wait is not None and wait > MAX_RETRY_AFTER:
                         raise AdapterUnavailable(f"{problem} and asked to wait {wait:g}s")
                 elif response.status >= 400:
-                    detail = (await response.text(errors="replace"))[:200]
+                    detail = await _detail(response)
+                    text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
                     raise AdapterUnavailable(
-                        f"{peer} answered HTTP {response.status}: {detail}", status=response.status
+                        f"{peer} answered HTTP {response.status}: {text[:200]}",
+                        status=response.status,
+                        detail=detail,
                     )
                 else:
                     body = await response.read()
@@ -116,10 +142,14 @@ async def request_json(
                         return json.loads(body) if body else None
                     except (UnicodeDecodeError, json.JSONDecodeError):
                         problem = f"{peer} answered with a body that is not JSON"
+        except aiohttp.ClientConnectorError as error:  # never connected: nothing was sent
+            problem = f"{peer} unreachable: {type(error).__name__}"
         except (aiohttp.ClientError, TimeoutError) as error:
             problem = f"{peer} unreachable: {type(error).__name__}"
+            if not idempotent:
+                raise OutcomeUnknown(f"{problem}: the request may have taken effect") from None
         if attempt + 1 < attempts:
             await asyncio.sleep(
                 wait if wait is not None else backoff_delay(attempt, backoff_base, backoff_cap)
             )
-    raise AdapterUnavailable(f"{problem} (after {attempts} attempts)")
+    raise AdapterUnavailable(f"{problem} (after {attempts} attempts)", status=last_status)

@@ -87,5 +87,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # aiohttp's access log is one line per pixel hit: useful only when debugging.
     logging.getLogger("aiohttp.access").setLevel(max(root.level, logging.WARNING))
     # Their INFO lines repeat, per job and per connection, what the hub's own lines already say.
-    for chatty in ("apscheduler", "tortoise"):
+    for chatty in ("apscheduler", "tortoise", "aiosqlite", "asyncio"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

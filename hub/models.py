@@ -29,6 +29,8 @@ class Account(Model):
     last_sync_jobs_seen = fields.IntField(default=0)
     last_full_sync_at = fields.DatetimeField(null=True)
     consecutive_sync_failures = fields.IntField(default=0)
+    #: Up to when the ATS was last polled for events webhooks may have missed.
+    last_reconciled_at = fields.DatetimeField(null=True)
     #: Bumped whenever the feed's content may have changed: the feed's ETag derives from it.
     feed_version = fields.BigIntField(default=0)
     feed_changed_at = fields.DatetimeField(auto_now_add=True)
@@ -170,3 +172,80 @@ class AuditEntry(Model):
     class Meta:
         table = "audit_log"
         indexes = (("at",),)
+
+
+class WebhookReceipt(Model):
+    """The inbox: a verified webhook exactly as it arrived, stored before the sender got its answer.
+
+    The inbox worker turns it into events later; ``identity`` (the ATS's delivery id, or a digest of
+    the body) is stored once per account, which is what makes a redelivery "already seen".
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="webhook_receipts", on_delete=fields.CASCADE
+    )
+    identity = fields.CharField(max_length=255)
+    headers = fields.JSONField()
+    query = fields.JSONField()
+    body = fields.BinaryField()
+    received_at = fields.DatetimeField()
+    #: pending → processed, or pending → failed (malformed, or attempts exhausted).
+    state = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    events_stored = fields.IntField(default=0)
+
+    class Meta:
+        table = "webhook_receipts"
+        unique_together = (("account", "identity"),)
+        indexes = (("state", "next_attempt_at"),)
+
+
+class PixelCount(Model):
+    """Pixel hits per job and day, added to in batches (never one write per hit)."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="pixel_counts", on_delete=fields.CASCADE
+    )
+    ats_job_id = fields.CharField(max_length=255)
+    day = fields.DateField()
+    views = fields.BigIntField(default=0)
+    applies = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "pixel_counts"
+        unique_together = (("account", "ats_job_id", "day"),)
+
+
+class PixelBatch(Model):
+    """A spool file of pixel hits already added to the counts: a file is never counted twice."""
+
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=255, unique=True)
+    hits = fields.IntField()
+    applied_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "pixel_batches"
+
+
+class ApplyRequest(Model):
+    """An Appcast Apply request by its ``Idempotency-Key``: a retry gets the first answer back."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="apply_requests", on_delete=fields.CASCADE
+    )
+    idempotency_key = fields.CharField(max_length=255)
+    ats_job_id = fields.CharField(max_length=255)
+    #: The HTTP answer given, replayed for a retry with the same key. None while the first is in flight.
+    status = fields.IntField(null=True)
+    response = fields.JSONField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "apply_requests"
+        unique_together = (("account", "idempotency_key"),)

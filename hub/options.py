@@ -93,6 +93,8 @@ def validate_options(
             )
         elif option.required:
             raise ConfigError(f"required option missing ({option.help})", key=f"{key}.{option.name}")
+        elif isinstance(option.default, Path):
+            result[option.name] = (base_dir / option.default).resolve()  # like a written path
         else:
             result[option.name] = option.default
     return result

@@ -1,34 +1,54 @@
-"""Scheduled work: each account's sync on its interval (jittered), once at start-up, retried with backoff.
+"""Scheduled work: each account's sync and reconciliation, and housekeeping.
 
-APScheduler's ``AsyncIOScheduler`` runs the jobs on the server's loop. Job ids are ``sync:<account>``.
+APScheduler's ``AsyncIOScheduler`` runs the jobs on the server's loop. Syncs run on their interval
+(jittered so accounts do not fire together), once at start-up, and are retried with backoff after a
+failure. Reconciliation asks the ATS for events webhooks missed. Job ids are ``sync:<account>``,
+``reconcile:<account>`` and ``housekeeping``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from hub import models
 from hub.accounts import get_account
 from hub.config import HubConfig
+from hub.errors import AdapterUnavailable
+from hub.events import StoreResult, store_events
 from hub.http import backoff_delay
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
+from hub.workers import OutboxWorker
 
 _LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Each reconciliation looks a little further back than the last one reached: clocks and commits skew.
+RECONCILE_OVERLAP = timedelta(minutes=10)
+HOUSEKEEPING_EVERY = timedelta(hours=1)
+#: Counted spool files are remembered this long: far longer than a crashed process stays down.
+PIXEL_BATCHES_KEPT = timedelta(days=30)
 
 
 class HubScheduler:
     """Owns the APScheduler instance and the tasks it started, so shutdown can finish them cleanly."""
 
-    def __init__(self, config: HubConfig, plugins: PluginHost, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, config: HubConfig, plugins: PluginHost, http: aiohttp.ClientSession, outbox: OutboxWorker
+    ) -> None:
         self.config = config
         self.plugins = plugins
         self.http = http
+        self.outbox = outbox
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._running: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -48,6 +68,29 @@ class HubScheduler:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+            if self.plugins.implements(account.adapter, "appcast_hub_fetch_recent_events"):
+                self.scheduler.add_job(
+                    self.reconcile,
+                    IntervalTrigger(
+                        minutes=self.config.events["reconcile_minutes"],
+                        jitter=self.config.sync["jitter_seconds"],
+                        timezone=UTC,
+                    ),
+                    args=[account.name],
+                    id=f"reconcile:{account.name}",
+                    next_run_time=now + timedelta(minutes=1),
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=None,
+                )
+        self.scheduler.add_job(
+            self.housekeeping,
+            IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone=UTC),
+            id="housekeeping",
+            next_run_time=now + timedelta(minutes=5),
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
 
     async def shutdown(self) -> None:
@@ -59,27 +102,76 @@ class HubScheduler:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
 
-    async def sync(self, name: str) -> SyncResult | None:
-        """Sync one account now; after a failure, schedule a retry with backoff. None if cut by shutdown."""
+    async def _tracked(self, what: str, work: Callable[[], Awaitable[T]]) -> T | None:
+        """Run ``work`` so that shutdown can cancel it; None when shutdown did."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
+            return await work()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Our own shutdown cancelled it: expected; the next start does it again.
+            _LOGGER.info("%s interrupted by shutdown", what)
+            return None
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def sync(self, name: str) -> SyncResult | None:
+        """Sync one account now; after a failure, schedule a retry with backoff. None if cut by shutdown."""
+
+        async def work() -> SyncResult:
             account = await get_account(self.config, name)
             result = await sync_account(self.plugins, self.http, account)
             if result.error:
                 await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
                 self._schedule_retry(name, account.row.consecutive_sync_failures)
             return result
-        except asyncio.CancelledError:
-            if not self._stopping:
-                raise
-            # Our own shutdown cancelled it: expected, and the next start syncs again.
-            _LOGGER.info("sync of %s interrupted by shutdown", name)
-            return None
-        finally:
-            if task is not None:
-                self._running.discard(task)
+
+        return await self._tracked(f"sync of {name}", work)
+
+    async def reconcile(self, name: str) -> StoreResult | None:
+        """Ask the account's ATS for events since the last reconciliation and store the missing ones."""
+
+        async def work() -> StoreResult | None:
+            account = await get_account(self.config, name)
+            started = datetime.now(UTC)
+            last = account.row.last_reconciled_at
+            since = (
+                last - RECONCILE_OVERLAP
+                if last
+                else started - timedelta(hours=self.config.events["reconcile_lookback_hours"])
+            )
+            try:
+                events = await self.plugins.call(
+                    account.config.adapter, "appcast_hub_fetch_recent_events", account.config,
+                    http=self.http, since=since,
+                )  # fmt: skip
+            except AdapterUnavailable as error:
+                _LOGGER.warning("reconciliation of %s failed: %s", name, error)
+                return None
+            result = await store_events(account, self.plugins, list(events or ()))
+            await models.Account.filter(id=account.row.id).update(last_reconciled_at=started)
+            if result.stored:
+                _LOGGER.info("reconciliation of %s recovered %s events webhooks missed", name, result.stored)
+            if result.deliveries:
+                self.outbox.wake()
+            return result
+
+        return await self._tracked(f"reconciliation of {name}", work)
+
+    async def housekeeping(self) -> None:
+        """Forget processed webhooks older than the replay window, and old spool-file records."""
+
+        async def work() -> None:
+            now = datetime.now(UTC)
+            window = timedelta(seconds=self.config.events["webhook_max_age_seconds"])
+            await models.WebhookReceipt.filter(state="processed", received_at__lt=now - window).delete()
+            await models.PixelBatch.filter(applied_at__lt=now - PIXEL_BATCHES_KEPT).delete()
+
+        await self._tracked("housekeeping", work)
 
     def _schedule_retry(self, name: str, failures: int) -> None:
         account = self.config.accounts[name]

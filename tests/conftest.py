@@ -7,6 +7,7 @@ import glob
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -151,23 +152,44 @@ def hub_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "hub.cli", *args]
 
 
+@dataclass
+class HubProcess:
+    """``appcast-hub serve`` running as a child process; its output goes to a file, never a pipe
+    (a pipe nobody reads fills up and blocks the hub's logging)."""
+
+    process: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 20) -> str:
+        """Send ``signum``, wait for the exit, return everything the hub printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            self.process.wait(timeout=timeout)
+        return self.output()
+
+
 @contextlib.contextmanager
-def hub_process(config: Path, port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def hub_process(config: Path, port: int, env: dict[str, str] | None = None) -> Iterator[HubProcess]:
     """Run ``appcast-hub serve`` until the block ends; waits until /healthz answers."""
     import urllib.request
 
-    process = subprocess.Popen(
-        hub_command("serve", "-c", str(config)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        text=True,
-    )
+    log = config.parent / f"hub-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            hub_command("serve", "-c", str(config)),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+    hub = HubProcess(process, log)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"hub exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+                raise AssertionError(f"hub exited early:\n{hub.output()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
                     if answer.status == 200:
@@ -175,9 +197,9 @@ def hub_process(config: Path, port: int, env: dict[str, str] | None = None) -> I
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError("hub did not answer /healthz within 30 s")
+                raise AssertionError(f"hub did not answer /healthz within 30 s:\n{hub.output()}")
             time.sleep(0.1)
-        yield process
+        yield hub
     finally:
         if process.poll() is None:
             process.terminate()

@@ -99,9 +99,8 @@ def test_a_broken_plugin_does_not_stop_the_hub(tmp_path: Path) -> None:
     env = fake_distribution(tmp_path, "exploding", "raise ImportError('no module named workday_sdk')\n")
     port = free_port()
     config = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", port))
-    with hub_process(config, port, env=env) as process:
+    with hub_process(config, port, env=env) as hub:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
             assert answer.status == 200
-        process.terminate()
-        output, _ = process.communicate(timeout=20)
+        output = hub.stop()
     assert "plugin exploding not loaded: cannot be imported" in output

@@ -105,7 +105,7 @@ base_url = "http://127.0.0.1:{dead_port}"
 """,
     )
     admin = {"Authorization": f"Bearer {secrets['HUB_ADMIN_TOKEN']}"}
-    with hub_process(config, port, env=secrets) as process:
+    with hub_process(config, port, env=secrets) as hub:
         base = f"http://127.0.0.1:{port}"
         answers = [
             http_call(f"{base}/feeds/acme.xml?token={secrets['HUB_FEED_TOKEN']}"),
@@ -120,8 +120,7 @@ base_url = "http://127.0.0.1:{dead_port}"
         for _, text in [*answers, (status, body)]:
             for secret in secrets.values():
                 assert secret not in text
-        process.terminate()
-        output, _ = process.communicate(timeout=20)
+        output = hub.stop()
     assert "sync failed" in output, output  # the failure is logged…
     for secret in [*secrets.values(), "literal-webhook-token-0004"]:
         assert secret not in output  # …and no secret with it

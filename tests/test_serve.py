@@ -24,8 +24,8 @@ def served(tmp_path: Path):
     body = demo_config(
         f"sqlite://{tmp_path / 'hub.sqlite3'}", port, extra='feed_token = "env:HUB_FEED_TOKEN"'
     )
-    with hub_process(write_config(tmp_path, body), port, env={"HUB_FEED_TOKEN": "feed-secret-42"}) as process:
-        yield f"http://127.0.0.1:{port}", process
+    with hub_process(write_config(tmp_path, body), port, env={"HUB_FEED_TOKEN": "feed-secret-42"}) as hub:
+        yield f"http://127.0.0.1:{port}", hub
 
 
 async def fetch_feed(http: aiohttp.ClientSession, url: str, wait_seconds: float = 20) -> Any:
@@ -106,10 +106,9 @@ async def test_wrong_method_is_405(served) -> None:
 def test_signals_shut_the_hub_down_cleanly(tmp_path: Path, signum: int) -> None:
     port = free_port()
     config = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", port))
-    with hub_process(config, port) as process:
-        process.send_signal(signum)
-        output, _ = process.communicate(timeout=20)
-    assert process.returncode == 0, output
+    with hub_process(config, port) as hub:
+        output = hub.stop(signum)
+    assert hub.process.returncode == 0, output
     assert "appcast-hub stopped" in output
     assert "Traceback" not in output
 
@@ -124,7 +123,10 @@ def test_an_unmigrated_database_is_refused_with_one_line(tmp_path: Path) -> None
         hub_command("serve", "-c", str(config)), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
-    assert "lacks migrations 0001_initial: run `appcast-hub migrate`" in result.stderr.splitlines()[-1]
+    assert (
+        "lacks migrations 0001_initial, 0002_events_pixels_apply: run `appcast-hub migrate`"
+        in (result.stderr.splitlines()[-1])
+    )
     assert "Traceback" not in result.stderr
 
     migrated = subprocess.run(

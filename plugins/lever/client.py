@@ -1,8 +1,9 @@
-"""Lever's HTTP protocol: the public postings API (v0), API v1 paging, and webhook signatures.
+"""Lever's HTTP protocol: the public postings API (v0), API v1 paging, applications and webhook signatures.
 
 Requests go through :func:`hub.http.request_json`, so retries, ``Retry-After`` and error reporting are the
-hub's; this module adds Lever's paging rules, a rate limiter per API key and the shape checks that turn
-an unexpected body into :class:`~hub.errors.AdapterUnavailable` instead of a crash.
+hub's; this module adds Lever's paging rules, a rate limiter per API key (and one per site for
+application POSTs, which Lever limits to about 2/s) and the shape checks that turn an unexpected body into
+:class:`~hub.errors.AdapterUnavailable` instead of a crash.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
@@ -19,11 +21,12 @@ from urllib.parse import quote
 
 import aiohttp
 
-from hub.errors import AdapterUnavailable
+from hub.errors import AdapterAuthError, AdapterUnavailable, ApplicationRefused
 from hub.http import RateLimiter, request_json
 from plugins.lever import const
 
-#: One limiter per (origin, API key or site, rate), because Lever's limit is per key, not per account.
+#: One limiter per (origin, API key or site, rate), because Lever's limit is per key, not per account;
+#: application POSTs have their own, per site (``apply:<site>``).
 #: Each remembers the event loop it was made in: an asyncio lock must not be shared across loops.
 _LIMITERS: dict[tuple[str, str, float], tuple[asyncio.AbstractEventLoop, RateLimiter]] = {}
 #: Archive reason id → type (``hired`` / ``non-hired``), per (origin, site), with its expiry time.
@@ -59,13 +62,13 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _limiter(api_origin: str, identity: str, rate: float) -> RateLimiter:
+def _limiter(api_origin: str, identity: str, rate: float, burst: int | None = None) -> RateLimiter:
     loop = asyncio.get_running_loop()
     key = (api_origin, identity, rate)
     entry = _LIMITERS.get(key)
     if entry is None or entry[0] is not loop:
-        # Lever tolerates short bursts above the steady rate; allow one second's worth.
-        entry = (loop, RateLimiter(rate, burst=max(1, int(rate))))
+        # Lever tolerates short bursts above the steady rate; allow one second's worth unless told.
+        entry = (loop, RateLimiter(rate, burst=burst if burst is not None else max(1, int(rate))))
         _LIMITERS[key] = entry
     return entry[1]
 
@@ -76,6 +79,24 @@ def _describe(body: Any) -> str:
     if isinstance(body, list):
         return "a JSON array"
     return "null" if body is None else f"a JSON {type(body).__name__}"
+
+
+def _lever_message(error: AdapterUnavailable) -> str:
+    """Lever's own words from a 4xx answer (``{ok: false, error}`` or v1's ``{code, message}``).
+
+    :func:`~hub.http.request_json` keeps the first 200 characters of the body in its message, after
+    ``HTTP <status>: ``; the hub's error carries no body of its own.
+    """
+    detail = str(error).partition(f"HTTP {error.status}: ")[2].strip()
+    try:
+        body = json.loads(detail)
+    except ValueError:
+        return detail or f"HTTP {error.status}"
+    if isinstance(body, dict):
+        for key in ("error", "message"):
+            if isinstance(body.get(key), str) and body[key].strip():
+                return body[key].strip()
+    return detail
 
 
 class LeverClient:
@@ -101,6 +122,9 @@ class LeverClient:
         # The key is hashed so the limiter table never holds it in clear.
         identity = "key:" + hashlib.sha256(api_key.encode()).hexdigest() if api_key else "site:" + site
         self._limiter = _limiter(api_origin, identity, rate_per_second)
+        self._apply_limiter = _limiter(
+            api_origin, "apply:" + site, const.APPLY_RATE_PER_SECOND, const.APPLY_BURST
+        )
         self._attempts = attempts
         self._backoff_base = backoff_base
         self.peer = f"{const.PEER} ({site})"
@@ -111,14 +135,27 @@ class LeverClient:
         return self._auth is not None
 
     async def _get(self, path: str, params: Mapping[str, str], *, auth: bool) -> Any:
+        return await self._request("GET", path, params, auth=auth)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        *,
+        auth: bool,
+        json_body: Any = None,
+        limiter: RateLimiter | None = None,
+    ) -> Any:
         return await request_json(
             self._http,
-            "GET",
+            method,
             f"{self.origin}{path}",
             peer=self.peer,
             params=params,
             headers=self._auth if auth else None,
-            limiter=self._limiter,
+            json_body=json_body,
+            limiter=limiter or self._limiter,
             attempts=self._attempts,
             backoff_base=self._backoff_base,
             timeout=const.REQUEST_TIMEOUT_SECONDS,
@@ -190,6 +227,73 @@ class LeverClient:
                     types[reason["id"]] = str(reason.get("type") or "")
         _ARCHIVE_REASONS[key] = (time.monotonic() + const.ARCHIVE_REASONS_TTL_SECONDS, types)
         return types
+
+    def opportunities(self, page_size: int, updated_since: datetime) -> AsyncIterator[list[Any]]:
+        """Opportunities updated since a time, each with its applications expanded (for ``posting``)."""
+        params = {"updated_at_start": str(epoch_ms(updated_since)), "expand": "applications"}
+        return self.v1_pages("opportunities", page_size, params)
+
+    async def opportunity(self, opportunity_id: str) -> dict[str, Any]:
+        """One opportunity with its applications expanded; AdapterUnavailable (status 404) if unknown."""
+        path = f"/v1/opportunities/{quote(opportunity_id, safe='')}"
+        return self._data_object(await self._get(path, {"expand": "applications"}, auth=True), path)
+
+    async def apply_form(self, posting_id: str) -> dict[str, Any]:
+        """The posting's application form (API v1): personal information, URLs, custom questions."""
+        path = f"/v1/postings/{quote(posting_id, safe='')}/apply"
+        return self._data_object(await self._get(path, {}, auth=True), path)
+
+    def _data_object(self, body: Any, path: str) -> dict[str, Any]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            # The path holds ids only, never a key: safe to name.
+            raise AdapterUnavailable(
+                f"{self.peer}: {path} answered {_describe(body)}, expected an object with a data object"
+            )
+        return data
+
+    async def _apply(
+        self, path: str, body: dict[str, Any], params: Mapping[str, str] | None, *, auth: bool
+    ) -> Any:
+        """POST an application, queued behind the site's 2/s apply limit; Lever's 4xx refuse it."""
+        try:
+            return await self._request(
+                "POST", path, params, auth=auth, json_body=body, limiter=self._apply_limiter
+            )
+        except AdapterAuthError:
+            raise
+        except AdapterUnavailable as error:
+            # 429s were retried by request_json; what is left in 4xx is Lever refusing this application.
+            if error.status is not None and 400 <= error.status < 500:
+                raise ApplicationRefused(
+                    f"{self.peer} refused the application: {_lever_message(error)}"
+                ) from None
+            raise
+
+    async def apply_v1(self, posting_id: str, body: dict[str, Any]) -> str:
+        """Apply through API v1 (``POST /v1/postings/{id}/apply``); returns Lever's application id."""
+        path = f"/v1/postings/{quote(posting_id, safe='')}/apply"
+        answer = await self._apply(path, body, None, auth=True)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        application_id = data.get("applicationId") if isinstance(data, dict) else None
+        if not isinstance(application_id, str) or not application_id:
+            raise AdapterUnavailable(f"{self.peer}: the apply API answered {_describe(answer)} without an id")
+        return application_id
+
+    async def apply_v0(self, posting_id: str, key: str, body: dict[str, Any]) -> str:
+        """Apply through the postings API (``POST /v0/postings/{site}/{id}?key=``); returns the id."""
+        path = f"/v0/postings/{quote(self.site, safe='')}/{quote(posting_id, safe='')}"
+        answer = await self._apply(path, body, {"key": key}, auth=False)
+        if isinstance(answer, dict) and answer.get("ok") is False:
+            reason = answer.get("error")
+            text = reason.strip() if isinstance(reason, str) and reason.strip() else "no reason given"
+            raise ApplicationRefused(f"{self.peer} refused the application: {text}")
+        application_id = answer.get("applicationId") if isinstance(answer, dict) else None
+        if not isinstance(application_id, str) or not application_id:
+            raise AdapterUnavailable(
+                f"{self.peer}: the postings API answered {_describe(answer)} without an id"
+            )
+        return application_id
 
 
 def forget_archive_reasons() -> None:

@@ -33,3 +33,21 @@ EVENT_APPLICATION_CREATED = "applicationCreated"
 EVENT_STAGE_CHANGE = "candidateStageChange"
 EVENT_HIRED = "candidateHired"
 EVENT_ARCHIVE_CHANGE = "candidateArchiveChange"
+
+#: Lever answers 429 beyond about 2 application POSTs per second: applies queue one at a time, per site.
+APPLY_RATE_PER_SECOND = 2.0
+APPLY_BURST = 1
+#: The ``origin`` API v1 records for an application sent by the candidate (as opposed to sourced/referred).
+APPLY_ORIGIN = "applied"
+
+#: Application form field types Appcast Apply cannot answer, with the name Lever's form editor shows.
+UNSUPPORTED_QUESTION_TYPES = {
+    "university": "University Picker",
+    "score-system": "Rating Scale",
+    "rating-scale": "Rating Scale",
+}
+
+#: Archive reason ``type`` that marks a hire.
+HIRED_REASON_TYPE = "hired"
+#: ``Event.ats_event`` of hires found by the reconciliation poll rather than by a webhook.
+RECONCILIATION_EVENT = "reconciliation"

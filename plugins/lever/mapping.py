@@ -1,4 +1,5 @@
-"""Lever's JSON to the hub's normalised shapes: postings to :class:`Job`, webhooks to :class:`Event`.
+"""Lever's JSON to the hub's normalised shapes and back: postings to :class:`Job`, webhooks and
+opportunities to :class:`Event`, an :class:`Application` to Lever's apply bodies.
 
 Pure functions, no I/O. Postings come in two dialects: the public API (v0: ``hostedUrl``, ``lists``,
 ``additional``…) and API v1 (``content{…}``, ``urls{…}``, ``state``, ``reqCode``); both map alike.
@@ -6,13 +7,14 @@ Pure functions, no I/O. Postings come in two dialects: the public API (v0: ``hos
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.normalised import Event, EventKind, Job, Workplace, format_salary
+from hub.normalised import Application, Event, EventKind, Job, Workplace, candidate_hash, format_salary
 from plugins.lever import const
 
 
@@ -22,6 +24,14 @@ class PostingError(ValueError):
 
 class WebhookShapeError(ValueError):
     """A verified webhook's ``data`` is not the shape Lever sends."""
+
+
+class OpportunityError(ValueError):
+    """An opportunity from API v1 is not the shape Lever documents."""
+
+
+class ApplicationFormError(ValueError):
+    """An application cannot fill the posting's form as sent (the message says why, for the hub)."""
 
 
 _WORKPLACES: dict[str, Workplace] = {
@@ -260,6 +270,20 @@ def archive_reason(body: Mapping[str, Any]) -> str | None:
     return _text(_mapping(_mapping(body.get("data")).get("toArchived")).get("reason"))
 
 
+def opportunity_id(body: Mapping[str, Any]) -> str | None:
+    """The webhook's ``data.opportunityId``, when it has one."""
+    return _text(_mapping(body.get("data")).get("opportunityId"))
+
+
+def hire_dedupe_key(opportunity: str) -> str:
+    """The one identity of a hire, whether a webhook or the reconciliation poll reports it.
+
+    Lever may report one hire twice (``candidateHired`` and an archive with a hired reason) and the poll
+    finds it again: keyed on the opportunity, all of them are stored once.
+    """
+    return f"hired:{opportunity}"
+
+
 def event_from_webhook(
     body: Mapping[str, Any], archive_reason_types: Mapping[str, str] | None = None
 ) -> Event | None:
@@ -288,19 +312,226 @@ def event_from_webhook(
         if reason is None:
             # ``toArchived: null`` is a candidate brought back from the archive: nothing to report.
             return None
-        if archive_reason_types and archive_reason_types.get(reason) == "hired":
+        if archive_reason_types and archive_reason_types.get(reason) == const.HIRED_REASON_TYPE:
             kind = "hired"
+    opportunity = _text(data.get("opportunityId"))
+    if kind == "hired" and opportunity:
+        dedupe_key = hire_dedupe_key(opportunity)
+    else:
+        # Lever's ``token`` is unique per event and kept across redeliveries of it.
+        dedupe_key = f"{name}:{body.get('token')}"
     return Event(
         kind=kind,
-        # Lever's ``token`` is unique per delivery of an event and kept across its retries.
-        dedupe_key=f"{name}:{body.get('token')}",
+        dedupe_key=dedupe_key,
         occurred_at=occurred_at,
         ats_job_id=_text(data.get("postingId")),
         # The opportunity is what moves through stages and gets hired: using it for every event (the
         # application id only when there is no opportunity) lets the hub tie a hire to its application.
-        ats_application_id=_text(data.get("opportunityId")) or _text(data.get("applicationId")),
-        ats_candidate_id=_text(data.get("candidateId")) or _text(data.get("contactId")),
+        ats_application_id=opportunity or _text(data.get("applicationId")),
+        # ``contactId`` is the person (an opportunity's ``contact``, as reconciliation reports it);
+        # ``candidateId`` is Lever's older name for the opportunity, used only when there is no contact.
+        ats_candidate_id=_text(data.get("contactId")) or _text(data.get("candidateId")),
         from_stage_id=from_stage,
         to_stage_id=to_stage,
         ats_event=name,
     )
+
+
+def _first_text(values: Any) -> str | None:
+    for value in values if isinstance(values, list) else ():
+        if text := _text(value):
+            return text
+    return None
+
+
+def opportunity_posting(opportunity: Mapping[str, Any]) -> str | None:
+    """The posting of the opportunity's first application that has one (applications expanded)."""
+    for application in opportunity.get("applications") or ():
+        if isinstance(application, Mapping) and (posting := _text(application.get("posting"))):
+            return posting
+    return None
+
+
+def with_opportunity_details(event: Event, opportunity: Mapping[str, Any]) -> Event:
+    """The event with what a thin webhook lacks filled from its opportunity: posting, source, e-mail hash."""
+    return dataclasses.replace(
+        event,
+        ats_job_id=event.ats_job_id or opportunity_posting(opportunity),
+        ats_candidate_id=event.ats_candidate_id or _text(opportunity.get("contact")),
+        source=event.source or _first_text(opportunity.get("sources")),
+        candidate_hash=event.candidate_hash or candidate_hash(_first_text(opportunity.get("emails"))),
+    )
+
+
+def opportunity_archive_reason(opportunity: Mapping[str, Any]) -> str | None:
+    """The reason id the opportunity is archived with; None when it is not archived."""
+    return _text(_mapping(opportunity.get("archived")).get("reason"))
+
+
+def hire_from_opportunity(opportunity: Any, archive_reason_types: Mapping[str, str]) -> Event | None:
+    """A hire event for an opportunity archived with a reason of type ``hired``; None for any other.
+
+    Carries the same ``dedupe_key`` and ids as the webhook for the same hire, so the hub stores it once.
+    """
+    if not isinstance(opportunity, Mapping):
+        raise OpportunityError(f"an opportunity must be an object, not {type(opportunity).__name__}")
+    ats_id = _text(opportunity.get("id"))
+    if not ats_id:
+        raise OpportunityError("an opportunity has no id")
+    reason = opportunity_archive_reason(opportunity)
+    if reason is None or archive_reason_types.get(reason) != const.HIRED_REASON_TYPE:
+        return None
+    archived = _mapping(opportunity.get("archived"))
+    occurred_at = from_epoch_ms(archived.get("archivedAt")) or from_epoch_ms(opportunity.get("updatedAt"))
+    if occurred_at is None:
+        raise OpportunityError(f"opportunity {ats_id} is archived without an archivedAt")
+    event = Event(
+        kind="hired",
+        dedupe_key=hire_dedupe_key(ats_id),
+        occurred_at=occurred_at,
+        ats_application_id=ats_id,
+        ats_event=const.RECONCILIATION_EVENT,
+    )
+    return with_opportunity_details(event, opportunity)
+
+
+# --- applications -----------------------------------------------------------------------------------
+
+#: Lever's personal information fields the hub can fill, and from what.
+_PERSONAL: dict[str, Callable[[Application], Any]] = {
+    "fullName": lambda application: application.name,
+    "email": lambda application: application.email,
+    "phone": lambda application: application.phone,
+    # Resumes go as a URL (JSON carries no file): a required resume is filled by the resume URL.
+    "resume": lambda application: application.resume_url,
+    "additionalInformation": lambda application: application.cover_letter,
+}
+
+
+def _answered(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str | list | tuple | dict):
+        return bool(value.strip() if isinstance(value, str) else value)
+    return True
+
+
+def check_contact(application: Application) -> None:
+    """Refuse an application Lever cannot create a candidate from: it needs a name and an e-mail."""
+    if not _text(application.name):
+        raise ApplicationFormError("the application has no name, which Lever requires")
+    if "@" not in (application.email or ""):
+        raise ApplicationFormError("the application has no e-mail address, which Lever requires")
+
+
+def _link_names(application: Application) -> list[tuple[str, str]]:
+    """The application's URLs as Lever's labelled links: ``Link 1``…, then ``Resume``."""
+    links = [(f"Link {number}", url) for number, url in enumerate(application.urls, start=1) if _text(url)]
+    if _text(application.resume_url):
+        links.append(("Resume", str(application.resume_url)))
+    return links
+
+
+def postings_api_body(application: Application) -> dict[str, Any]:
+    """The JSON body for the postings API's apply (v0): name, email, phone, urls, comments, source."""
+    check_contact(application)
+    body: dict[str, Any] = {"name": application.name.strip(), "email": application.email.strip()}
+    if _text(application.phone):
+        body["phone"] = application.phone
+    links = _link_names(application)
+    if links:
+        body["urls"] = dict(links)
+    if _text(application.cover_letter):
+        body["comments"] = application.cover_letter
+    body["source"] = application.source
+    return body
+
+
+def _field_id(card: Mapping[str, Any], position: int, field: Mapping[str, Any]) -> str:
+    # Fields carry their own id; an older form without one is addressed as <card id>:<position>.
+    return _text(field.get("id")) or f"{_text(card.get('id')) or ''}:{position}"
+
+
+def _option_texts(field: Mapping[str, Any]) -> set[str] | None:
+    options = field.get("options")
+    if not isinstance(options, list) or not options:
+        return None
+    texts = {
+        _text(option.get("text")) if isinstance(option, Mapping) else _text(option) for option in options
+    }
+    return {text for text in texts if text}
+
+
+def apply_body(job_id: str, form: Mapping[str, Any], application: Application) -> dict[str, Any]:
+    """The API v1 apply body for ``application``, after checking it fills the posting's ``form``.
+
+    Raises :class:`ApplicationFormError`, naming the question, when the form asks what Appcast Apply
+    cannot answer (University Picker, Rating Scale), when a required question or field is left empty, when
+    an answer is not one of a question's options, or when an answer is for a question the form lacks:
+    never half an application.
+    """
+    check_contact(application)
+    cards = [card for card in form.get("customQuestions") or () if isinstance(card, Mapping)]
+    fields: dict[str, Mapping[str, Any]] = {}
+    for card in cards:
+        for position, field in enumerate(card.get("fields") or ()):
+            if not isinstance(field, Mapping):
+                continue
+            label = const.UNSUPPORTED_QUESTION_TYPES.get(str(field.get("type") or ""))
+            if label:
+                raise ApplicationFormError(
+                    f"job {job_id} asks a {label} question ({_text(field.get('text')) or ''!r}), "
+                    "which Appcast Apply cannot answer"
+                )
+            fields[_field_id(card, position, field)] = field
+    answers = application.answers
+    unknown = sorted(set(answers) - set(fields))
+    if unknown:
+        raise ApplicationFormError(f"job {job_id} has no question {', '.join(map(repr, unknown))}")
+    for field_id, field in fields.items():
+        text = _text(field.get("text")) or field_id
+        value = answers.get(field_id)
+        if not _answered(value):
+            if field.get("required") is True:
+                raise ApplicationFormError(
+                    f"job {job_id} requires an answer to {text!r} (question {field_id})"
+                )
+            continue
+        options = _option_texts(field)
+        chosen = value if isinstance(value, list) else [value]
+        if options is not None and not all(isinstance(c, str) and c.strip() in options for c in chosen):
+            raise ApplicationFormError(
+                f"job {job_id}: {value!r} is not an option of {text!r} ({', '.join(sorted(options))})"
+            )
+    for item in form.get("personalInformation") or ():
+        if not isinstance(item, Mapping) or item.get("required") is not True:
+            continue
+        name = _text(item.get("name")) or ""
+        fill = _PERSONAL.get(name)
+        if not _answered(fill(application) if fill else None):
+            raise ApplicationFormError(
+                f"job {job_id} requires {_text(item.get('text')) or name!r}, which the application lacks"
+            )
+    personal = [
+        {"name": name, "value": value.strip()}
+        for name in ("fullName", "email", "phone", "additionalInformation")
+        if isinstance(value := _PERSONAL[name](application), str) and value.strip()
+    ]
+    custom = []
+    for card in cards:
+        # Lever matches a card's values to its fields by position: one value per field, in order.
+        values = [
+            answers.get(_field_id(card, position, field)) if isinstance(field, Mapping) else None
+            for position, field in enumerate(card.get("fields") or ())
+        ]
+        if any(_answered(value) for value in values):
+            custom.append(
+                {"id": card.get("id"), "fields": [{"value": v if _answered(v) else None} for v in values]}
+            )
+    return {
+        "personalInformation": personal,
+        "urls": [{"name": name, "value": url} for name, url in _link_names(application)],
+        "customQuestions": custom,
+        "source": application.source,
+        "origin": const.APPLY_ORIGIN,
+    }

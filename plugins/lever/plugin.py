@@ -12,17 +12,25 @@ import aiohttp
 
 from hub import hookimpl
 from hub.config import Account
-from hub.errors import AdapterUnavailable, WebhookMalformed, WebhookRejected
-from hub.normalised import Event, Job, JobPage, Stage, WebhookRequest
+from hub.errors import AdapterUnavailable, ApplicationRefused, WebhookMalformed, WebhookRejected
+from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
 from hub.options import Option, PluginInfo
 from plugins.lever import const
-from plugins.lever.client import LeverClient, origin, signature_matches
+from plugins.lever.client import LeverClient, epoch_ms, origin, signature_matches
 from plugins.lever.mapping import (
+    ApplicationFormError,
+    OpportunityError,
     PostingError,
     WebhookShapeError,
+    apply_body,
     archive_reason,
     event_from_webhook,
+    hire_from_opportunity,
     job_from_posting,
+    opportunity_archive_reason,
+    opportunity_id,
+    postings_api_body,
+    with_opportunity_details,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,7 +40,10 @@ _LOGGER = logging.getLogger(__name__)
 def appcast_hub_plugin_info() -> PluginInfo:
     return PluginInfo(
         kind="ats",
-        description="Lever: postings from the public or the v1 API, hires and stage changes by webhook",
+        description=(
+            "Lever: postings from the public or the v1 API, hires and stage changes by webhook and "
+            "reconciliation, applications from Appcast Apply"
+        ),
         options=(
             Option("site", "the Lever site name, as in jobs.lever.co/<site>", required=True),
             Option(
@@ -42,6 +53,11 @@ def appcast_hub_plugin_info() -> PluginInfo:
                 choices=tuple(const.ORIGINS),
             ),
             Option("api_key", "Lever API key; without it only published postings are read", secret=True),
+            Option(
+                "postings_api_key",
+                "Lever postings API key for applications, used when api_key is not set",
+                secret=True,
+            ),
             Option("base_url", "API origin overriding region (proxies and tests), e.g. http://host:port"),
             Option(
                 "page_size",
@@ -71,8 +87,9 @@ def appcast_hub_plugin_info() -> PluginInfo:
         ),
         notes=(
             "without api_key: published postings only, full sync (public postings API)",
-            "with api_key: every posting state, incremental sync by updatedAt, stages",
+            "with api_key: every posting state, incremental sync by updatedAt, stages, reconciliation",
             "webhooks: applicationCreated, candidateStageChange, candidateHired, candidateArchiveChange",
+            "applications: API v1 with api_key (questions checked), else postings API with postings_api_key",
         ),
     )
 
@@ -159,10 +176,10 @@ def _body(request: WebhookRequest) -> dict[str, Any]:
 
 
 @hookimpl
-def appcast_hub_verify_webhook(options: Mapping[str, Any], request: WebhookRequest) -> None:
+def appcast_hub_verify_webhook(options: Mapping[str, Any], request: WebhookRequest) -> str:
     # Lever signs only token + triggeredAt, not the body. The age window bounds how long a captured
-    # delivery can be replayed; within it, the hub drops a repeated token (the event's dedupe key holds
-    # it), so no state is kept here.
+    # delivery can be replayed; within it, the hub stores each token (returned as the webhook's
+    # identity) once, so a replay is never processed and no state is kept here.
     body = _body(request)
     token, triggered_at, sent = body.get("token"), body.get("triggeredAt"), body.get("signature")
     if not isinstance(token, str) or not token:
@@ -182,6 +199,17 @@ def appcast_hub_verify_webhook(options: Mapping[str, Any], request: WebhookReque
         raise WebhookRejected(f"triggeredAt is {abs(age):.0f}s {when}, outside webhook_max_age_seconds")
     if not signature_matches(secrets, token, triggered_at, sent):
         raise WebhookRejected("signature does not match any webhook token")
+    return token
+
+
+async def _opportunity_or_none(client: LeverClient, opportunity: str) -> dict[str, Any] | None:
+    try:
+        return await client.opportunity(opportunity)
+    except AdapterUnavailable as error:
+        # Deleted since (404): the hire stands without the details. Anything else is retried later.
+        if error.status == 404:
+            return None
+        raise
 
 
 @hookimpl
@@ -189,15 +217,93 @@ async def appcast_hub_parse_webhook(
     options: Mapping[str, Any], request: WebhookRequest, http: aiohttp.ClientSession
 ) -> Sequence[Event]:
     body = _body(request)
+    # Without a key there is no API v1: archives stay archives and hires carry what the webhook says.
+    client = _client(options, http) if options.get("api_key") else None
     reason_types = None
     reason = archive_reason(body) if body.get("event") == const.EVENT_ARCHIVE_CHANGE else None
-    if reason and options.get("api_key"):
+    if reason and client is not None:
         # Most Lever hires are archives with a reason of type "hired": ask Lever which reasons are.
         # Failing here (AdapterUnavailable) lets the hub retry rather than record a hire as archived.
-        client = _client(options, http)
         reason_types = await client.archive_reason_types(_page_size(options), needed=reason)
     try:
         event = event_from_webhook(body, reason_types)
     except WebhookShapeError as error:
         raise WebhookMalformed(str(error)) from None
-    return [event] if event is not None else []
+    if event is None:
+        return []
+    opportunity = opportunity_id(body)
+    if event.kind == "hired" and client is not None and opportunity:
+        # Lever's hire webhooks are thin: the posting, source and e-mail come from the opportunity.
+        details = await _opportunity_or_none(client, opportunity)
+        if details is not None:
+            event = with_opportunity_details(event, details)
+    return [event]
+
+
+@hookimpl
+async def appcast_hub_fetch_recent_events(
+    account: Account, options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime
+) -> list[Event]:
+    client = _client(options, http)
+    if not client.has_key:
+        raise AdapterUnavailable("reconciliation needs api_key")
+    size = _page_size(options)
+    # Every opportunity archived and updated since then, once each (paging may repeat one).
+    archived: dict[str, dict[str, Any]] = {}
+    async for page in client.opportunities(size, updated_since=since):
+        for opportunity in page:
+            if not (isinstance(opportunity, dict) and isinstance(opportunity.get("id"), str)):
+                raise AdapterUnavailable(f"{client.peer}: /v1/opportunities listed one without an id")
+            if opportunity_archive_reason(opportunity):
+                archived[opportunity["id"]] = opportunity
+    if not archived:
+        return []
+    reason_types = await client.archive_reason_types(size)
+    unknown = {reason for o in archived.values() if (reason := opportunity_archive_reason(o))}
+    unknown -= set(reason_types)
+    if unknown:
+        # A reason created since the cache was filled: refresh it once.
+        reason_types = await client.archive_reason_types(size, needed=min(unknown))
+    since_ms = epoch_ms(since)
+    events = []
+    for opportunity in archived.values():
+        try:
+            event = hire_from_opportunity(opportunity, reason_types)
+        except OpportunityError as error:
+            raise AdapterUnavailable(f"{client.peer}: {error}") from None
+        # Updated since, but hired before (a note added to an old hire): not an event of this period.
+        if event is not None and epoch_ms(event.occurred_at) >= since_ms:
+            events.append(event)
+    _LOGGER.debug("%s: %s: %d hires since %s", account.name, client.peer, len(events), since.isoformat())
+    return events
+
+
+@hookimpl
+async def appcast_hub_create_application(
+    options: Mapping[str, Any], job: Job, application: Application, http: aiohttp.ClientSession
+) -> ApplicationResult:
+    client = _client(options, http)
+    try:
+        if client.has_key:
+            # API v1: read the form first, so a question Appcast Apply cannot answer refuses the
+            # application before anything is created in Lever.
+            try:
+                form = await client.apply_form(job.ats_id)
+            except AdapterUnavailable as error:
+                if error.status == 404:
+                    raise ApplicationRefused(f"job {job.ats_id} is not in Lever") from None
+                raise
+            application_id = await client.apply_v1(job.ats_id, apply_body(job.ats_id, form, application))
+        else:
+            key = options.get("postings_api_key")
+            if not key:
+                raise ApplicationRefused("this Lever account has no postings_api_key configured")
+            if application.answers:
+                # The postings API takes no answers: sending the rest would be half an application.
+                raise ApplicationRefused(
+                    f"job {job.ats_id}: answers to the job's questions can only be sent with api_key"
+                )
+            application_id = await client.apply_v0(job.ats_id, key, postings_api_body(application))
+    except ApplicationFormError as error:
+        raise ApplicationRefused(str(error)) from None
+    return ApplicationResult(ats_application_id=application_id)

@@ -1,8 +1,10 @@
-"""Talking to Pinpoint: authenticated JSON:API GETs through the hub's retrying client, paging, signatures.
+"""Talking to Pinpoint: authenticated JSON:API requests, paging, signatures.
 
-Every request goes through :func:`hub.http.request_json` (retries, ``Retry-After``, error mapping) behind
-one :class:`~hub.http.RateLimiter` per account, so a sync and a burst of webhooks share Pinpoint's
-patience instead of each spending it separately.
+Every GET goes through :func:`hub.http.request_json` (retries, ``Retry-After``, error mapping). The one
+POST (creating an application) is not idempotent, so it has its own loop that retries only what cannot
+have created anything (429, a refused connection) and hands 4xx bodies back for their JSON:API errors.
+Both wait behind one :class:`~hub.http.RateLimiter` per account, so a sync, reconciliation, new
+applications and a burst of webhooks share Pinpoint's patience instead of each spending it separately.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.errors import AdapterAuthError, AdapterUnavailable
+from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
 from hub.http import RateLimiter, request_json
 from plugins.pinpoint import const
 
@@ -37,6 +39,10 @@ _LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, 
 
 class NotFound(AdapterUnavailable):
     """Pinpoint answered 404: the endpoint (or the record) does not exist for this account."""
+
+
+class BadRequest(AdapterUnavailable):
+    """Pinpoint answered 400: it refused the request as sent (a filter or parameter it does not know)."""
 
 
 def base_url(options: Mapping[str, Any]) -> str:
@@ -117,12 +123,48 @@ class PinpointClient:
             # 404 means something different (an endpoint this account lacks) from "try again later",
             # so callers need to tell.
             if error.status == 404:
-                raise NotFound(str(error)) from None
+                raise NotFound(str(error), status=404) from None
+            if error.status == 400:
+                raise BadRequest(str(error), status=400) from None
             raise
         problem = _shape_problem(document)
         if problem is not None:
             raise AdapterUnavailable(f"{const.PEER} answered {const.API_PREFIX}{path} with {problem}")
         return document
+
+    async def post(self, path: str, document: Mapping[str, Any]) -> tuple[int, Any]:
+        """POST a JSON:API document to ``/api/v1{path}``; return the status and decoded body of the answer.
+
+        Returns for 2xx and for 4xx other than 401/403/429, whose bodies carry Pinpoint's JSON:API
+        ``errors`` (the body is None when it is not JSON). Creating is not idempotent: ``request_json``
+        only retries what cannot have created anything, and raises OutcomeUnknown when the record may
+        or may not exist. 401/403 raise AdapterAuthError.
+        """
+        try:
+            answer = await request_json(
+                self._http,
+                "POST",
+                f"{self.base_url}{const.API_PREFIX}{path}",
+                peer=const.PEER,
+                headers={**self._headers, "Content-Type": const.JSONAPI_MEDIA_TYPE},
+                json_body=document,
+                limiter=self._limiter,
+                attempts=const.ATTEMPTS,
+                backoff_base=const.BACKOFF_BASE,
+                backoff_cap=const.BACKOFF_CAP,
+                timeout=const.POST_TIMEOUT,
+            )
+        except AdapterAuthError as error:
+            raise AdapterAuthError(
+                f"{error}: check the account's api_key and its permissions", status=error.status
+            ) from None
+        except OutcomeUnknown:
+            raise
+        except AdapterUnavailable as error:
+            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+                return error.status, None if isinstance(error.detail, str) else error.detail
+            raise
+        return 201, answer
 
     async def iter_pages(
         self, path: str, *, page_size: int, params: Mapping[str, str] | None = None

@@ -21,6 +21,8 @@ DEFAULT_WEBHOOK_MAX_AGE_SECONDS = 25 * 3600.0
 ATTEMPTS = 4
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
+#: Seconds to wait for Pinpoint to answer a POST (one attempt: a POST is not resent after a timeout).
+POST_TIMEOUT = 30.0
 #: A safety stop for a server that keeps announcing a next page: 100,000 jobs at 100 per page is 1,000.
 MAX_PAGES = 100_000
 
@@ -28,8 +30,28 @@ MAX_PAGES = 100_000
 
 SIGNATURE_HEADER = "PINPOINT-HMAC-SHA256"
 HIRED_EVENT = "application_hired"
+#: ``Event.ats_event`` of a hire found by :func:`appcast_hub_fetch_recent_events` rather than a webhook.
+RECONCILIATION_EVENT = "reconciliation"
 #: ``triggeredAt`` is epoch seconds; a value this large can only be milliseconds (year 5138 in seconds).
 EPOCH_MILLISECONDS_THRESHOLD = 100_000_000_000
+
+# --- reconciliation ---------------------------------------------------------------------------------
+
+#: What ``filter[status]`` asks for and what ``status`` holds on a hired application (not documented).
+HIRED_STATUS = "hired"
+#: The listing's newest-first order, used when Pinpoint refuses the filters.
+NEWEST_FIRST = "-updated_at"
+
+# --- applications in --------------------------------------------------------------------------------
+
+#: Pinpoint's last_name for a candidate who gave one name only ("Cher"): Pinpoint may require a last
+#: name, and a visible placeholder is better than refusing the candidate.
+MISSING_LAST_NAME = "-"
+#: Where the application's source goes. Pinpoint documents no such attribute; this is the name its
+#: application resource plausibly reads. A 400 or 422 naming it makes the adapter resend without it.
+SOURCE_ATTRIBUTE = "source_name"
+#: Good enough to refuse what is clearly not an address; Pinpoint has the final word.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
 
 # --- mapping ----------------------------------------------------------------------------------------
 

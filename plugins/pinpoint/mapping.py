@@ -12,7 +12,16 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.normalised import Event, Job, Stage, Workplace, candidate_hash, format_salary
+from hub.normalised import (
+    Application,
+    ApplicationResult,
+    Event,
+    Job,
+    Stage,
+    Workplace,
+    candidate_hash,
+    format_salary,
+)
 from plugins.pinpoint import const
 
 #: ``included`` resources by ``(type, id)``.
@@ -344,6 +353,127 @@ def _add_application_details(event: Event, resource: Mapping[str, Any], index: I
     )
     event.to_stage_id = _related_id(resource, "stage")
     event.ats_job_id = event.ats_job_id or _related_id(resource, "job") or _text(attributes.get("job_id"))
+
+
+# --- reconciliation ---------------------------------------------------------------------------------
+
+
+def updated_at(resource: Mapping[str, Any]) -> datetime | None:
+    """An application's ``updated_at``, or None when it has none."""
+    return _time(_attributes(resource).get("updated_at"))
+
+
+def is_hired(resource: Mapping[str, Any]) -> bool:
+    """Is this application hired: ``status`` is ``hired`` or ``hired_at`` is set?"""
+    attributes = _attributes(resource)
+    status = _name(attributes.get("status")) or ""
+    return status.lower() == const.HIRED_STATUS or _text(attributes.get("hired_at")) is not None
+
+
+def reconciled_hire(resource: Any, index: IncludedIndex) -> Event:
+    """The hire a listed ``applications`` resource (with its ``included``) shows; MappingError if unusable.
+
+    Its key is the one the ``application_hired`` webhook gives the same hire, so whichever arrives
+    second is "already seen".
+    """
+    if not isinstance(resource, Mapping):
+        raise MappingError("an application is not a JSON:API resource object")
+    application_id = _text(resource.get("id"))
+    if not application_id:
+        raise MappingError("an application has no id")
+    attributes = _attributes(resource)
+    occurred_at = _time(attributes.get("hired_at")) or _time(attributes.get("updated_at"))
+    if occurred_at is None:
+        raise MappingError(f"hired application {application_id} has neither hired_at nor updated_at")
+    event = Event(
+        kind="hired",
+        dedupe_key=f"{const.HIRED_EVENT}:{application_id}",
+        occurred_at=occurred_at,
+        ats_application_id=application_id,
+        ats_event=const.RECONCILIATION_EVENT,
+    )
+    _add_application_details(event, resource, index)
+    return event
+
+
+# --- applications in --------------------------------------------------------------------------------
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``(first_name, last_name)``: the last word is the last name, the rest the first name.
+
+    One word only (``Cher``) gives :data:`~plugins.pinpoint.const.MISSING_LAST_NAME` as the last name.
+    """
+    words = name.split()
+    if not words:
+        return "", ""
+    if len(words) == 1:
+        return words[0], const.MISSING_LAST_NAME
+    return " ".join(words[:-1]), words[-1]
+
+
+def application_document(
+    job_id: str, application: Application, *, with_source: bool = True
+) -> dict[str, Any]:
+    """The ``POST /api/v1/applications`` JSON:API document for ``application`` on job ``job_id``.
+
+    Optional fields are left out when empty. The source goes in ``source_name`` (undocumented) unless
+    ``with_source`` is False.
+    """
+    first_name, last_name = split_name(application.name)
+    attributes: dict[str, Any] = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": application.email.strip(),
+    }
+    optional = {
+        "phone": application.phone,
+        "cover_letter": application.cover_letter,
+        "resume_url": application.resume_url,
+    }
+    attributes |= {key: value.strip() for key, value in optional.items() if value and value.strip()}
+    if with_source and application.source and application.source.strip():
+        attributes[const.SOURCE_ATTRIBUTE] = application.source.strip()
+    return {
+        "data": {
+            "type": "applications",
+            "attributes": attributes,
+            "relationships": {"job": {"data": {"type": "jobs", "id": job_id}}},
+        }
+    }
+
+
+def error_details(document: Any) -> list[str]:
+    """Pinpoint's JSON:API ``errors`` as readable lines: each ``detail`` (or ``title``) and its field."""
+    errors = document.get("errors") if isinstance(document, Mapping) else None
+    lines: list[str] = []
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, Mapping):
+            continue
+        text = _text(error.get("detail")) or _text(error.get("title")) or _text(error.get("code"))
+        source = error.get("source")
+        pointer = _text(source.get("pointer")) if isinstance(source, Mapping) else None
+        field_name = pointer.rsplit("/", 1)[-1] if pointer else None
+        if text and field_name and field_name.lower() not in text.lower():
+            text = f"{field_name}: {text}"
+        if text or field_name:
+            lines.append((text or f"{field_name} is invalid")[:300])
+    return lines
+
+
+def created_application(document: Any) -> ApplicationResult:
+    """What Pinpoint answered to a created application; MappingError when it names no id."""
+    resource = document.get("data") if isinstance(document, Mapping) else None
+    if not isinstance(resource, Mapping):
+        raise MappingError('the answer has no JSON:API "data" resource')
+    application_id = _text(resource.get("id"))
+    if not application_id:
+        raise MappingError("the answer names no application id")
+    return ApplicationResult(
+        ats_application_id=application_id,
+        ats_candidate_id=_related_id(resource, "candidate")
+        or _text(_attributes(resource).get("candidate_id")),
+    )
 
 
 # --- stages -----------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-"""A fake Lever: the public postings API (v0), API v1 postings, stages and archive reasons, signed webhooks.
+"""A fake Lever: the public postings API (v0) with its apply endpoint, API v1 postings, application
+forms and applies, opportunities, stages and archive reasons, and signed webhooks.
 
-Postings are generated deterministically from their index, only when a request needs them, so a fake
-with 100,000 postings starts at once; changes made by tests are kept beside the generated data. The
-shapes follow Lever's documentation (see PROTOCOLS.md); :class:`~tests.peers.Faults` adds failures.
+Postings (and their application forms) are generated deterministically from their index, only when a
+request needs them, so a fake with 100,000 postings starts at once; changes made by tests are kept beside
+the generated data. Applications create opportunities, which tests can hire or archive. Application POSTs
+are limited like Lever's (2 in any second, 429 with ``Retry-After`` beyond). The shapes follow Lever's
+documentation (see PROTOCOLS.md); :class:`~tests.peers.Faults` adds failures.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -25,7 +30,11 @@ from tests.peers import FAULTS, Faults, peer_app, running
 
 SITE = "acme"
 API_KEY = "lever-test-key-0123456789"
+#: The postings API key that lets ``POST /v0/postings/{site}/{id}`` create applications.
+APPLY_KEY = "lever-postings-apply-key-9876543210"
 WEBHOOK_SECRET = "lever-webhook-signature-token"
+#: Lever's limit on application POSTs (both APIs, per site): this many in any one second, 429 beyond.
+APPLY_LIMIT_PER_SECOND = 2
 
 #: Generated postings were created an hour apart going back from here (2025-01-01T00:00:00Z).
 BASE_MS = 1_735_689_600_000
@@ -190,6 +199,94 @@ def _generated(index: int) -> dict[str, Any]:
     }
 
 
+#: What the generated posting's application form asks beyond name and e-mail, by ``index % 7``.
+FORM_KINDS = (
+    "plain",
+    "university",  # an optional University Picker question: Appcast Apply must refuse the job
+    "optional-choice",  # an optional multiple-choice question
+    "score-system",  # a required Rating Scale question (Lever's type name): refused
+    "phone-required",  # no questions, but the phone number is required
+    "required-text",  # a required text question and an optional dropdown
+    "rating-scale",  # an optional Rating Scale question (the other type name): refused
+)
+_QUESTIONS: dict[str, tuple[dict[str, Any], ...]] = {
+    "plain": (),
+    "university": (
+        {"type": "text", "text": "Anything else we should know?", "required": False},
+        {"type": "university", "text": "Where did you study?", "required": False},
+    ),
+    "optional-choice": (
+        {
+            "type": "multiple-choice",
+            "text": "Preferred shift",
+            "required": False,
+            "options": [{"text": "Day"}, {"text": "Night"}],
+        },
+    ),
+    "score-system": (
+        {
+            "type": "score-system",
+            "text": "How strong is your SQL?",
+            "required": True,
+            "options": [{"text": str(n)} for n in range(1, 6)],
+        },
+    ),
+    "phone-required": (),
+    "required-text": (
+        {"type": "text", "text": "Are you authorised to work in the UK?", "required": True},
+        {
+            "type": "dropdown",
+            "text": "How did you hear about us?",
+            "required": False,
+            "options": [{"text": "Appcast"}, {"text": "A friend"}, {"text": "Other"}],
+        },
+    ),
+    "rating-scale": ({"type": "rating-scale", "text": "Rate your customer service", "required": False},),
+}
+
+
+def form_kind(ats_id: str) -> str:
+    """Which of :data:`FORM_KINDS` the posting's application form is."""
+    return FORM_KINDS[_index(ats_id) % len(FORM_KINDS)]
+
+
+def question_id(ats_id: str, position: int) -> str:
+    """The id of the posting's ``position``-th custom question field (what answers are keyed by)."""
+    return f"{_index(ats_id):08x}-9a00-4e00-8000-{position:012x}"
+
+
+def _form(index: int) -> dict[str, Any]:
+    """The posting's application form as ``GET /v1/postings/{id}/apply`` shows it."""
+    kind = FORM_KINDS[index % len(FORM_KINDS)]
+    ats_id = posting_id(index)
+    fields = [{**field, "id": question_id(ats_id, n)} for n, field in enumerate(_QUESTIONS[kind])]
+    return {
+        "personalInformation": [
+            {"name": "fullName", "text": "Full name", "type": "text", "required": True},
+            {"name": "email", "text": "Email", "type": "email", "required": True},
+            {"name": "phone", "text": "Phone", "type": "text", "required": kind == "phone-required"},
+            {"name": "currentCompany", "text": "Current company", "type": "text", "required": False},
+            {"name": "resume", "text": "Resume/CV", "type": "file-upload", "required": False},
+            {
+                "name": "additionalInformation",
+                "text": "Additional information",
+                "type": "textarea",
+                "required": False,
+            },
+        ],
+        "urls": [
+            {"name": "LinkedIn", "text": "LinkedIn URL", "type": "text", "required": False},
+            {"name": "Portfolio", "text": "Portfolio URL", "type": "text", "required": False},
+        ],
+        "customQuestions": (
+            [{"id": f"{index:08x}-ca4d-4e00-8000-000000000000", "text": "A few questions", "fields": fields}]
+            if fields
+            else []
+        ),
+        "eeoQuestions": {},
+    }
+
+
 def _v0(p: dict[str, Any], site: str) -> dict[str, Any]:
     hosted = f"https://jobs.lever.co/{site}/{p['id']}"
     posting = {
@@ -279,9 +376,12 @@ def lever_signature(secret: str, token: str, triggered_at: int) -> str:
 class FakeLever:
     """One Lever site with ``count`` generated postings, served by :attr:`app`."""
 
-    def __init__(self, count: int = 30, *, site: str = SITE, api_key: str = API_KEY) -> None:
+    def __init__(
+        self, count: int = 30, *, site: str = SITE, api_key: str = API_KEY, postings_api_key: str = APPLY_KEY
+    ) -> None:
         self.site = site
         self.api_key = api_key
+        self.postings_api_key = postings_api_key
         self.count = count
         #: Base URL while served by :meth:`serve`.
         self.url = ""
@@ -295,6 +395,20 @@ class FakeLever:
         self.app.router.add_get("/v1/postings", self._v1_postings)
         self.app.router.add_get("/v1/stages", self._v1_stages)
         self.app.router.add_get("/v1/archive_reasons", self._v1_archive_reasons)
+        self.app.router.add_post("/v0/postings/{site}/{posting}", self._v0_apply)
+        self.app.router.add_get("/v1/postings/{posting}/apply", self._v1_apply_form)
+        self.app.router.add_post("/v1/postings/{posting}/apply", self._v1_apply)
+        self.app.router.add_get("/v1/opportunities", self._v1_opportunities)
+        self.app.router.add_get("/v1/opportunities/{opportunity}", self._v1_opportunity)
+        #: Every application Lever accepted, in order: api, posting, name, email, source, answers…
+        self.applications: list[dict[str, Any]] = []
+        #: How many application POSTs the 2-per-second limit answered with 429.
+        self.applies_rate_limited = 0
+        self._apply_times: deque[float] = deque()
+        # Opportunities in creation order (cursor paging walks this order), applications, contacts.
+        self._opportunities: dict[str, dict[str, Any]] = {}
+        self._applications: dict[str, dict[str, Any]] = {}
+        self._contacts: dict[str, str] = {}
 
     @property
     def faults(self) -> Faults:
@@ -374,6 +488,113 @@ class FakeLever:
         if self._published is None:
             self._published = [i for i in range(self.count) if self._state(i) == "published"]
         return self._published
+
+    def apply_form(self, ats_id: str) -> dict[str, Any]:
+        """The posting's application form, as ``GET /v1/postings/{id}/apply`` answers it (its data)."""
+        index = _index(ats_id)
+        if not 0 <= index < self.count:
+            raise KeyError(ats_id)
+        return _form(index)
+
+    def postings_asking(self, kind: str) -> list[str]:
+        """Published postings whose form is ``kind`` (one of :data:`FORM_KINDS`), in index order."""
+        if kind not in FORM_KINDS:
+            raise ValueError(kind)
+        return [posting_id(i) for i in self._published_indexes() if FORM_KINDS[i % len(FORM_KINDS)] == kind]
+
+    # --- opportunities ----------------------------------------------------------------------------
+
+    def add_opportunity(
+        self,
+        *,
+        email: str = "ada.applicant@example.com",
+        name: str = "Ada Applicant",
+        posting: str | None = None,
+        source: str | None = None,
+        origin: str = "applied",
+        opportunity_id: str | None = None,
+    ) -> str:
+        """A new opportunity (with one application to ``posting``); returns its id.
+
+        The contact is found by e-mail, as Lever does: the same address is the same person.
+        """
+        now = _now_ms()
+        opportunity = opportunity_id or str(uuid.uuid4())
+        contact = self._contacts.setdefault(email.strip().lower(), str(uuid.uuid4()))
+        application = str(uuid.uuid4())
+        self._applications[application] = {
+            "id": application,
+            "opportunityId": opportunity,
+            "candidateId": opportunity,
+            "type": "posting",
+            "posting": posting,
+            "postingOwner": None,
+            "postingHiringManager": None,
+            "user": None,
+            "name": name,
+            "email": email,
+            "createdAt": now,
+        }
+        self._opportunities[opportunity] = {
+            "id": opportunity,
+            "name": name,
+            "headline": "",
+            "contact": contact,
+            "emails": [email],
+            "phones": [],
+            "confidentiality": "non-confidential",
+            "location": "",
+            "links": [],
+            "createdAt": now,
+            "updatedAt": now,
+            "lastInteractionAt": now,
+            "lastAdvancedAt": now,
+            "archived": None,
+            "stage": "applicant-new",
+            "stageChanges": [{"toStageId": "applicant-new", "toStageIndex": 2, "updatedAt": now}],
+            "owner": None,
+            "tags": [],
+            "sources": [source] if source else [],
+            "origin": origin,
+            "applications": [application],
+            "followers": [],
+            "isAnonymized": False,
+        }
+        return opportunity
+
+    def _touch(self, opportunity: str) -> dict[str, Any]:
+        record = self._opportunities[opportunity]
+        record["updatedAt"] = max(_now_ms(), record["updatedAt"] + 1)
+        return record
+
+    def archive(self, opportunity: str, reason: str, *, archived_at: int | None = None) -> None:
+        """Archive an opportunity with ``reason`` (an archive reason id), now unless told when."""
+        record = self._touch(opportunity)
+        record["archived"] = {"archivedAt": archived_at or record["updatedAt"], "reason": reason}
+
+    def hire(self, opportunity: str | None = None, *, archived_at: int | None = None, **new: Any) -> str:
+        """Hire a candidate: archive the opportunity (a new one from ``new`` if none is named) as Hired."""
+        opportunity = opportunity or self.add_opportunity(**new)
+        self.archive(opportunity, HIRED_REASON_ID, archived_at=archived_at)
+        return opportunity
+
+    def touch(self, opportunity: str) -> None:
+        """Update an opportunity without changing anything that matters (a note added, say)."""
+        self._touch(opportunity)
+
+    def opportunity(self, opportunity: str, *, expand: bool = False) -> dict[str, Any]:
+        """An opportunity as API v1 renders it, applications expanded or as ids."""
+        record = dict(self._opportunities[opportunity])
+        record["archived"] = dict(record["archived"]) if record["archived"] else None
+        if expand:
+            record["applications"] = [dict(self._applications[a]) for a in record["applications"]]
+        else:
+            record["applications"] = list(record["applications"])
+        return record
+
+    def opportunity_ids(self) -> list[str]:
+        """Every opportunity, in creation order."""
+        return list(self._opportunities)
 
     def signed_webhook(
         self,
@@ -503,3 +724,175 @@ class FakeLever:
             return self._refuse()
         indexes, cursor = self._page(request, len(ARCHIVE_REASONS), lambda _: True)
         return self._paged([dict(ARCHIVE_REASONS[i]) for i in indexes], cursor)
+
+    async def _v1_opportunities(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorised(request):
+            return self._refuse()
+        since = self._ints(request, updated_at_start=None)["updated_at_start"]
+        ids = list(self._opportunities)
+
+        def keep(position: int) -> bool:
+            return since is None or self._opportunities[ids[position]]["updatedAt"] >= since
+
+        positions, cursor = self._page(request, len(ids), keep)
+        expand = "applications" in request.query.getall("expand", [])
+        return self._paged([self.opportunity(ids[p], expand=expand) for p in positions], cursor)
+
+    async def _v1_opportunity(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorised(request):
+            return self._refuse()
+        opportunity = request.match_info["opportunity"]
+        if opportunity not in self._opportunities:
+            return web.json_response(
+                {"code": "ResourceNotFound", "message": "Opportunity not found"}, status=404
+            )
+        expand = "applications" in request.query.getall("expand", [])
+        return web.json_response({"data": self.opportunity(opportunity, expand=expand)})
+
+    # --- applications -----------------------------------------------------------------------------
+
+    def _apply_limited(self) -> web.Response | None:
+        """Lever's 2 application POSTs per second, as a sliding one-second window: 429 beyond."""
+        now = time.monotonic()
+        while self._apply_times and self._apply_times[0] <= now - 1.0:
+            self._apply_times.popleft()
+        if len(self._apply_times) >= APPLY_LIMIT_PER_SECOND:
+            self.applies_rate_limited += 1
+            # Rounded up to the millisecond, so a client waiting exactly this long gets in.
+            wait = math.ceil((self._apply_times[0] + 1.0 - now) * 1000) / 1000
+            return web.json_response(
+                {"ok": False, "error": "Too many requests"},
+                status=429,
+                headers={"Retry-After": f"{wait:.3f}"},
+            )
+        self._apply_times.append(now)
+        return None
+
+    def _apply_posting(self, request: web.Request) -> int | None:
+        try:
+            index = _index(request.match_info["posting"])
+        except KeyError:
+            return None
+        return index if 0 <= index < self.count else None
+
+    @staticmethod
+    async def _json_object(request: web.Request) -> dict[str, Any] | None:
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    def _accept(self, index: int, api: str, fields: dict[str, Any]) -> str:
+        """Record an accepted application and make its opportunity; returns the application id."""
+        opportunity = self.add_opportunity(
+            email=fields["email"],
+            name=fields["name"],
+            posting=posting_id(index),
+            source=fields.get("source"),
+            origin=fields.get("origin") or "applied",
+        )
+        application = self._opportunities[opportunity]["applications"][0]
+        self.applications.append(
+            {
+                **fields,
+                "api": api,
+                "posting": posting_id(index),
+                "application_id": application,
+                "opportunity_id": opportunity,
+                "received_at": time.monotonic(),
+            }
+        )
+        return application
+
+    async def _v0_apply(self, request: web.Request) -> web.StreamResponse:
+        def refuse(status: int, error: str) -> web.Response:
+            return web.json_response({"ok": False, "error": error}, status=status)
+
+        if request.match_info["site"] != self.site:
+            return refuse(404, "Document not found")
+        if limited := self._apply_limited():
+            return limited
+        if not hmac.compare_digest(request.query.get("key", ""), self.postings_api_key):
+            return refuse(401, "Invalid API key")
+        body = await self._json_object(request)
+        if body is None:
+            return refuse(400, "Invalid JSON body")
+        index = self._apply_posting(request)
+        if index is None:
+            return refuse(404, "Posting not found")
+        if self._state(index) != "published":
+            return refuse(400, "This posting is no longer accepting applications")
+        name, email = body.get("name"), body.get("email")
+        if not isinstance(name, str) or not name.strip():
+            return refuse(400, "Missing required field: name")
+        if not isinstance(email, str) or "@" not in email:
+            return refuse(400, "Missing or invalid field: email")
+        fields = {
+            "name": name,
+            "email": email,
+            "phone": body.get("phone"),
+            "urls": body.get("urls") or {},
+            "comments": body.get("comments"),
+            "source": body.get("source"),
+            "answers": {},
+        }
+        return web.json_response({"ok": True, "applicationId": self._accept(index, "v0", fields)})
+
+    async def _v1_apply_form(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorised(request):
+            return self._refuse()
+        index = self._apply_posting(request)
+        if index is None:
+            return web.json_response({"code": "ResourceNotFound", "message": "Posting not found"}, status=404)
+        return web.json_response({"data": _form(index)})
+
+    async def _v1_apply(self, request: web.Request) -> web.StreamResponse:
+        def refuse(status: int, message: str) -> web.Response:
+            code = "ResourceNotFound" if status == 404 else "BadRequestError"
+            return web.json_response({"code": code, "message": message}, status=status)
+
+        if limited := self._apply_limited():
+            return limited
+        if not self._authorised(request):
+            return self._refuse()
+        body = await self._json_object(request)
+        if body is None:
+            return refuse(400, "Invalid JSON body")
+        index = self._apply_posting(request)
+        if index is None:
+            return refuse(404, "Posting not found")
+        if self._state(index) not in ("published", "internal"):
+            return refuse(400, "This posting is not accepting applications")
+        personal = {
+            item.get("name"): item.get("value")
+            for item in body.get("personalInformation") or ()
+            if isinstance(item, dict)
+        }
+        form = _form(index)
+        for item in form["personalInformation"]:
+            if item["required"] and item["name"] != "resume" and not personal.get(item["name"]):
+                return refuse(400, f"personalInformation.{item['name']} is required")
+        if "@" not in str(personal.get("email") or ""):
+            return refuse(400, "personalInformation.email is invalid")
+        sent = {card.get("id"): card.get("fields") or [] for card in body.get("customQuestions") or ()}
+        answers: dict[str, Any] = {}
+        for card in form["customQuestions"]:
+            values = sent.get(card["id"]) or []
+            for position, field in enumerate(card["fields"]):
+                value = values[position].get("value") if position < len(values) else None
+                if value not in (None, "", []):
+                    answers[field["id"]] = value
+                elif field["required"]:
+                    return refuse(400, f"Required question not answered: {field['text']}")
+        fields = {
+            "name": personal["fullName"],
+            "email": personal["email"],
+            "phone": personal.get("phone"),
+            "urls": {item.get("name"): item.get("value") for item in body.get("urls") or ()},
+            "comments": personal.get("additionalInformation"),
+            "source": body.get("source"),
+            "origin": body.get("origin"),
+            "answers": answers,
+        }
+        return web.json_response({"data": {"applicationId": self._accept(index, "v1", fields)}})

@@ -1,8 +1,10 @@
-"""A fake Pinpoint: the JSON:API endpoints the ``pinpoint`` adapter reads, on a real socket.
+"""A fake Pinpoint: the JSON:API endpoints the ``pinpoint`` adapter uses, on a real socket.
 
 Jobs are generated from their index, deterministically and only when asked for, so a fake with
 100,000 jobs costs a list of ints plus the edits made to it; benchmarks and tests see the same data.
-The signature code here is written independently of the adapter's, so a bug there cannot hide itself.
+Applications live in one store that ``POST /api/v1/applications`` adds to and both the single and the
+list endpoints read. The signature code here is written independently of the adapter's, so a bug there
+cannot hide itself.
 
     fake = FakePinpoint(jobs=40)
     async with fake.serving() as url:
@@ -36,6 +38,16 @@ MAX_PAGE_SIZE = 100
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 Paging = Literal["links", "meta", "none"]
+#: How the applications list treats ``filter[...]``: applies them, answers 400, or silently ignores them.
+FilterMode = Literal["supported", "rejected", "ignored"]
+#: How the applications list treats ``sort=-updated_at``: applies it, ignores it (id order), or answers 400.
+SortMode = Literal["supported", "ignored", "rejected"]
+#: The filters the applications list knows in ``supported`` mode.
+APPLICATION_FILTERS = ("status", "updated_at_after")
+#: The attributes ``POST /api/v1/applications`` knows when it refuses unknown ones.
+APPLICATION_ATTRIBUTES = ("first_name", "last_name", "email", "phone", "cover_letter", "resume_url")
+#: Applications created through the API get ids from here on.
+FIRST_CREATED_APPLICATION_ID = 20001
 
 LOCATIONS: tuple[dict[str, Any], ...] = (
     {
@@ -252,7 +264,17 @@ class FakePinpoint:
         self.ignore_page_number = False
         self.stages_available = True
         self.stages: list[dict[str, str]] = [dict(stage) for stage in DEFAULT_STAGES]
+        #: The application store, by id: what the API lists, answers for and creates.
         self.applications: dict[str, dict[str, Any]] = {}
+        #: ``filter[...]`` on the applications list: applied, refused with 400, or silently ignored.
+        self.application_filters: FilterMode = "supported"
+        #: ``sort=-updated_at`` on the applications list: applied, ignored (id order), or refused with 400.
+        self.application_sort: SortMode = "supported"
+        #: Put ``status`` in application attributes (else only ``hired_at`` shows a hire).
+        self.application_status_attribute = True
+        #: Refuse, with 400 "Param not allowed", application attributes outside APPLICATION_ATTRIBUTES.
+        self.reject_unknown_attributes = False
+        self._next_application = FIRST_CREATED_APPLICATION_ID
         self._order: list[int] = list(range(jobs))
         self._next_index = jobs
         self._edits: dict[int, dict[str, Any]] = {}
@@ -262,6 +284,8 @@ class FakePinpoint:
 
         self.app = peer_app()
         self.app.router.add_get("/api/v1/jobs", self._list_jobs)
+        self.app.router.add_get("/api/v1/applications", self._list_applications)
+        self.app.router.add_post("/api/v1/applications", self._create_application)
         self.app.router.add_get("/api/v1/applications/{id}", self._get_application)
         self.app.router.add_get("/api/v1/stages", self._list_stages)
 
@@ -327,20 +351,48 @@ class FakePinpoint:
         *,
         job: str,
         email: str,
-        source: str = "Appcast",
+        source: str | None = "Appcast",
         stage_id: str = "105",
         stage_name: str = "Hired",
         candidate_id: str | None = None,
+        status: str = "hired",
+        hired_at: datetime | None = None,
+        updated_at: datetime | None = None,
+        first_name: str = "Hired",
+        last_name: str = "Person",
     ) -> None:
-        """Hold an application the API can answer for (``GET /api/v1/applications/{id}``)."""
+        """Hold an application the API answers for and lists (by default hired, updated at EPOCH)."""
+        updated = updated_at or EPOCH
         self.applications[application_id] = {
             "job": job,
             "email": email,
+            "first_name": first_name,
+            "last_name": last_name,
             "source": source,
             "stage_id": stage_id,
             "stage_name": stage_name,
             "candidate_id": candidate_id or f"c{application_id}",
+            "status": status,
+            "hired_at": hired_at or (updated if status == "hired" else None),
+            "created_at": min(EPOCH, updated),
+            "updated_at": updated,
+            "attributes": {},
         }
+
+    def mark_hired(self, application_id: str, at: datetime | None = None) -> None:
+        """Hire an application, as a recruiter would: status, stage, hired_at and updated_at change."""
+        moment = at or datetime.now(UTC)
+        self.applications[application_id] |= {
+            "status": "hired",
+            "stage_id": "105",
+            "stage_name": "Hired",
+            "hired_at": moment,
+            "updated_at": moment,
+        }
+
+    def edit_application(self, application_id: str, **fields: Any) -> None:
+        """Change an application's stored fields; ``updated_at`` moves to now unless given."""
+        self.applications[application_id] |= {"updated_at": datetime.now(UTC)} | fields
 
     def _index(self, ats_id: str) -> int:
         index = int(ats_id) - JOB_ID_BASE
@@ -467,43 +519,195 @@ class FakePinpoint:
             }
         return _jsonapi(document)
 
+    def _application_resource(self, application_id: str) -> dict[str, Any]:
+        application = self.applications[application_id]
+        attributes: dict[str, Any] = {
+            "source": application["source"],
+            "stage_name": application["stage_name"],
+            "hired_at": _iso(application["hired_at"]) if application["hired_at"] else None,
+            "created_at": _iso(application["created_at"]),
+            "updated_at": _iso(application["updated_at"]),
+        }
+        if self.application_status_attribute:
+            attributes["status"] = application["status"]
+        return {
+            "id": application_id,
+            "type": "applications",
+            "attributes": attributes,
+            "relationships": {
+                "job": {"data": {"type": "jobs", "id": application["job"]}},
+                "candidate": {"data": {"type": "candidates", "id": application["candidate_id"]}},
+                "stage": {"data": {"type": "stages", "id": application["stage_id"]}},
+            },
+        }
+
+    def _application_included(self, application_ids: list[str], include: str) -> list[dict[str, Any]]:
+        wanted = include.split(",")
+        included: dict[tuple[str, str], dict[str, Any]] = {}
+        for application_id in application_ids:
+            application = self.applications[application_id]
+            if "candidate" in wanted:
+                included[("candidates", application["candidate_id"])] = {
+                    "id": application["candidate_id"],
+                    "type": "candidates",
+                    "attributes": {
+                        "first_name": application["first_name"],
+                        "last_name": application["last_name"],
+                        "email": application["email"],
+                    },
+                }
+            if "job" in wanted:
+                job = application["job"]
+                try:
+                    title = self.attributes(job)["title"]
+                except (KeyError, ValueError):
+                    continue
+                included[("jobs", job)] = {"id": job, "type": "jobs", "attributes": {"title": title}}
+        return list(included.values())
+
     async def _get_application(self, request: web.Request) -> web.Response:
         if refused := self._refused(request):
             return refused
         application_id = request.match_info["id"]
-        application = self.applications.get(application_id)
-        if application is None:
+        if application_id not in self.applications:
             return _error(404, "Not Found", f"no application {application_id}")
-        candidate_id = application["candidate_id"]
-        document: dict[str, Any] = {
-            "data": {
-                "id": application_id,
-                "type": "applications",
-                "attributes": {
-                    "source": application["source"],
-                    "stage_name": application["stage_name"],
-                    "created_at": _iso(EPOCH),
-                },
-                "relationships": {
-                    "job": {"data": {"type": "jobs", "id": application["job"]}},
-                    "candidate": {"data": {"type": "candidates", "id": candidate_id}},
-                    "stage": {"data": {"type": "stages", "id": application["stage_id"]}},
-                },
-            },
-        }
-        if "candidate" in request.query.get("include", "").split(","):
-            document["included"] = [
-                {
-                    "id": candidate_id,
-                    "type": "candidates",
-                    "attributes": {
-                        "first_name": "Hired",
-                        "last_name": "Person",
-                        "email": application["email"],
-                    },
-                }
-            ]
+        document: dict[str, Any] = {"data": self._application_resource(application_id)}
+        if include := request.query.get("include"):
+            document["included"] = self._application_included([application_id], include)
         return _jsonapi(document)
+
+    async def _list_applications(self, request: web.Request) -> web.Response:
+        if refused := self._refused(request):
+            return refused
+        try:
+            number = int(request.query.get("page[number]", "1"))
+            size = min(int(request.query.get("page[size]", "20")), self.max_page_size)
+        except ValueError:
+            return _error(400, "Bad Request", "page[number] and page[size] must be integers")
+        if number < 1 or size < 1:
+            return _error(400, "Bad Request", "page[number] and page[size] must be positive")
+        filters = {
+            key[len("filter[") : -1]: value
+            for key, value in request.query.items()
+            if key.startswith("filter[") and key.endswith("]")
+        }
+        ids = sorted(self.applications, key=int)
+        if filters and self.application_filters == "rejected":
+            return _error(400, "Bad Request", f"Filter not allowed: {next(iter(filters))}")
+        if filters and self.application_filters == "supported":
+            unknown = sorted(set(filters) - set(APPLICATION_FILTERS))
+            if unknown:
+                return _error(400, "Bad Request", f"Filter not allowed: {unknown[0]}")
+            if "status" in filters:
+                ids = [i for i in ids if self.applications[i]["status"] == filters["status"]]
+            if "updated_at_after" in filters:
+                try:
+                    after = datetime.fromisoformat(filters["updated_at_after"])
+                except ValueError:
+                    return _error(400, "Bad Request", "filter[updated_at_after] is not an ISO 8601 time")
+                if after.tzinfo is None:
+                    return _error(400, "Bad Request", "filter[updated_at_after] has no time zone")
+                ids = [i for i in ids if self.applications[i]["updated_at"] > after]
+        sort = request.query.get("sort")
+        if sort and self.application_sort == "rejected":
+            return _error(400, "Bad Request", f"{sort} is not a valid sort criteria for applications")
+        if sort and self.application_sort == "supported":
+            if sort != "-updated_at":
+                return _error(400, "Bad Request", f"{sort} is not a valid sort criteria for applications")
+            ids.sort(key=lambda i: (self.applications[i]["updated_at"], int(i)), reverse=True)
+        chunk = ids[(number - 1) * size : number * size]
+        document: dict[str, Any] = {
+            "data": [self._application_resource(i) for i in chunk],
+            "jsonapi": {"version": "1.0"},
+        }
+        if include := request.query.get("include"):
+            document["included"] = self._application_included(chunk, include)
+        pages = max(1, math.ceil(len(ids) / size))
+
+        def page_url(n: int) -> str:
+            return str(request.url.update_query({"page[number]": str(n)}))
+
+        document["meta"] = {"total_pages": pages, "total_count": len(ids), "current_page": number}
+        document["links"] = {
+            "self": page_url(number),
+            "next": page_url(number + 1) if number < pages else None,
+        }
+        return _jsonapi(document)
+
+    async def _create_application(self, request: web.Request) -> web.Response:
+        if refused := self._refused(request):
+            return refused
+        if request.content_type != JSONAPI:
+            return _error(415, "Unsupported Media Type", f"Content-Type must be {JSONAPI}")
+        try:
+            document = await request.json()
+        except ValueError:
+            return _error(400, "Bad Request", "the body is not JSON")
+        data = document.get("data") if isinstance(document, dict) else None
+        if not isinstance(data, dict) or data.get("type") != "applications":
+            return _error(400, "Bad Request", 'the body needs "data" of type "applications"')
+        attributes = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
+        if self.reject_unknown_attributes:
+            unknown = [name for name in attributes if name not in APPLICATION_ATTRIBUTES]
+            if unknown:
+                errors = [
+                    {
+                        "status": "400",
+                        "title": "Param not allowed",
+                        "detail": f"{name} is not allowed.",
+                        "source": {"pointer": f"/data/attributes/{name}"},
+                    }
+                    for name in unknown
+                ]
+                return _jsonapi({"errors": errors}, 400)
+        relationships = data.get("relationships") if isinstance(data.get("relationships"), dict) else {}
+        linkage = (relationships.get("job") or {}).get("data") or {}
+        job = str(linkage.get("id") or "")
+        errors = []
+
+        def invalid(pointer: str, detail: str) -> None:
+            errors.append(
+                {"status": "422", "title": "Invalid", "detail": detail, "source": {"pointer": pointer}}
+            )
+
+        if not str(attributes.get("first_name") or "").strip():
+            invalid("/data/attributes/first_name", "First name can't be blank")
+        email = str(attributes.get("email") or "").strip()
+        if not email:
+            invalid("/data/attributes/email", "Email can't be blank")
+        elif "@" not in email:
+            invalid("/data/attributes/email", "Email is invalid")
+        if not job or not self._job_exists(job):
+            invalid("/data/relationships/job", "Job must exist")
+        elif self.attributes(job)["status"] != "open":
+            invalid("/data/relationships/job", "Job is not accepting applications")
+        if errors:
+            return _jsonapi({"errors": errors}, 422)
+        application_id = str(self._next_application)
+        self._next_application += 1
+        now = datetime.now(UTC)
+        self.applications[application_id] = {
+            "job": job,
+            "email": email,
+            "first_name": attributes["first_name"],
+            "last_name": attributes.get("last_name"),
+            "source": attributes.get("source_name") or attributes.get("source"),
+            "stage_id": "101",
+            "stage_name": "Applied",
+            "candidate_id": f"c{application_id}",
+            "status": "new",
+            "hired_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "attributes": dict(attributes),
+        }
+        return _jsonapi({"data": self._application_resource(application_id)}, 201)
+
+    def _job_exists(self, ats_id: str) -> bool:
+        try:
+            return self._index(ats_id) in self._order
+        except (KeyError, ValueError):
+            return False
 
     async def _list_stages(self, request: web.Request) -> web.Response:
         if refused := self._refused(request):

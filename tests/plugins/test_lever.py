@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -14,8 +15,14 @@ import aiohttp
 import pytest
 
 from hub.config import Account
-from hub.errors import AdapterAuthError, AdapterUnavailable, WebhookMalformed, WebhookRejected
-from hub.normalised import Event, Job, WebhookRequest
+from hub.errors import (
+    AdapterAuthError,
+    AdapterUnavailable,
+    ApplicationRefused,
+    WebhookMalformed,
+    WebhookRejected,
+)
+from hub.normalised import Application, ApplicationResult, Event, Job, WebhookRequest, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
 from hub.testing import AdapterContract, AdapterUnderTest
@@ -24,6 +31,7 @@ from plugins.lever import const, mapping
 from plugins.lever import plugin as lever_plugin
 from tests.peers.lever import (
     API_KEY,
+    APPLY_KEY,
     AWKWARD_INDEX,
     BASE_MS,
     HIRED_REASON_ID,
@@ -33,6 +41,7 @@ from tests.peers.lever import (
     WEBHOOK_SECRET,
     FakeLever,
     posting_id,
+    question_id,
 )
 
 #: Keeps the tests quick: no client-side throttling unless a test asks for it.
@@ -592,7 +601,9 @@ async def test_eu_region_talks_to_the_eu_instance(tmp_path: Path) -> None:
     options = validate_options(
         host.info("lever").options, {"site": "acme", "region": "eu"}, key="lever", base_dir=tmp_path
     )
-    account = Account("acme", "lever", "Acme", None, True, "all-open", None, None, {"lever": options})
+    account = Account(
+        "acme", "lever", "Acme", None, True, "all-open", None, None, plugin_options={"lever": options}
+    )
     http = _Unreachable()
     with pytest.raises(AdapterUnavailable, match="unreachable"):
         await AdapterUnderTest(host, "lever", account, http).fetch_pages()  # type: ignore[arg-type]
@@ -711,7 +722,16 @@ async def test_accepts_a_webhook_signed_with_any_configured_token(
 ) -> None:
     adapter = make_lever(site=SITE, webhook_tokens=["first-webhook-token", "second-webhook-token"])
     for secret in ("first-webhook-token", "second-webhook-token"):
-        assert await call(adapter, "verify_webhook", request=fake.signed_webhook(secret=secret)) is None
+        request = fake.signed_webhook(secret=secret, token=f"token-for-{secret}")
+        # The webhook's identity is Lever's per-event token: the hub stores each one once.
+        assert await call(adapter, "verify_webhook", request=request) == f"token-for-{secret}"
+
+
+async def test_a_redelivery_has_the_same_identity(public: AdapterUnderTest, fake: FakeLever) -> None:
+    first = fake.signed_webhook("candidateStageChange", token="once", triggered_at=time.time_ns() // 10**6)
+    again = fake.signed_webhook("candidateStageChange", token="once")
+    assert await call(public, "verify_webhook", request=first) == "once"
+    assert await call(public, "verify_webhook", request=again) == "once"
 
 
 def _received(offset_seconds: float) -> datetime:
@@ -803,7 +823,8 @@ async def test_parses_application_created(public: AdapterUnderTest, fake: FakeLe
             occurred_at=datetime.fromtimestamp(1_763_900_000, UTC),
             ats_job_id=posting_id(0),
             ats_application_id=OPPORTUNITY,
-            ats_candidate_id=CANDIDATE,
+            # The contact is the person, as reconciliation reports it (candidateId is the opportunity).
+            ats_candidate_id="contact-1",
             ats_event="applicationCreated",
         )
     ]
@@ -833,11 +854,15 @@ async def test_parses_a_stage_change(public: AdapterUnderTest, fake: FakeLever) 
 
 async def test_parses_a_hire(public: AdapterUnderTest, fake: FakeLever) -> None:
     [event] = await parse(public, fake.signed_webhook("candidateHired", token="delivery-3"))
+    # A hire is keyed on its opportunity, as reconciliation keys it, not on the delivery.
     assert (event.kind, event.ats_event, event.dedupe_key) == (
         "hired",
         "candidateHired",
-        "candidateHired:delivery-3",
+        f"hired:{OPPORTUNITY}",
     )
+    # Without an API key the webhook's thin data is all there is.
+    assert (event.ats_job_id, event.source, event.candidate_hash) == (None, None, None)
+    assert fake.faults.requests == []
 
 
 def _archive(fake: FakeLever, reason: str, delivery: str = "delivery-4") -> WebhookRequest:
@@ -853,12 +878,14 @@ def _archive(fake: FakeLever, reason: str, delivery: str = "delivery-4") -> Webh
 async def test_an_archive_with_a_hired_reason_is_a_hire(v1: AdapterUnderTest, fake: FakeLever) -> None:
     [event] = await parse(v1, _archive(fake, HIRED_REASON_ID))
     assert (event.kind, event.ats_event, event.to_stage_id) == ("hired", "candidateArchiveChange", None)
-    assert event.dedupe_key == "candidateArchiveChange:delivery-4"
+    assert event.dedupe_key == f"hired:{OPPORTUNITY}"
 
 
 async def test_an_archive_with_another_reason_is_an_archive(v1: AdapterUnderTest, fake: FakeLever) -> None:
     [event] = await parse(v1, _archive(fake, NON_HIRED_REASON_ID))
     assert (event.kind, event.to_stage_id, event.stage_name) == ("archived", None, None)
+    assert event.dedupe_key == "candidateArchiveChange:delivery-4"
+    assert not any("/v1/opportunities" in r for r in fake.faults.requests)  # only hires are filled in
 
 
 async def test_leaving_the_archive_is_not_an_event(v1: AdapterUnderTest, fake: FakeLever) -> None:
@@ -872,17 +899,21 @@ async def test_leaving_the_archive_is_not_an_event(v1: AdapterUnderTest, fake: F
     assert fake.faults.requests == []  # no reason to look up
 
 
+def _reason_lookups(fake: FakeLever) -> list[str]:
+    return [r for r in fake.faults.requests if r.startswith("GET /v1/archive_reasons")]
+
+
 async def test_archive_reasons_are_cached(v1: AdapterUnderTest, fake: FakeLever) -> None:
     await parse(v1, _archive(fake, HIRED_REASON_ID, "a"))
     await parse(v1, _archive(fake, NON_HIRED_REASON_ID, "b"))
-    assert fake.faults.requests == ["GET /v1/archive_reasons?limit=7"]
+    assert _reason_lookups(fake) == ["GET /v1/archive_reasons?limit=7"]
 
 
 async def test_an_unknown_archive_reason_refreshes_the_cache(v1: AdapterUnderTest, fake: FakeLever) -> None:
     await parse(v1, _archive(fake, HIRED_REASON_ID, "a"))
     [event] = await parse(v1, _archive(fake, "a-reason-created-since", "b"))
     assert event.kind == "archived"
-    assert fake.faults.requests == ["GET /v1/archive_reasons?limit=7"] * 2
+    assert _reason_lookups(fake) == ["GET /v1/archive_reasons?limit=7"] * 2
 
 
 async def test_without_a_key_an_archive_stays_an_archive(public: AdapterUnderTest, fake: FakeLever) -> None:
@@ -925,3 +956,437 @@ async def test_refuses_known_events_with_unusable_data(
     request = rewrite(fake.signed_webhook(event), data=data if data is not None else "nothing")
     with pytest.raises(WebhookMalformed):
         await parse(public, request)
+
+
+# --- hires: one dedupe key for webhooks and reconciliation, details from the opportunity -------------
+
+
+def _hire_webhook(
+    fake: FakeLever, opportunity: str, event: str = "candidateHired", delivery: str = "t"
+) -> WebhookRequest:
+    data: dict[str, Any] = {
+        "opportunityId": opportunity,
+        "candidateId": opportunity,
+        "contactId": fake.opportunity(opportunity)["contact"]
+        if opportunity in fake.opportunity_ids()
+        else None,
+    }
+    if event == "candidateArchiveChange":
+        data |= {"toArchived": {"archivedAt": time.time_ns() // 10**6, "reason": HIRED_REASON_ID}}
+    return fake.signed_webhook(event, data, token=delivery)
+
+
+async def test_a_hire_webhook_is_filled_in_from_the_opportunity(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    fake.add_opportunity(
+        opportunity_id=OPPORTUNITY, email=" Ada.Lovelace@Example.com", posting=posting_id(3), source="Appcast"
+    )
+    [event] = await parse(v1, _hire_webhook(fake, OPPORTUNITY))
+    assert (event.kind, event.dedupe_key) == ("hired", f"hired:{OPPORTUNITY}")
+    assert event.ats_job_id == posting_id(3)
+    assert event.source == "Appcast"
+    assert event.candidate_hash == candidate_hash("ada.lovelace@example.com")
+    assert event.ats_candidate_id == fake.opportunity(OPPORTUNITY)["contact"]
+    assert fake.faults.requests == [f"GET /v1/opportunities/{OPPORTUNITY}?expand=applications"]
+
+
+async def test_both_hire_webhooks_of_one_hire_share_its_key(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    # Lever may send candidateHired and an archive with the Hired reason for the same hire.
+    fake.add_opportunity(opportunity_id=OPPORTUNITY, posting=posting_id(0), source="Appcast")
+    [hired] = await parse(v1, _hire_webhook(fake, OPPORTUNITY, delivery="one"))
+    [archived] = await parse(v1, _hire_webhook(fake, OPPORTUNITY, "candidateArchiveChange", delivery="two"))
+    assert hired.dedupe_key == archived.dedupe_key == f"hired:{OPPORTUNITY}"
+    assert (archived.kind, archived.ats_job_id, archived.source) == ("hired", posting_id(0), "Appcast")
+
+
+@pytest.mark.parametrize(
+    ("event", "data", "key"),
+    [
+        (
+            "candidateStageChange",
+            {"opportunityId": OPPORTUNITY, "toStageId": "offer"},
+            "candidateStageChange:tk",
+        ),
+        ("applicationCreated", {"opportunityId": OPPORTUNITY}, "applicationCreated:tk"),
+        (
+            "candidateArchiveChange",
+            {"opportunityId": OPPORTUNITY, "toArchived": {"archivedAt": 1, "reason": NON_HIRED_REASON_ID}},
+            "candidateArchiveChange:tk",
+        ),
+        # A hire Lever sent without an opportunity has nothing else to be keyed on.
+        ("candidateHired", {"candidateId": CANDIDATE}, "candidateHired:tk"),
+    ],
+)
+async def test_other_events_are_keyed_on_the_token(
+    v1: AdapterUnderTest, fake: FakeLever, event: str, data: dict[str, Any], key: str
+) -> None:
+    [parsed] = await parse(v1, fake.signed_webhook(event, data, token="tk"))
+    assert parsed.dedupe_key == key
+
+
+async def test_a_deleted_opportunity_leaves_the_hire_as_the_webhook_says(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    [event] = await parse(v1, fake.signed_webhook("candidateHired"))  # the fake has no such opportunity
+    assert (event.kind, event.dedupe_key, event.source, event.ats_job_id) == (
+        "hired",
+        f"hired:{OPPORTUNITY}",
+        None,
+        None,
+    )
+
+
+async def test_an_unavailable_opportunity_fails_the_parse(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    # The hub's inbox keeps the webhook and retries; a hire is not recorded without its details.
+    fake.add_opportunity(opportunity_id=OPPORTUNITY)
+    fake.faults.server_errors = 1000
+    with pytest.raises(AdapterUnavailable, match="503"):
+        await parse(v1, _hire_webhook(fake, OPPORTUNITY))
+
+
+# --- reconciliation ---------------------------------------------------------------------------------
+
+
+async def reconcile(adapter: AdapterUnderTest, since: datetime) -> list[Event]:
+    return list(await call(adapter, "fetch_recent_events", http=adapter.http, since=since))
+
+
+def _a_moment_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=5)
+
+
+async def test_reconciliation_needs_an_api_key(public: AdapterUnderTest, fake: FakeLever) -> None:
+    with pytest.raises(AdapterUnavailable, match="reconciliation needs api_key"):
+        await reconcile(public, _a_moment_ago())
+    assert fake.faults.requests == []
+
+
+async def test_reconciliation_finds_hires(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    since = _a_moment_ago()
+    hired = fake.hire(email="Grace@Example.com", posting=posting_id(2), source="Appcast")
+    fake.archive(fake.add_opportunity(email="nope@example.com"), NON_HIRED_REASON_ID)
+    fake.add_opportunity(email="still.interviewing@example.com")
+    record = fake.opportunity(hired)
+    assert await reconcile(v1, since) == [
+        Event(
+            kind="hired",
+            dedupe_key=f"hired:{hired}",
+            occurred_at=datetime.fromtimestamp(record["archived"]["archivedAt"] / 1000, UTC),
+            ats_job_id=posting_id(2),
+            ats_application_id=hired,
+            ats_candidate_id=record["contact"],
+            source="Appcast",
+            candidate_hash=candidate_hash("grace@example.com"),
+            ats_event="reconciliation",
+        )
+    ]
+    requests = fake.faults.requests
+    assert requests[0] == (
+        f"GET /v1/opportunities?updated_at_start={int(since.timestamp() * 1000)}&expand=applications&limit=7"
+    )
+    assert requests[1:] == ["GET /v1/archive_reasons?limit=7"]
+
+
+async def test_reconciliation_gives_a_hire_the_key_its_webhook_has(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    since = _a_moment_ago()
+    opportunity = fake.hire(posting=posting_id(4), source="Appcast")
+    [polled] = await reconcile(v1, since)
+    [pushed] = await parse(v1, _hire_webhook(fake, opportunity))
+    assert polled.dedupe_key == pushed.dedupe_key
+    same = ("kind", "ats_job_id", "ats_application_id", "ats_candidate_id", "source", "candidate_hash")
+    assert {name: getattr(polled, name) for name in same} == {name: getattr(pushed, name) for name in same}
+
+
+async def test_reconciliation_pages_through_every_opportunity(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    since = _a_moment_ago()
+    hires = {fake.hire(email=f"hire{n}@example.com", posting=posting_id(n)) for n in range(10)}
+    for n in range(6):
+        fake.add_opportunity(email=f"applicant{n}@example.com")
+    events = await reconcile(v1, since)
+    assert sorted(event.ats_application_id for event in events) == sorted(hires)
+    assert sum(r.startswith("GET /v1/opportunities") for r in fake.faults.requests) == 3  # 16 at 7 a page
+
+
+async def test_reconciliation_leaves_out_hires_from_before(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    # Hired last year, touched (a note, say) just now: updated since, but not hired since.
+    old = fake.hire(archived_at=BASE_MS)
+    since = _a_moment_ago()
+    fake.touch(old)
+    assert await reconcile(v1, since) == []
+
+
+async def test_reconciliation_asks_only_for_recent_changes(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    fake.hire()
+    assert await reconcile(v1, datetime.now(UTC) + timedelta(seconds=5)) == []
+    assert fake.faults.requests[1:] == []  # nothing archived: archive reasons are not even read
+
+
+async def test_reconciliation_fails_when_lever_does(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    fake.faults.server_errors = 1000
+    with pytest.raises(AdapterUnavailable, match="503"):
+        await reconcile(v1, _a_moment_ago())
+
+
+# --- applications -----------------------------------------------------------------------------------
+
+APPLICANT = Application(
+    name="Ada Applicant",
+    email="ada.applicant@example.com",
+    phone="+44 20 7946 0000",
+    resume_url="https://files.example/ada.pdf",
+    cover_letter="I would love to work with you.",
+    urls=["https://www.linkedin.com/in/ada", "https://ada.example"],
+)
+
+
+def _job(ats_id: str) -> Job:
+    return Job(ats_id=ats_id, title="Any title", posted_at=datetime.now(UTC))
+
+
+async def apply(adapter: AdapterUnderTest, ats_id: str, application: Application = APPLICANT) -> Any:
+    return await call(
+        adapter, "create_application", job=_job(ats_id), application=application, http=adapter.http
+    )
+
+
+@pytest.fixture
+def postings_api(fake: FakeLever, make_lever: Callable[..., AdapterUnderTest]) -> AdapterUnderTest:
+    """The adapter without an API key, applying through the postings API with the apply key."""
+    return make_lever(site=fake.site, base_url=fake.url, postings_api_key=APPLY_KEY, **FAST)
+
+
+def test_apply_key_is_a_secret_option() -> None:
+    host = PluginHost()
+    host.register("lever", lever_plugin)
+    assert {"api_key", "postings_api_key", "webhook_tokens"} <= host.info("lever").secret_names()
+
+
+async def test_applies_through_the_postings_api(postings_api: AdapterUnderTest, fake: FakeLever) -> None:
+    [plain, *_] = fake.postings_asking("plain")
+    result = await apply(postings_api, plain)
+    [received] = fake.applications
+    assert result == ApplicationResult(ats_application_id=received["application_id"])
+    assert {k: received[k] for k in ("api", "posting", "name", "email", "phone", "comments", "source")} == {
+        "api": "v0",
+        "posting": plain,
+        "name": "Ada Applicant",
+        "email": "ada.applicant@example.com",
+        "phone": "+44 20 7946 0000",
+        "comments": "I would love to work with you.",
+        "source": "Appcast",
+    }
+    assert received["urls"] == {
+        "Link 1": "https://www.linkedin.com/in/ada",
+        "Link 2": "https://ada.example",
+        "Resume": "https://files.example/ada.pdf",
+    }
+    assert fake.faults.requests == [f"POST /v0/postings/{SITE}/{plain}?key={APPLY_KEY}"]
+    # Lever made an opportunity with Appcast as its source: what a later hire reports.
+    assert fake.opportunity(received["opportunity_id"])["sources"] == ["Appcast"]
+
+
+async def test_the_postings_api_needs_an_apply_key(fake: FakeLever, make_lever: Callable[..., Any]) -> None:
+    adapter = make_lever(site=fake.site, base_url=fake.url, **FAST)
+    with pytest.raises(ApplicationRefused, match="this Lever account has no postings_api_key configured"):
+        await apply(adapter, posting_id(0))
+    assert fake.faults.requests == []
+
+
+async def test_the_postings_api_takes_no_answers(postings_api: AdapterUnderTest, fake: FakeLever) -> None:
+    [ats_id, *_] = fake.postings_asking("required-text")
+    application = dataclasses.replace(APPLICANT, answers={question_id(ats_id, 0): "Yes"})
+    with pytest.raises(ApplicationRefused, match="only be sent with api_key"):
+        await apply(postings_api, ats_id, application)
+    assert fake.applications == []
+
+
+async def test_a_wrong_apply_key_is_an_auth_error(fake: FakeLever, make_lever: Callable[..., Any]) -> None:
+    adapter = make_lever(site=fake.site, base_url=fake.url, postings_api_key="not-the-apply-key-1234", **FAST)
+    with pytest.raises(AdapterAuthError) as caught:
+        await apply(adapter, posting_id(0))
+    assert "not-the-apply-key-1234" not in str(caught.value)
+
+
+@pytest.mark.parametrize("api", ["v0", "v1"])
+async def test_lever_refusing_an_application_says_why(
+    api: str, fake: FakeLever, make_lever: Callable[..., Any]
+) -> None:
+    key = {"postings_api_key": APPLY_KEY} if api == "v0" else {"api_key": API_KEY}
+    adapter = make_lever(site=fake.site, base_url=fake.url, **key, **FAST)
+    with pytest.raises(ApplicationRefused, match="accepting applications"):
+        await apply(adapter, posting_id(7))  # closed
+    assert fake.applications == []
+
+
+@pytest.mark.parametrize(
+    ("application", "problem"),
+    [
+        (dataclasses.replace(APPLICANT, name="  "), "no name"),
+        (dataclasses.replace(APPLICANT, email="not-an-address"), "no e-mail"),
+    ],
+)
+@pytest.mark.parametrize("api", ["v0", "v1"])
+async def test_an_application_without_name_or_email_is_refused(
+    api: str, application: Application, problem: str, fake: FakeLever, make_lever: Callable[..., Any]
+) -> None:
+    key = {"postings_api_key": APPLY_KEY} if api == "v0" else {"api_key": API_KEY}
+    adapter = make_lever(site=fake.site, base_url=fake.url, **key, **FAST)
+    with pytest.raises(ApplicationRefused, match=problem):
+        await apply(adapter, posting_id(0), application)
+    assert not any(r.startswith("POST") for r in fake.faults.requests)
+
+
+async def test_applies_through_api_v1(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    [plain, *_] = fake.postings_asking("plain")
+    result = await apply(v1, plain)
+    [received] = fake.applications
+    assert result.ats_application_id == received["application_id"]
+    assert (received["api"], received["source"], received["origin"]) == ("v1", "Appcast", "applied")
+    assert (received["name"], received["email"], received["phone"]) == (
+        "Ada Applicant",
+        "ada.applicant@example.com",
+        "+44 20 7946 0000",
+    )
+    assert received["comments"] == "I would love to work with you."
+    assert received["urls"]["Resume"] == "https://files.example/ada.pdf"
+    assert fake.faults.requests == [f"GET /v1/postings/{plain}/apply", f"POST /v1/postings/{plain}/apply"]
+
+
+async def test_answers_go_to_their_questions(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    [ats_id, *_] = fake.postings_asking("required-text")
+    answers = {question_id(ats_id, 0): "Yes", question_id(ats_id, 1): "Appcast"}
+    await apply(v1, ats_id, dataclasses.replace(APPLICANT, answers=answers))
+    assert fake.applications[0]["answers"] == answers
+
+
+async def test_optional_questions_may_stay_unanswered(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    [ats_id, *_] = fake.postings_asking("optional-choice")
+    await apply(v1, ats_id)
+    assert fake.applications[0]["answers"] == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "question"),
+    [
+        ("university", "University Picker", "Where did you study?"),
+        ("score-system", "Rating Scale", "How strong is your SQL?"),
+        ("rating-scale", "Rating Scale", "Rate your customer service"),
+    ],
+)
+async def test_jobs_asking_what_appcast_apply_cannot_answer_are_refused(
+    v1: AdapterUnderTest, fake: FakeLever, kind: str, label: str, question: str
+) -> None:
+    [ats_id, *_] = fake.postings_asking(kind)
+    with pytest.raises(ApplicationRefused) as caught:
+        await apply(v1, ats_id)
+    assert str(caught.value) == (
+        f"job {ats_id} asks a {label} question ({question!r}), which Appcast Apply cannot answer"
+    )
+    assert fake.faults.requests == [f"GET /v1/postings/{ats_id}/apply"]  # nothing was sent
+    assert fake.applications == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "answers", "problem"),
+    [
+        ("required-text", {}, "requires an answer to 'Are you authorised to work in the UK\\?'"),
+        ("required-text", {1: "Appcast"}, "requires an answer to 'Are you authorised"),
+        ("required-text", {0: "  "}, "requires an answer to 'Are you authorised"),
+        (
+            "required-text",
+            {0: "Yes", 1: "A billboard"},
+            "'A billboard' is not an option of 'How did you hear",
+        ),
+        ("optional-choice", {0: "Evening"}, "'Evening' is not an option of 'Preferred shift'"),
+        ("plain", {0: "Yes"}, "has no question"),
+    ],
+)
+async def test_answers_that_do_not_fit_the_form_are_refused(
+    v1: AdapterUnderTest, fake: FakeLever, kind: str, answers: dict[int, str], problem: str
+) -> None:
+    [ats_id, *_] = fake.postings_asking(kind)
+    application = dataclasses.replace(
+        APPLICANT, answers={question_id(ats_id, position): value for position, value in answers.items()}
+    )
+    with pytest.raises(ApplicationRefused, match=problem):
+        await apply(v1, ats_id, application)
+    assert fake.applications == []
+
+
+async def test_a_required_phone_number_must_be_given(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    [ats_id, *_] = fake.postings_asking("phone-required")
+    with pytest.raises(ApplicationRefused, match="requires 'Phone'"):
+        await apply(v1, ats_id, dataclasses.replace(APPLICANT, phone=None))
+    await apply(v1, ats_id)
+    assert len(fake.applications) == 1
+
+
+async def test_a_job_lever_does_not_know_is_refused(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    with pytest.raises(ApplicationRefused, match="is not in Lever"):
+        await apply(v1, posting_id(999))
+
+
+async def test_an_unavailable_form_makes_lever_unavailable(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    fake.faults.server_errors = 1000
+    with pytest.raises(AdapterUnavailable, match="503") as caught:
+        await apply(v1, posting_id(0))
+    assert not isinstance(caught.value, ApplicationRefused)
+    assert fake.applications == []
+
+
+async def test_concurrent_applies_queue_at_two_a_second(
+    postings_api: AdapterUnderTest, fake: FakeLever
+) -> None:
+    # Lever answers 429 beyond 2 application POSTs a second: six at once are queued, none dropped.
+    postings = fake.postings_asking("plain")[:2] * 3
+    started = time.monotonic()
+    results = await asyncio.gather(
+        *(
+            apply(postings_api, ats_id, dataclasses.replace(APPLICANT, email=f"applicant{n}@example.com"))
+            for n, ats_id in enumerate(postings)
+        )
+    )
+    elapsed = time.monotonic() - started
+    assert len({result.ats_application_id for result in results}) == 6
+    assert len(fake.applications) == 6
+    assert elapsed >= 2.4  # one every half second: 0, 0.5 … 2.5
+    # The adapter's own queue keeps to Lever's pace (unqueued, four of the six would be refused at once).
+    # Sent exactly at the limit, an answer delayed by a busy machine can still meet a 429 now and then:
+    # it is waited out and sent again, never dropped.
+    assert fake.applies_rate_limited <= 2
+
+
+async def test_api_v1_applies_are_queued_too(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    [plain, *_] = fake.postings_asking("plain")
+    started = time.monotonic()
+    await asyncio.gather(
+        *(apply(v1, plain, dataclasses.replace(APPLICANT, email=f"a{n}@x.io")) for n in range(3))
+    )
+    assert time.monotonic() - started >= 0.9
+    assert len(fake.applications) == 3
+
+
+async def test_a_429_on_an_apply_is_waited_out_not_dropped(
+    monkeypatch: pytest.MonkeyPatch, postings_api: AdapterUnderTest, fake: FakeLever
+) -> None:
+    # Another client of the same Lever account used up the allowance: Lever answers 429 + Retry-After.
+    monkeypatch.setattr(const, "APPLY_RATE_PER_SECOND", 1000.0)  # our queue out of the way
+    postings = fake.postings_asking("plain")[:4]
+    started = time.monotonic()
+    await asyncio.gather(*(apply(postings_api, ats_id) for ats_id in postings))
+    assert fake.applies_rate_limited >= 2
+    assert sorted(received["posting"] for received in fake.applications) == sorted(postings)
+    assert time.monotonic() - started >= 0.9  # Retry-After was honoured
+
+
+async def test_an_apply_answered_with_server_errors_is_unavailable(
+    postings_api: AdapterUnderTest, fake: FakeLever
+) -> None:
+    fake.faults.server_errors = 1000
+    with pytest.raises(AdapterUnavailable, match="503") as caught:
+        await apply(postings_api, posting_id(0))
+    assert not isinstance(caught.value, ApplicationRefused)
+    assert APPLY_KEY not in str(caught.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -10,26 +11,46 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 
 from hub.config import Account
-from hub.errors import AdapterAuthError, AdapterUnavailable, WebhookMalformed, WebhookRejected
-from hub.normalised import Job, JobPage, Stage, candidate_hash
+from hub.errors import (
+    AdapterAuthError,
+    AdapterUnavailable,
+    ApplicationRefused,
+    OutcomeUnknown,
+    WebhookMalformed,
+    WebhookRejected,
+)
+from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, candidate_hash
 from hub.options import validate_options
+from hub.plugins import PluginHost
 from hub.testing import AdapterContract
 from plugins.pinpoint import const, plugin
 from plugins.pinpoint.client import base_url
 from plugins.pinpoint.mapping import (
+    MappingError,
+    application_document,
     country_code,
+    created_application,
     employment_type,
+    error_details,
     job_from_resource,
     salary_text,
+    split_name,
     triggered_at,
     workplace,
 )
-from tests.peers.pinpoint import SAMPLE_APPLICATION_ID, FakePinpoint, status_of
+from tests.peers.pinpoint import (
+    EPOCH,
+    FIRST_CREATED_APPLICATION_ID,
+    SAMPLE_APPLICATION_ID,
+    FakePinpoint,
+    status_of,
+)
 
 PAGE_SIZE = 7
 JOBS = 40
@@ -466,12 +487,36 @@ async def test_no_stage_endpoint_is_a_clear_error(fake: FakePinpoint, http, tmp_
 # --- webhooks -------------------------------------------------------------------------------------
 
 
-def verify(account: Account, request: Any) -> None:
-    plugin.appcast_hub_verify_webhook(account, options_of(account), request)
+def verify(account: Account, request: Any) -> str | None:
+    return plugin.appcast_hub_verify_webhook(account, options_of(account), request)
 
 
 def test_a_signed_webhook_is_accepted(fake: FakePinpoint, tmp_path) -> None:
     verify(account_for(fake, tmp_path), fake.signed_webhook())
+
+
+def test_a_webhook_has_no_identity_so_the_hub_digests_the_body(fake: FakePinpoint, tmp_path) -> None:
+    # Pinpoint sends no delivery id or token: verify answers None (explicitly, not by falling off the
+    # end), and the hub names the delivery by a digest of its body.
+    account = account_for(fake, tmp_path)
+    body = fake.hired_body()
+    first = fake.signed_webhook(body)
+    redelivery = fake.signed_webhook(body, received_at=first.received_at + timedelta(minutes=5))
+    assert verify(account, first) is None
+    assert verify(account, redelivery) is None
+    assert redelivery.body == first.body  # the same body: the same digest, so "already seen"
+    # Another hire is another body, so another delivery.
+    assert verify(account, fake.signed_webhook(fake.hired_body("9002"))) is None
+
+
+async def test_verify_returns_none_through_the_plugin_host(fake: FakePinpoint, tmp_path) -> None:
+    host = PluginHost()
+    assert host.register("pinpoint", plugin)
+    account = account_for(fake, tmp_path)
+    assert (
+        await host.call("pinpoint", "appcast_hub_verify_webhook", account, request=fake.signed_webhook())
+        is None
+    )
 
 
 def test_the_signature_header_is_case_insensitive(fake: FakePinpoint, tmp_path) -> None:
@@ -555,30 +600,43 @@ async def test_a_hire_is_completed_from_the_application(fake: FakePinpoint, http
     assert again.dedupe_key == event.dedupe_key
 
 
-async def test_a_hire_survives_a_failed_detail_fetch(fake: FakePinpoint, http, tmp_path, caplog) -> None:
+async def test_a_failed_detail_fetch_is_retried_later_not_recorded_thin(
+    fake: FakePinpoint, http, tmp_path
+) -> None:
+    # The hub retries a stored webhook whose parse raised AdapterUnavailable. Recording the hire without
+    # source and candidate instead would keep them out for good: reconciliation's complete event for
+    # the same hire has the same key and would be "already seen".
     fake.faults.server_errors = 100
+    account = account_for(fake, tmp_path)
+    with pytest.raises(AdapterUnavailable, match="HTTP 503"):
+        await parse(account, fake.signed_webhook(), http)
+    fake.faults.server_errors = 0
+    [event] = await parse(account, fake.signed_webhook(), http)
+    assert (event.source, event.candidate_hash) == ("Appcast", candidate_hash("hired.person@example.com"))
+
+
+async def test_an_auth_failure_on_the_detail_fetch_is_raised(fake: FakePinpoint, http, tmp_path) -> None:
+    with pytest.raises(AdapterAuthError):
+        await parse(account_for(fake, tmp_path, api_key="revoked"), fake.signed_webhook(), http)
+
+
+async def test_a_hire_of_an_unknown_application_keeps_the_webhook_facts(
+    fake: FakePinpoint, http, tmp_path, caplog
+) -> None:
+    # A 404 will not get better by asking again: the hire is recorded with what the webhook said.
     received = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    body = fake.hired_body()
+    body = fake.hired_body("123", "4001")
     del body["triggeredAt"]
     with caplog.at_level(logging.WARNING):
         [event] = await parse(
             account_for(fake, tmp_path), fake.signed_webhook(body, received_at=received), http
         )
-    assert (event.kind, event.ats_application_id, event.ats_job_id) == ("hired", "9001", "4000")
-    assert event.occurred_at == received
-    assert event.candidate_hash is None
-    assert event.source is None
+    assert (event.dedupe_key, event.ats_job_id, event.source) == ("application_hired:123", "4001", None)
+    assert (event.occurred_at, event.candidate_hash) == (received, None)
     assert "recorded without details" in caplog.text
     assert fake.api_key not in caplog.text
     assert fake.webhook_secret not in caplog.text
-
-
-async def test_a_hire_of_an_unknown_application_keeps_the_webhook_facts(
-    fake: FakePinpoint, http, tmp_path
-) -> None:
-    body = fake.hired_body("123", "4001")
-    [event] = await parse(account_for(fake, tmp_path), fake.signed_webhook(body), http)
-    assert (event.dedupe_key, event.ats_job_id, event.source) == ("application_hired:123", "4001", None)
+    assert len(fake.faults.requests) == 1  # a 404 is not retried
 
 
 async def test_other_events_are_ignored(fake: FakePinpoint, http, tmp_path) -> None:
@@ -609,3 +667,496 @@ def test_the_fake_signs_like_pinpoint_documents() -> None:
     signed = fake.signed_webhook(b'{"event":"application_hired"}')
     assert signed.headers["PINPOINT-HMAC-SHA256"] == "jZbj5F1/lCPDbvZXPs5neUZc3j1f6nnBRbrZEraT96o="
     assert json.loads(signed.body) == {"event": "application_hired"}
+
+
+# --- reconciliation -------------------------------------------------------------------------------
+
+
+def _ago(**delta: float) -> datetime:
+    # Whole seconds, so times survive the fake's millisecond rendering unchanged.
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(**delta)
+
+
+def list_queries(fake: FakePinpoint) -> list[dict[str, str]]:
+    """The query of every ``GET /api/v1/applications`` the fake received, decoded."""
+    queries = []
+    for line in fake.faults.requests:
+        method, _, target = line.partition(" ")
+        parts = urlsplit(target)
+        if method == "GET" and parts.path == "/api/v1/applications":
+            queries.append({key: values[0] for key, values in parse_qs(parts.query).items()})
+    return queries
+
+
+async def reconcile(account: Account, http: aiohttp.ClientSession, since: datetime) -> dict[str, Event]:
+    events = await plugin.appcast_hub_fetch_recent_events(account, options_of(account), http, since)
+    keys = [event.dedupe_key for event in events]
+    assert len(keys) == len(set(keys)), "an event was returned twice"
+    return {event.ats_application_id or "": event for event in events}
+
+
+def add_history(fake: FakePinpoint, count: int = 30) -> None:
+    """``count`` applications updated an hour apart, ending two days ago: every fourth one hired."""
+    for n in range(count):
+        moment = _ago(days=2, hours=count - n)
+        fake.add_application(
+            str(100 + n),
+            job="4001",
+            email=f"person{n}@example.com",
+            status="hired" if n % 4 == 0 else "new",
+            updated_at=moment,
+            source="LinkedIn",
+        )
+
+
+def recent_activity(fake: FakePinpoint) -> datetime:
+    """Two recent hires and one recent non-hire; returns when the hires happened."""
+    hired_at = _ago(hours=1)
+    fake.add_application("501", job="4000", email="new.starter@example.com", status="new", source="Appcast")
+    fake.mark_hired("501", hired_at)
+    fake.add_application("502", job="4002", email="x@example.com", status="new", source=None)
+    fake.mark_hired("502", hired_at - timedelta(minutes=5))
+    fake.add_application("503", job="4000", email="still.waiting@example.com", status="new")
+    fake.edit_application("503", updated_at=_ago(minutes=30))
+    return hired_at
+
+
+async def test_reconciliation_finds_recent_hires_with_the_filters(fake: FakePinpoint, http, tmp_path) -> None:
+    add_history(fake)
+    hired_at = recent_activity(fake)
+    since = _ago(hours=3)
+    found = await reconcile(account_for(fake, tmp_path), http, since)
+    assert set(found) == {"501", "502"}
+    assert found["501"] == Event(
+        kind="hired",
+        dedupe_key="application_hired:501",
+        occurred_at=hired_at,
+        ats_job_id="4000",
+        ats_application_id="501",
+        ats_candidate_id="c501",
+        to_stage_id="105",
+        stage_name="Hired",
+        source="Appcast",
+        candidate_hash=candidate_hash("new.starter@example.com"),
+        ats_event="reconciliation",
+    )
+    assert found["502"].source is None
+    [query] = list_queries(fake)  # one page: the filters did the work
+    assert query["filter[status]"] == "hired"
+    assert query["include"] == "candidate,job"
+    assert query["page[number]"] == "1"
+    assert query["page[size]"] == str(PAGE_SIZE)
+    # ISO 8601 in UTC, whole seconds, a second before ``since`` so nothing at ``since`` is lost.
+    assert query["filter[updated_at_after]"] == (since - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "sort" not in query
+
+
+async def test_a_webhook_and_reconciliation_give_a_hire_the_same_key(
+    fake: FakePinpoint, http, tmp_path
+) -> None:
+    account = account_for(fake, tmp_path)
+    [from_webhook] = await parse(account, fake.signed_webhook(), http)
+    found = await reconcile(account, http, EPOCH - timedelta(days=1))
+    from_poll = found[SAMPLE_APPLICATION_ID]
+    assert from_poll.dedupe_key == from_webhook.dedupe_key == f"application_hired:{SAMPLE_APPLICATION_ID}"
+    assert from_poll.ats_event == "reconciliation"
+    for name in ("kind", "ats_job_id", "ats_application_id", "ats_candidate_id", "source", "candidate_hash"):
+        assert getattr(from_poll, name) == getattr(from_webhook, name), name
+    assert from_poll.occurred_at == EPOCH  # hired_at
+
+
+async def test_refused_filters_fall_back_to_newest_first_and_stop_early(
+    fake: FakePinpoint, http, tmp_path, caplog
+) -> None:
+    fake.application_filters = "rejected"
+    add_history(fake)  # 31 applications with the sample: five pages of seven
+    recent_activity(fake)
+    with caplog.at_level(logging.INFO):
+        found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=3))
+    assert set(found) == {"501", "502"}
+    assert found["501"].ats_event == "reconciliation"
+    filtered, *newest_first = list_queries(fake)
+    assert "filter[status]" in filtered
+    assert newest_first, "no fallback listing"
+    assert all(q["sort"] == "-updated_at" and "filter[status]" not in q for q in newest_first)
+    assert all(q["include"] == "candidate,job" for q in newest_first)
+    assert len(newest_first) == 1  # the first page already reached older applications
+    assert "refused" in caplog.text
+
+
+async def test_the_fallback_pages_until_it_reaches_older_applications(
+    fake: FakePinpoint, http, tmp_path
+) -> None:
+    fake.application_filters = "rejected"
+    add_history(fake)
+    # Hires spread over the last 20 hours: the window spans three pages of seven.
+    for n in range(20):
+        fake.add_application(str(600 + n), job="4000", email=f"h{n}@example.com", status="new")
+        if n % 2 == 0:
+            fake.mark_hired(str(600 + n), _ago(hours=n + 1))
+        else:
+            fake.edit_application(str(600 + n), updated_at=_ago(hours=n + 1))
+    found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=19, minutes=30))
+    assert set(found) == {str(600 + n) for n in range(0, 19, 2)}
+    pages = [int(q["page[number]"]) for q in list_queries(fake) if "sort" in q]
+    assert pages == [1, 2, 3]  # of eight
+
+
+async def test_ignored_filters_are_noticed_and_never_report_a_non_hire(
+    fake: FakePinpoint, http, tmp_path, caplog
+) -> None:
+    fake.application_filters = "ignored"
+    add_history(fake)
+    recent_activity(fake)
+    with caplog.at_level(logging.WARNING):
+        found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=3))
+    assert set(found) == {"501", "502"}
+    assert "ignored" in caplog.text
+    assert any(q.get("sort") == "-updated_at" for q in list_queries(fake))
+
+
+async def test_an_ignored_sort_is_read_to_the_end(fake: FakePinpoint, http, tmp_path, caplog) -> None:
+    # Oldest first, as a server that ignores sort might list them: stopping at the first old
+    # application would miss every recent hire, so the whole list is read instead.
+    fake.application_filters = "rejected"
+    fake.application_sort = "ignored"
+    add_history(fake)
+    recent_activity(fake)
+    with caplog.at_level(logging.WARNING):
+        found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=3))
+    assert set(found) == {"501", "502"}
+    pages = [int(q["page[number]"]) for q in list_queries(fake) if "sort" in q]
+    assert pages == [1, 2, 3, 4, 5]
+    assert "not listed newest first" in caplog.text
+
+
+async def test_a_refused_sort_reads_every_application(fake: FakePinpoint, http, tmp_path, caplog) -> None:
+    # JSON:API servers answer 400 to a sort they do not support: then nothing tells the order, so
+    # the whole list is read, however it happens to be ordered.
+    fake.application_filters = "rejected"
+    fake.application_sort = "rejected"
+    add_history(fake)
+    recent_activity(fake)
+    with caplog.at_level(logging.WARNING):
+        found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=3))
+    assert set(found) == {"501", "502"}
+    queries = list_queries(fake)
+    assert [("filter[status]" in q, "sort" in q) for q in queries[:2]] == [(True, False), (False, True)]
+    assert [int(q["page[number]"]) for q in queries[2:]] == [1, 2, 3, 4, 5]
+    assert all("sort" not in q and "filter[status]" not in q for q in queries[2:])
+    assert "sorting applications was refused" in caplog.text
+
+
+@pytest.mark.parametrize("filters", ["supported", "rejected"])
+async def test_hired_at_alone_marks_a_hire(fake: FakePinpoint, http, tmp_path, filters) -> None:
+    fake.application_filters = filters
+    fake.application_status_attribute = False
+    hired_at = recent_activity(fake)
+    found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=3))
+    assert set(found) == {"501", "502"}
+    assert found["501"].occurred_at == hired_at
+
+
+async def test_a_hire_without_hired_at_happened_when_last_updated(fake: FakePinpoint, http, tmp_path) -> None:
+    moment = _ago(minutes=10)
+    fake.add_application("701", job="4000", email="a@example.com", updated_at=moment)
+    fake.edit_application("701", hired_at=None, updated_at=moment)
+    found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=1))
+    assert found["701"].occurred_at == moment
+
+
+async def test_nothing_recent_is_an_empty_list(fake: FakePinpoint, http, tmp_path) -> None:
+    add_history(fake)
+    account = account_for(fake, tmp_path)
+    assert await reconcile(account, http, _ago(hours=1)) == {}
+    fake.application_filters = "rejected"
+    assert await reconcile(account, http, _ago(hours=1)) == {}
+
+
+async def test_a_naive_since_is_taken_as_utc(fake: FakePinpoint, http, tmp_path) -> None:
+    recent_activity(fake)
+    found = await reconcile(account_for(fake, tmp_path), http, _ago(hours=3).replace(tzinfo=None))
+    assert set(found) == {"501", "502"}
+
+
+async def test_reconciliation_failures_are_unavailable(fake: FakePinpoint, http, tmp_path) -> None:
+    fake.faults.server_errors = 100
+    with pytest.raises(AdapterUnavailable, match="HTTP 503"):
+        await reconcile(account_for(fake, tmp_path), http, _ago(hours=1))
+    fake.faults.server_errors = 0
+    with pytest.raises(AdapterAuthError):
+        await reconcile(account_for(fake, tmp_path, api_key="revoked"), http, _ago(hours=1))
+    with pytest.raises(AdapterUnavailable, match="no application listing") as raised:
+        await reconcile(account_for(fake, tmp_path, base_url=f"{fake.url}/elsewhere"), http, _ago(hours=1))
+    assert raised.value.status == 404
+
+
+async def test_the_hub_sees_the_new_hooks(fake: FakePinpoint) -> None:
+    host = PluginHost()
+    assert host.register("pinpoint", plugin)
+    assert host.implements("pinpoint", "appcast_hub_fetch_recent_events")
+    assert host.implements("pinpoint", "appcast_hub_create_application")
+
+
+# --- applications in ------------------------------------------------------------------------------
+
+
+def a_job(ats_id: str = "4000") -> Job:
+    return Job(ats_id=ats_id, title="Senior Backend Engineer", posted_at=EPOCH)
+
+
+def an_application(**overrides: Any) -> Application:
+    fields: dict[str, Any] = {
+        "name": "Ada King Lovelace",
+        "email": " ada@example.com ",
+        "phone": "+44 20 7946 0000",
+        "resume_url": "https://files.example.com/ada.pdf",
+        "cover_letter": "I would love to join.",
+    }
+    return Application(**(fields | overrides))
+
+
+async def create(
+    account: Account, http: aiohttp.ClientSession, application: Application, job: Job | None = None
+) -> ApplicationResult:
+    return await plugin.appcast_hub_create_application(
+        account, options_of(account), job or a_job(), application, http
+    )
+
+
+async def test_an_application_is_created_with_appcast_as_its_source(
+    fake: FakePinpoint, http, tmp_path
+) -> None:
+    result = await create(account_for(fake, tmp_path), http, an_application())
+    created = str(FIRST_CREATED_APPLICATION_ID)
+    assert result == ApplicationResult(ats_application_id=created, ats_candidate_id=f"c{created}")
+    stored = fake.applications[created]
+    assert stored["attributes"] == {
+        "first_name": "Ada King",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "phone": "+44 20 7946 0000",
+        "cover_letter": "I would love to join.",
+        "resume_url": "https://files.example.com/ada.pdf",
+        "source_name": "Appcast",
+    }
+    assert (stored["job"], stored["source"]) == ("4000", "Appcast")
+    assert fake.faults.requests == ["POST /api/v1/applications"]
+
+
+async def test_a_created_application_comes_back_as_an_appcast_hire(
+    fake: FakePinpoint, http, tmp_path
+) -> None:
+    # Apply, hire, then both the webhook and reconciliation name the same hire with its source.
+    account = account_for(fake, tmp_path)
+    result = await create(account, http, an_application())
+    fake.mark_hired(result.ats_application_id)
+    body = fake.hired_body(result.ats_application_id, "4000")
+    [from_webhook] = await parse(account, fake.signed_webhook(body), http)
+    found = await reconcile(account, http, _ago(minutes=5))
+    from_poll = found[result.ats_application_id]
+    assert from_poll.dedupe_key == from_webhook.dedupe_key
+    assert from_poll.source == from_webhook.source == "Appcast"
+    assert from_poll.candidate_hash == from_webhook.candidate_hash == candidate_hash("ada@example.com")
+    assert from_poll.ats_candidate_id == result.ats_candidate_id
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "last"),
+    [
+        ("Ada Lovelace", "Ada", "Lovelace"),
+        ("  Ada   King  Lovelace ", "Ada King", "Lovelace"),
+        ("Cher", "Cher", "-"),
+        ("", "", ""),
+    ],
+)
+def test_names_are_split_on_the_last_word(name: str, first: str, last: str) -> None:
+    assert split_name(name) == (first, last)
+
+
+async def test_a_single_name_gets_a_placeholder_last_name(fake: FakePinpoint, http, tmp_path) -> None:
+    result = await create(account_for(fake, tmp_path), http, an_application(name="Cher"))
+    stored = fake.applications[result.ats_application_id]["attributes"]
+    assert (stored["first_name"], stored["last_name"]) == ("Cher", "-")
+
+
+def test_empty_optional_fields_are_left_out() -> None:
+    application = Application(name="Ada Lovelace", email="ada@example.com", phone=" ", source="Appcast")
+    document = application_document("4000", application)
+    assert document == {
+        "data": {
+            "type": "applications",
+            "attributes": {
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@example.com",
+                "source_name": "Appcast",
+            },
+            "relationships": {"job": {"data": {"type": "jobs", "id": "4000"}}},
+        }
+    }
+    assert (
+        "source_name"
+        not in application_document("4000", application, with_source=False)["data"]["attributes"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"email": ""}, "email"),
+        ({"email": "   "}, "email"),
+        ({"email": "ada"}, "email"),
+        ({"email": "ada@example"}, "email"),
+        ({"email": "ada lovelace@example.com"}, "email"),
+        ({"answers": {"q1": "yes"}}, "answers"),
+    ],
+)
+async def test_incomplete_applications_are_refused_before_sending(
+    fake: FakePinpoint, http, tmp_path, overrides: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ApplicationRefused, match=rf"^{field}\b"):
+        await create(account_for(fake, tmp_path), http, an_application(**overrides))
+    assert fake.faults.requests == []
+    assert len(fake.applications) == 1  # the sample only
+
+
+async def test_links_are_not_sent_and_say_so(fake: FakePinpoint, http, tmp_path, caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        result = await create(
+            account_for(fake, tmp_path), http, an_application(urls=["https://linkedin.com/in/ada"])
+        )
+    assert "urls" not in fake.applications[result.ats_application_id]["attributes"]
+    assert "1 link(s)" in caplog.text
+    assert "linkedin" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("ats_id", "detail"),
+    [("4003", "Job is not accepting applications"), ("99999", "Job must exist")],
+)
+async def test_pinpoints_422_is_a_refusal_with_its_reason(
+    fake: FakePinpoint, http, tmp_path, ats_id: str, detail: str
+) -> None:
+    assert ats_id not in fake.job_ids(open_only=True)
+    with pytest.raises(ApplicationRefused, match=f"^Pinpoint refused the application: {detail}$"):
+        await create(account_for(fake, tmp_path), http, an_application(), a_job(ats_id))
+    assert len(fake.faults.requests) == 1  # a refusal is not retried
+
+
+async def test_an_unknown_source_attribute_is_dropped_not_the_candidate(
+    fake: FakePinpoint, http, tmp_path, caplog
+) -> None:
+    fake.reject_unknown_attributes = True
+    with caplog.at_level(logging.WARNING):
+        result = await create(account_for(fake, tmp_path), http, an_application())
+    stored = fake.applications[result.ats_application_id]
+    assert "source_name" not in stored["attributes"]
+    assert stored["attributes"]["email"] == "ada@example.com"
+    assert fake.faults.requests == ["POST /api/v1/applications"] * 2
+    assert "without its source" in caplog.text
+
+
+async def test_a_wrong_api_key_refuses_the_application_at_once(fake: FakePinpoint, http, tmp_path) -> None:
+    with pytest.raises(AdapterAuthError, match="api_key") as raised:
+        await create(account_for(fake, tmp_path, api_key="revoked"), http, an_application())
+    assert raised.value.status == 401
+    assert len(fake.faults.requests) == 1
+
+
+async def test_a_5xx_is_not_retried_because_the_application_may_exist(
+    fake: FakePinpoint, http, tmp_path
+) -> None:
+    fake.faults.server_errors = 100
+    with pytest.raises(OutcomeUnknown, match="may have taken effect") as raised:
+        await create(account_for(fake, tmp_path), http, an_application())
+    assert raised.value.status == 503
+    assert not isinstance(raised.value, AdapterAuthError)
+    assert len(fake.faults.requests) == 1
+
+
+async def test_a_timeout_is_not_retried(fake: FakePinpoint, http, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(const, "POST_TIMEOUT", 0.05)
+    fake.faults.delay = 0.5
+    with pytest.raises(OutcomeUnknown, match="may have taken effect") as raised:
+        await create(account_for(fake, tmp_path), http, an_application())
+    assert raised.value.status is None
+    assert len(fake.faults.requests) == 1
+
+
+async def test_429_queues_the_application_until_pinpoint_takes_it(fake: FakePinpoint, http, tmp_path) -> None:
+    fake.faults.rate_limited, fake.faults.retry_after = 2, 0.05
+    started = time.monotonic()
+    result = await create(account_for(fake, tmp_path), http, an_application())
+    assert time.monotonic() - started >= 0.1
+    assert result.ats_application_id == str(FIRST_CREATED_APPLICATION_ID)
+    assert len(fake.faults.requests) == 3
+    assert len(fake.applications) == 2  # created once
+
+
+async def test_persistent_429_is_unavailable(fake: FakePinpoint, http, tmp_path) -> None:
+    fake.faults.rate_limited = 100
+    with pytest.raises(AdapterUnavailable, match="HTTP 429") as raised:
+        await create(account_for(fake, tmp_path), http, an_application())
+    assert raised.value.status == 429
+    assert len(fake.faults.requests) == const.ATTEMPTS
+
+
+async def test_an_unreachable_pinpoint_is_unavailable(fake: FakePinpoint, http, tmp_path) -> None:
+    account = account_for(fake, tmp_path, base_url="http://127.0.0.1:1")
+    with pytest.raises(AdapterUnavailable, match="unreachable"):
+        await create(account, http, an_application())
+
+
+async def test_applications_share_the_rate_limit(fake: FakePinpoint, http, tmp_path) -> None:
+    account = account_for(fake, tmp_path, rate_per_second=20.0)
+    started = time.monotonic()
+    results = await asyncio.gather(*(create(account, http, an_application()) for _ in range(4)))
+    # Four requests at 20/s with no burst: at least three gaps of 50 ms.
+    assert time.monotonic() - started >= 0.14
+    assert len({result.ats_application_id for result in results}) == 4
+
+
+async def test_the_fake_wants_a_jsonapi_body(fake: FakePinpoint, http) -> None:
+    document = application_document("4000", an_application())
+    headers = {"X-API-KEY": fake.api_key}
+    async with http.post(f"{fake.url}/api/v1/applications", json=document, headers=headers) as response:
+        assert response.status == 415
+    async with http.post(f"{fake.url}/api/v1/applications", json=document) as response:
+        assert response.status == 401
+
+
+def test_error_details_name_the_field() -> None:
+    document = {
+        "errors": [
+            {"detail": "can't be blank", "source": {"pointer": "/data/attributes/email"}},
+            {"title": "Email is invalid", "source": {"pointer": "/data/attributes/email"}},
+            {"source": {"pointer": "/data/attributes/phone"}},
+            {"code": "taken"},
+            "junk",
+        ]
+    }
+    assert error_details(document) == [
+        "email: can't be blank",
+        "Email is invalid",
+        "phone is invalid",
+        "taken",
+    ]
+    assert error_details(None) == []
+    assert error_details({"errors": "nope"}) == []
+
+
+@pytest.mark.parametrize(
+    "document",
+    [None, {}, {"data": []}, {"data": {"type": "applications"}}, {"data": {"id": ""}}],
+)
+def test_an_answer_without_an_id_is_not_a_created_application(document: Any) -> None:
+    with pytest.raises(MappingError):
+        created_application(document)
+
+
+def test_a_candidate_id_may_be_an_attribute() -> None:
+    answer = {"data": {"id": 5, "type": "applications", "attributes": {"candidate_id": 77}}}
+    assert created_application(answer) == ApplicationResult("5", "77")

@@ -1,0 +1,164 @@
+"""Counting pixel hits without a database write per hit, and without losing one.
+
+Each hit is appended, as one line, to this process's spool file with a single ``write`` system call before
+the GIF is answered: the bytes are in the operating system's hands then, so they survive the process
+being killed. Every ``flush_seconds`` the spool file is swapped for a fresh one and every full file is
+added to the per-job, per-day counts in one transaction that also records the file's name, so a crash
+between the commit and the file's removal can never count it twice. Files a dead process left behind
+(no longer locked) are counted by whichever process flushes next; replicas may share the folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import uuid
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from hub import models
+
+_LOGGER = logging.getLogger(__name__)
+
+KINDS = ("view", "apply")
+#: Longest job id counted; longer ones are not job ids of any ATS we know, and are refused.
+MAX_JOB_ID = 255
+_ACTIVE, _FULL = ".active", ".full"
+
+
+class PixelCounter:
+    """Spools hits to disk at once and adds them to ``pixel_counts`` in batches."""
+
+    def __init__(self, spool_dir: Path, flush_seconds: float) -> None:
+        self.spool_dir = spool_dir
+        self.flush_seconds = flush_seconds
+        self._prefix = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._sequence = 0
+        self._fd = -1
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- the hot path -----------------------------------------------------------------------------------
+
+    def hit(self, account_id: int, kind: str, job_id: str) -> None:
+        """Record one hit durably (one ``write``); ``job_id`` must hold no tab or line break."""
+        day = datetime.now(UTC).date().isoformat()
+        os.write(self._fd, f"{account_id}\t{kind}\t{day}\t{job_id}\n".encode())
+
+    # --- life cycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Count what dead processes left behind, open this process's spool file, start flushing."""
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        await self._count_spooled()
+        self._open_new()
+        self._task = asyncio.create_task(self._flush_loop(), name="pixel-flush")
+
+    async def stop(self) -> None:
+        """Flush everything (also what arrived during shutdown) and close the spool."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task  # it finishes the flush in hand, never cut mid-transaction
+        await self.flush()
+        os.close(self._fd)
+        (self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}").unlink(missing_ok=True)
+
+    async def flush(self) -> int:
+        """Swap the spool file for a fresh one and count every full one; returns the hits counted."""
+        self._open_new()
+        return await self._count_spooled()
+
+    async def _flush_loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.flush_seconds)
+            if self._stop.is_set():
+                return
+            try:
+                await self.flush()
+            except Exception:  # the database may be briefly away: the files wait on disk
+                _LOGGER.exception("flushing pixel hits failed; they stay spooled")
+
+    # --- files ------------------------------------------------------------------------------------------
+
+    def _open_new(self) -> None:
+        """Start a new active file, renaming the previous one as full."""
+        if self._fd >= 0:
+            active = self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}"
+            active.rename(active.with_suffix(_FULL))
+            os.close(self._fd)
+        self._sequence += 1
+        path = self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}"
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The lock tells other processes this file's owner is alive; the kernel drops it on death.
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    async def _count_spooled(self) -> int:
+        total = 0
+        for path in await asyncio.to_thread(lambda: sorted(self.spool_dir.iterdir())):
+            if path.suffix == _ACTIVE and not path.name.startswith(self._prefix) and _unlocked(path):
+                # Its process died: its hits are as good as any.
+                with contextlib.suppress(FileNotFoundError):  # another process got there first
+                    path.rename(path.with_suffix(_FULL))
+                path = path.with_suffix(_FULL)
+            if path.suffix == _FULL:
+                with contextlib.suppress(FileNotFoundError):
+                    total += await self._count_file(path)
+        return total
+
+    async def _count_file(self, path: Path) -> int:
+        counts = await asyncio.to_thread(_read_spool, path)
+        if counts:
+            async with in_transaction():
+                if await models.PixelBatch.exists(name=path.name):
+                    counts.clear()  # counted before a crash kept us from deleting the file
+                else:
+                    await _add_counts(counts)
+                    await models.PixelBatch.create(name=path.name, hits=sum(counts.values()))
+        await asyncio.to_thread(path.unlink)
+        return sum(counts.values())
+
+
+def _read_spool(path: Path) -> Counter[tuple[int, str, str, str]]:
+    counts: Counter[tuple[int, str, str, str]] = Counter()
+    for line in path.read_bytes().decode(errors="replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) == 4 and parts[0].isdigit() and parts[1] in KINDS:  # a line cut mid-write is dropped
+            counts[(int(parts[0]), parts[1], parts[2], parts[3])] += 1
+    return counts
+
+
+def _unlocked(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+async def _add_counts(counts: Counter[tuple[int, str, str, str]]) -> None:
+    merged: dict[tuple[int, str, str], dict[str, int]] = {}
+    for (account_id, kind, day, job_id), n in counts.items():
+        slot = merged.setdefault((account_id, job_id, day), {"views": 0, "applies": 0})
+        slot["views" if kind == "view" else "applies"] += n
+    for (account_id, job_id, day), added in merged.items():
+        updated = await models.PixelCount.filter(
+            account_id=account_id, ats_job_id=job_id, day=date.fromisoformat(day)
+        ).update(views=F("views") + added["views"], applies=F("applies") + added["applies"])
+        if not updated:
+            await models.PixelCount.create(
+                account_id=account_id, ats_job_id=job_id, day=date.fromisoformat(day), **added
+            )

@@ -1,0 +1,116 @@
+"""Stage mapping: which Appcast funnel event an ATS event means for an account.
+
+``application_created`` always means ``applied`` and ``hired`` means ``hired``; a stage change means what
+the account's mapping says for the stage it moved to — a run-time mapping (Slack, CLI, admin API) first,
+then ``[accounts.NAME.stages]`` in the config — and nothing when the stage is unmapped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub import models
+from hub.accounts import LiveAccount
+from hub.normalised import FUNNEL_EVENTS, Event, Stage
+
+UNMAPPED = "unmapped"
+
+
+def config_mapping(account: LiveAccount, workflow: str, stage_id: str) -> tuple[bool, str | None]:
+    """``(found, funnel_event)`` from the config's stage table (``workflow:stage`` before ``stage``)."""
+    stage_map = account.config.stage_map
+    for key in (f"{workflow}:{stage_id}" if workflow else None, stage_id):
+        if key is not None and key in stage_map:
+            return True, stage_map[key]
+    return False, None
+
+
+async def funnel_event_for(account: LiveAccount, event: Event) -> str | None:
+    """The funnel event ``event`` maps to, or None (unmapped, or deliberately nothing)."""
+    if event.kind == "application_created":
+        return "applied"
+    if event.kind == "hired":
+        return "hired"
+    if event.kind != "stage_changed" or not event.to_stage_id:
+        return None
+    row = await models.StageMapping.get_or_none(
+        account_id=account.row.id, workflow=event.workflow, stage_id=event.to_stage_id
+    )
+    if row is not None:
+        return row.funnel_event
+    return config_mapping(account, event.workflow, event.to_stage_id)[1]
+
+
+async def map_stage(
+    account: LiveAccount,
+    stage_id: str,
+    funnel_event: str | None,
+    *,
+    workflow: str = "",
+    stage_name: str | None = None,
+    actor: str,
+    source: str,
+) -> str | None:
+    """Map a stage (``funnel_event`` None: to nothing, on purpose); audited. Returns the previous value."""
+    if funnel_event is not None and funnel_event not in FUNNEL_EVENTS:
+        raise ValueError(f"funnel event must be one of {', '.join(FUNNEL_EVENTS)} or none")
+    row = await models.StageMapping.get_or_none(
+        account_id=account.row.id, workflow=workflow, stage_id=stage_id
+    )
+    before = row.funnel_event if row is not None else config_mapping(account, workflow, stage_id)[1]
+    if row is None:
+        await models.StageMapping.create(
+            account_id=account.row.id, workflow=workflow, stage_id=stage_id, stage_name=stage_name,
+            funnel_event=funnel_event,
+        )  # fmt: skip
+    else:
+        row.funnel_event = funnel_event
+        row.stage_name = stage_name or row.stage_name
+        await row.save(update_fields=["funnel_event", "stage_name", "updated_at"])
+    await models.AuditEntry.create(
+        actor=actor, source=source, action="stage.map", account_name=account.name,
+        target=f"{workflow}:{stage_id}" if workflow else stage_id,
+        before={"funnel_event": before}, after={"funnel_event": funnel_event},
+    )  # fmt: skip
+    return before
+
+
+@dataclass(slots=True)
+class StageView:
+    """One stage as an admin sees it: what it maps to, and where that comes from."""
+
+    id: str
+    name: str
+    workflow: str
+    funnel_event: str | None
+    #: ``runtime`` (Slack/CLI/API), ``config``, or ``unmapped``.
+    origin: str
+    #: Stage changes into this stage stored while it was unmapped.
+    unmapped_events: int = 0
+
+
+async def stage_views(account: LiveAccount, stages: list[Stage]) -> list[StageView]:
+    """The ATS's stages with their mapping, plus stages seen in events but unknown to the ATS list."""
+    rows = {
+        (row.workflow, row.stage_id): row
+        for row in await models.StageMapping.filter(account_id=account.row.id)
+    }
+    seen: dict[tuple[str, str], int] = {}
+    for workflow, stage_id in await models.Event.filter(
+        account_id=account.row.id, kind="stage_changed", funnel_event__isnull=True
+    ).values_list("workflow", "to_stage_id"):
+        if stage_id:
+            seen[(workflow, stage_id)] = seen.get((workflow, stage_id), 0) + 1
+    known = {(s.workflow, s.id): s.name for s in stages}
+    for key in seen:
+        known.setdefault(key, rows[key].stage_name if key in rows and rows[key].stage_name else key[1])
+    views = []
+    for (workflow, stage_id), name in known.items():
+        row = rows.get((workflow, stage_id))
+        if row is not None:
+            funnel, origin = row.funnel_event, "runtime"
+        else:
+            found, funnel = config_mapping(account, workflow, stage_id)
+            origin = "config" if found else UNMAPPED
+        views.append(StageView(stage_id, name, workflow, funnel, origin, seen.get((workflow, stage_id), 0)))
+    return views
