@@ -8,6 +8,10 @@ override wins over the file until someone changes it again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
 
 from hub import models
 from hub.config import Account, FeedPolicy, HubConfig
@@ -69,3 +73,29 @@ async def get_account(config: HubConfig, name: str) -> LiveAccount:
 async def all_accounts(config: HubConfig) -> list[LiveAccount]:
     """Every configured account, by name."""
     return [await get_account(config, name) for name in sorted(config.accounts)]
+
+
+async def mark_changed(account: LiveAccount) -> None:
+    """Record that the account's feed content changed (moves its ETag and Last-Modified)."""
+    now = datetime.now(UTC)
+    await models.Account.filter(id=account.row.id).update(
+        feed_version=F("feed_version") + 1, feed_changed_at=now
+    )
+    await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
+
+
+async def set_integration(account: LiveAccount, *, enabled: bool, actor: str, source: str) -> bool:
+    """Switch the account's Appcast integration on or off (audited); False when it already was so."""
+    before = account.enabled
+    if before == enabled:
+        return False
+    async with in_transaction():
+        await models.Account.filter(id=account.row.id).update(enabled_override=enabled)
+        await models.AuditEntry.create(
+            actor=actor, source=source, action="integration.enable" if enabled else "integration.disable",
+            account_name=account.name, target=account.name,
+            before={"enabled": before}, after={"enabled": enabled},
+        )  # fmt: skip
+    account.row.enabled_override = enabled
+    await mark_changed(account)
+    return True

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 
 from hub import models
 from hub.accounts import LiveAccount
@@ -41,15 +41,6 @@ def in_feed(account: LiveAccount) -> Q:
     if account.feed_policy == "all-open":
         on = Q(appcast__isnull=True) | on
     return Q(account_id=account.row.id, is_open=True) & on
-
-
-async def mark_changed(account: LiveAccount) -> None:
-    """Record that the account's feed content changed (moves its ETag and Last-Modified)."""
-    now = datetime.now(UTC)
-    await models.Account.filter(id=account.row.id).update(
-        feed_version=F("feed_version") + 1, feed_changed_at=now
-    )
-    await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
 
 
 def etag(account: LiveAccount) -> str:

@@ -13,8 +13,8 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from hub import models
-from hub.accounts import LiveAccount
-from hub.feed import in_feed, mark_changed
+from hub.accounts import LiveAccount, mark_changed
+from hub.feed import in_feed
 
 JobStatus = Literal["open", "closed"]
 FlagFilter = Literal["on", "off", "unset", "in-feed"]

@@ -6,6 +6,7 @@ goes through the same services as the CLI and Slack, so it lands in the audit lo
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -14,9 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.accounts import LiveAccount, UnknownAccount, all_accounts, get_account
-from hub.appkeys import CONFIG, SCHEDULER
+from hub.accounts import LiveAccount, UnknownAccount, all_accounts, get_account, set_integration
+from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
+from hub.deliveries import list_deliveries, replay
+from hub.errors import AdapterUnavailable
 from hub.jobs import list_jobs, switch_jobs
+from hub.normalised import FUNNEL_EVENTS
+from hub.stages import map_stage, stage_views
+from hub.stats import job_stats
 from hub.views.errors import json_error
 
 routes = web.RouteTableDef()
@@ -25,6 +31,7 @@ MAX_PAGE = 500
 MAX_IDS = 1000
 STATUSES = ("open", "closed")
 FLAGS = ("on", "off", "unset", "in-feed")
+DELIVERY_STATES = ("pending", "delivered", "dead")
 
 
 class BadRequest(Exception):
@@ -173,6 +180,110 @@ async def account_sync(request: web.Request) -> web.Response:
     return reply(body, status=502 if result.error else 200)
 
 
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+@routes.post("/api/accounts/{account}/reconcile")
+async def account_reconcile(request: web.Request) -> web.Response:
+    """Poll the ATS now for events webhooks missed; answers how many were new."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    if not request.app[PLUGINS].implements(account.config.adapter, "appcast_hub_fetch_recent_events"):
+        return json_error(404, f"the {account.config.adapter!r} adapter cannot be polled for events")
+    result = await request.app[SCHEDULER].reconcile(account.name)
+    if result is None:
+        return json_error(502, "the ATS could not be polled: see the hub's log")
+    return reply({"stored": result.stored, "duplicates": result.duplicates, "deliveries": result.deliveries})
+
+
+@routes.post("/api/accounts/{account}/integration")
+async def account_integration(request: web.Request) -> web.Response:
+    """Switch the account's Appcast integration: ``{"enabled": true|false}``."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    enabled = (await _json_object(request)).get("enabled")
+    if not isinstance(enabled, bool):
+        raise BadRequest('"enabled" must be true or false')
+    changed = await set_integration(account, enabled=enabled, actor="api", source="api")
+    return reply({"enabled": enabled, "changed": changed})
+
+
+@routes.get("/api/accounts/{account}/stages")
+async def stages_index(request: web.Request) -> web.Response:
+    """The ATS's stages with their funnel events (``origin`` says where the mapping comes from)."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    plugins = request.app[PLUGINS]
+    stages, problem = [], None
+    if plugins.implements(account.config.adapter, "appcast_hub_list_stages"):
+        try:
+            stages = list(
+                await plugins.call(
+                    account.config.adapter, "appcast_hub_list_stages", account.config, http=request.app[HTTP]
+                )
+            )
+        except AdapterUnavailable as error:
+            problem = str(error)
+    views = await stage_views(account, stages)
+    return reply({"stages": [dataclasses.asdict(v) for v in views], "ats_error": problem})
+
+
+@routes.put("/api/accounts/{account}/stages/{stage_id}")
+async def stage_map(request: web.Request) -> web.Response:
+    """Map a stage: ``{"funnel_event": "interview"|null, "workflow": ""}`` (null: deliberately none)."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    body = await _json_object(request)
+    funnel = body.get("funnel_event")
+    workflow = body.get("workflow", "")
+    if funnel is not None and funnel not in FUNNEL_EVENTS:
+        raise BadRequest(f'"funnel_event" must be one of {", ".join(FUNNEL_EVENTS)} or null')
+    if not isinstance(workflow, str):
+        raise BadRequest('"workflow" must be a string')
+    before = await map_stage(
+        account, request.match_info["stage_id"], funnel, workflow=workflow, actor="api", source="api"
+    )
+    return reply({"stage_id": request.match_info["stage_id"], "before": before, "funnel_event": funnel})
+
+
+@routes.get("/api/deliveries")
+async def deliveries_index(request: web.Request) -> web.Response:
+    """The outbox, newest first: ``account``, ``state`` (pending, delivered, dead), ``limit``."""
+    account_id = None
+    if "account" in request.query:
+        account_id = (await get_account(request.app[CONFIG], request.query["account"])).row.id
+    total, rows = await list_deliveries(
+        account_id=account_id,
+        state=_choice(request, "state", DELIVERY_STATES),  # type: ignore[arg-type]
+        limit=_integer(request, "limit", 50, MAX_PAGE),
+    )
+    return reply({"total": total, "deliveries": rows})
+
+
+@routes.post("/api/deliveries/{delivery}/retry")
+async def delivery_retry(request: web.Request) -> web.Response:
+    """Replay one dead delivery (``dead`` instead of an id: every dead delivery)."""
+    target = request.match_info["delivery"]
+    if target != "dead" and not target.isdigit():
+        raise BadRequest("give a delivery id, or 'dead' for every dead delivery")
+    ids = await replay(None if target == "dead" else [int(target)], actor="api", source="api")
+    if target != "dead" and not ids:
+        return json_error(404, f"no dead delivery {target}")
+    return reply({"replayed": ids})
+
+
+@routes.get("/api/accounts/{account}/stats")
+async def account_stats(request: web.Request) -> web.Response:
+    """Views, applies, conversion and hires: the account's, or one job's with ``?job=``."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    stats = await job_stats(account, request.query.get("job"))
+    return reply({"job": stats.ats_job_id, "views": stats.views, "applies": stats.applies,
+                  "conversion": stats.conversion, "hires": stats.hires})  # fmt: skip
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "appcast-hub admin API", "version": "1"},
@@ -196,6 +307,15 @@ OPENAPI: dict[str, Any] = {
         "/api/accounts/{account}/jobs/enable": {"post": {"summary": 'switch on: {"ids": [...]}'}},
         "/api/accounts/{account}/jobs/disable": {"post": {"summary": 'switch off: {"ids": [...]}'}},
         "/api/accounts/{account}/sync": {"post": {"summary": "sync now"}},
+        "/api/accounts/{account}/reconcile": {"post": {"summary": "poll the ATS for missed events"}},
+        "/api/accounts/{account}/integration": {"post": {"summary": 'switch: {"enabled": bool}'}},
+        "/api/accounts/{account}/stages": {"get": {"summary": "stages and their funnel events"}},
+        "/api/accounts/{account}/stages/{stage_id}": {
+            "put": {"summary": 'map: {"funnel_event": "interview"|null, "workflow": ""}'}
+        },
+        "/api/accounts/{account}/stats": {"get": {"summary": "views, applies, conversion, hires (?job=)"}},
+        "/api/deliveries": {"get": {"summary": "the outbox (?account, ?state, ?limit)"}},
+        "/api/deliveries/{delivery}/retry": {"post": {"summary": "replay a dead delivery, or 'dead'"}},
     },
 }
 

@@ -21,7 +21,7 @@ from hub.views.errors import json_error
 routes = web.RouteTableDef()
 
 #: The classic 43-byte transparent 1x1 GIF.
-GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+GIF = base64.b64decode("R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 _GIF_HEADERS = {"Cache-Control": "no-store, max-age=0", "Content-Type": "image/gif"}
 PAGES = {"job": "view", "confirmation": "apply"}
 

@@ -1,0 +1,66 @@
+"""Per-job numbers for admins: pixel views and applies, conversion, and hires from ATS events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.functions import Count, Sum
+
+from hub import models
+from hub.accounts import LiveAccount
+
+
+@dataclass(slots=True)
+class JobStats:
+    """One job's (or a whole account's, ``ats_job_id`` None) numbers."""
+
+    ats_job_id: str | None
+    views: int
+    applies: int
+    hires: int
+
+    @property
+    def conversion(self) -> float | None:
+        """Applies per view, None before the first view."""
+        return self.applies / self.views if self.views else None
+
+
+async def job_stats(account: LiveAccount, ats_job_id: str | None = None) -> JobStats:
+    """Totals for one job, or for the account when ``ats_job_id`` is None."""
+    pixels = models.PixelCount.filter(account_id=account.row.id)
+    hires = models.Event.filter(account_id=account.row.id, kind="hired")
+    if ats_job_id is not None:
+        pixels = pixels.filter(ats_job_id=ats_job_id)
+        hires = hires.filter(ats_job_id=ats_job_id)
+    totals = await pixels.annotate(v=Sum("views"), a=Sum("applies")).first().values("v", "a")
+    return JobStats(
+        ats_job_id, int((totals or {}).get("v") or 0), int((totals or {}).get("a") or 0), await hires.count()
+    )
+
+
+async def top_jobs(account: LiveAccount, limit: int = 10) -> list[JobStats]:
+    """The jobs with the most views, with their applies and hires."""
+    rows = (
+        await models.PixelCount.filter(account_id=account.row.id)
+        .group_by("ats_job_id")
+        .annotate(v=Sum("views"), a=Sum("applies"))
+        .order_by("-v")
+        .limit(limit)
+        .values("ats_job_id", "v", "a")
+    )
+    hires = (
+        dict(
+            await models.Event.filter(
+                account_id=account.row.id, kind="hired", ats_job_id__in=[r["ats_job_id"] for r in rows]
+            )
+            .group_by("ats_job_id")
+            .annotate(n=Count("id"))
+            .values_list("ats_job_id", "n")
+        )
+        if rows
+        else {}
+    )
+    return [
+        JobStats(r["ats_job_id"], int(r["v"] or 0), int(r["a"] or 0), hires.get(r["ats_job_id"], 0))
+        for r in rows
+    ]
