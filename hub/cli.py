@@ -14,20 +14,26 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from hub import __version__, db
-from hub.accounts import UnknownAccount, ensure_accounts, get_account
+from hub.accounts import UnknownAccount, ensure_accounts, get_account, set_integration
 from hub.app import HTTP_TIMEOUT, create_app
-from hub.config import HubConfig, bind_plugins, config_path, load_config
-from hub.errors import ConfigError, HubError
+from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, load_config
+from hub.deliveries import list_deliveries, replay
+from hub.errors import AdapterUnavailable, ConfigError, HubError
+from hub.events import reconcile_account
 from hub.feed import write_feed
 from hub.jobs import list_jobs, switch_jobs
 from hub.logs import redactor, setup_logging
+from hub.normalised import FUNNEL_EVENTS, Stage
 from hub.plugins import HOOK_PREFIX, PluginHost, load_plugins
+from hub.stages import map_stage, stage_views
+from hub.stats import job_stats, top_jobs
 from hub.sync import sync_account
 
 _LOGGER = logging.getLogger(__name__)
@@ -183,7 +189,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 print(f"{len(rows)} of {total} jobs")
                 return 0
             result = await switch_jobs(
-                account, args.ids, on=args.action == "enable", actor=f"cli:{getpass.getuser()}",
+                account, args.ids, on=args.action == "enable", actor=_actor(),
                 source="cli",
             )  # fmt: skip
             word = "on" if args.action == "enable" else "off"
@@ -225,6 +231,136 @@ def cmd_feed(args: argparse.Namespace) -> int:
         os.replace(partial, args.output)
     print(f"{count} jobs", file=sys.stderr)
     return 0
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    """List the outbox, or replay dead deliveries."""
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            if args.action == "retry":
+                targets = args.ids
+                if targets != ["dead"] and not all(t.isdigit() for t in targets):
+                    raise CommandFailed("give delivery ids, or 'dead' for every dead delivery")
+                ids = None if targets == ["dead"] else [int(t) for t in targets]
+                replayed = await replay(ids, actor=_actor(), source="cli")
+                print(f"replayed: {', '.join(map(str, replayed))}" if replayed else "nothing dead to replay")
+                missing = set(ids or ()) - set(replayed)
+                if missing:
+                    print(f"not dead (or no such delivery): {', '.join(map(str, sorted(missing)))}")
+                return EXIT_FAILED if missing else 0
+            account_id = (await get_account(config, args.account)).row.id if args.account else None
+            total, rows = await list_deliveries(account_id=account_id, state=args.state, limit=args.limit)
+            for row in rows:
+                error = f"  {row['last_error']}" if row["last_error"] else ""
+                print(f"{row['id']:>8} {row['account']:<16} {row['event'] or '-':<10} {row['state']:<9} "
+                      f"attempts:{row['attempts']}{error}")  # fmt: skip
+            print(f"{len(rows)} of {total} deliveries")
+            return 0
+
+    return _run(work)
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    """Show an account's stages and their funnel events, or map one."""
+    config, plugins = _load(args)
+
+    async def work() -> int:
+        async with _opened(config) as http:
+            account = await get_account(config, args.account)
+            if args.action == "map":
+                funnel = None if args.event == NO_FUNNEL_EVENT else args.event
+                before = await map_stage(
+                    account, args.stage, funnel, workflow=args.workflow, actor=_actor(), source="cli"
+                )
+                print(f"{args.stage}: {before or 'unmapped'} → {funnel or 'none'}")
+                return 0
+            stages: list[Stage] = []
+            if plugins.implements(account.config.adapter, "appcast_hub_list_stages"):
+                try:
+                    stages = list(
+                        await plugins.call(
+                            account.config.adapter, "appcast_hub_list_stages", account.config, http=http
+                        )
+                    )
+                except AdapterUnavailable as error:
+                    print(f"the ATS did not list its stages: {error}", file=sys.stderr)
+            for view in await stage_views(account, stages):
+                where = f"{view.workflow}/" if view.workflow else ""
+                seen = f" ({view.unmapped_events} events while unmapped)" if view.unmapped_events else ""
+                print(
+                    f"{where}{view.id:<40} {view.name:<28} {view.funnel_event or '-':<10} {view.origin}{seen}"
+                )
+            return 0
+
+    return _run(work)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Pixel views, applies, conversion and hires, for an account or one job."""
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            account = await get_account(config, args.account)
+            rows = [await job_stats(account, args.job)] if args.job else await top_jobs(account, args.limit)
+            if not args.job:
+                rows.insert(0, await job_stats(account))
+            for stats in rows:
+                conversion = f"{stats.conversion:.1%}" if stats.conversion is not None else "-"
+                print(
+                    f"{stats.ats_job_id or 'all jobs':<24} views {stats.views:>8}  "
+                    f"applies {stats.applies:>6}  conversion {conversion:>6}  hires {stats.hires:>4}"
+                )
+            return 0
+
+    return _run(work)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Poll the ATS now for events webhooks missed (the running hub sends the deliveries)."""
+    config, plugins = _load(args)
+    names = [args.account] if args.account else sorted(config.accounts)
+
+    async def work() -> int:
+        failed = False
+        async with _opened(config) as http:
+            for name in names:
+                account = await get_account(config, name)
+                if not plugins.implements(account.config.adapter, "appcast_hub_fetch_recent_events"):
+                    print(f"{name}: the {account.config.adapter} adapter cannot be polled for events")
+                    continue
+                lookback = timedelta(hours=config.events["reconcile_lookback_hours"])
+                result = await reconcile_account(account, plugins, http, lookback)
+                if result is None:
+                    print(f"{name}: reconciliation failed (see the log)")
+                    failed = True
+                else:
+                    print(f"{name}: {result.stored} new events, {result.duplicates} already known, "
+                          f"{result.deliveries} deliveries queued")  # fmt: skip
+        return EXIT_FAILED if failed else 0
+
+    return _run(work)
+
+
+def cmd_integration(args: argparse.Namespace) -> int:
+    """Switch an account's Appcast integration on or off."""
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            account = await get_account(config, args.account)
+            on = args.state == "on"
+            changed = await set_integration(account, enabled=on, actor=_actor(), source="cli")
+            print(f"{account.name}: integration {'switched' if changed else 'already'} {args.state}")
+            return 0
+
+    return _run(work)
 
 
 # --- argument parsing ---------------------------------------------------------------------------------
@@ -281,6 +417,40 @@ def build_parser() -> argparse.ArgumentParser:
         switch = actions.add_parser(action, parents=[common], help=f"{action} jobs for Appcast by ATS id")
         switch.add_argument("ids", nargs="+", metavar="ID")
     jobs.set_defaults(func=cmd_jobs)
+
+    deliveries = commands.add_parser("deliveries", parents=[common], help="the outbox: list, replay dead")
+    delivery_actions = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
+    delivery_list = delivery_actions.add_parser("list", parents=[common], help="newest first")
+    delivery_list.add_argument("-a", "--account")
+    delivery_list.add_argument("--state", choices=("pending", "delivered", "dead"))
+    delivery_list.add_argument("--limit", type=int, default=50)
+    delivery_retry = delivery_actions.add_parser("retry", parents=[common], help="replay dead deliveries")
+    delivery_retry.add_argument("ids", nargs="+", metavar="ID|dead")
+    deliveries.set_defaults(func=cmd_deliveries)
+
+    stages = commands.add_parser("stages", parents=[common], help="stages and their funnel events")
+    stages.add_argument("account")
+    stage_actions = stages.add_subparsers(dest="action", metavar="ACTION")
+    stage_map = stage_actions.add_parser("map", parents=[common], help="map a stage to a funnel event")
+    stage_map.add_argument("stage", help="the ATS stage id")
+    stage_map.add_argument("event", choices=(*FUNNEL_EVENTS, NO_FUNNEL_EVENT))
+    stage_map.add_argument("--workflow", default="", help="the workflow, where the ATS has several")
+    stages.set_defaults(func=cmd_stages)
+
+    stats = commands.add_parser("stats", parents=[common], help="views, applies, conversion, hires")
+    stats.add_argument("account")
+    stats.add_argument("--job", help="one job's numbers (default: the account's and its top jobs)")
+    stats.add_argument("--limit", type=int, default=10)
+    stats.set_defaults(func=cmd_stats)
+
+    reconcile = commands.add_parser("reconcile", parents=[common], help="poll the ATS for missed events")
+    reconcile.add_argument("account", nargs="?", help="one account (default: all)")
+    reconcile.set_defaults(func=cmd_reconcile)
+
+    integration = commands.add_parser("integration", parents=[common], help="switch an account's integration")
+    integration.add_argument("account")
+    integration.add_argument("state", choices=("on", "off"))
+    integration.set_defaults(func=cmd_integration)
 
     feed = commands.add_parser("feed", parents=[common], help="write an account's feed")
     feed.add_argument("account")

@@ -11,19 +11,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from hub import models
 from hub.accounts import LiveAccount
+from hub.errors import AdapterUnavailable
 from hub.feed import FEED_COLUMNS, job_of
 from hub.normalised import Event, Job
 from hub.plugins import PluginHost
 from hub.stages import funnel_event_for
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Each reconciliation looks a little further back than the last one reached: clocks and commits skew.
+RECONCILE_OVERLAP = timedelta(minutes=10)
 
 
 @dataclass(slots=True)
@@ -96,4 +101,28 @@ async def store_events(account: LiveAccount, plugins: PluginHost, events: list[E
         result.stored += stored
         result.duplicates += not stored
         result.deliveries += deliveries
+    return result
+
+
+async def reconcile_account(
+    account: LiveAccount, plugins: PluginHost, http: aiohttp.ClientSession, lookback: timedelta
+) -> StoreResult | None:
+    """Ask the ATS for events since the last reconciliation (or ``lookback``) and store the missing ones.
+
+    None when the ATS could not be asked (logged); the next run covers the same window again.
+    """
+    started = datetime.now(UTC)
+    last = account.row.last_reconciled_at
+    since = last - RECONCILE_OVERLAP if last else started - lookback
+    try:
+        events = await plugins.call(
+            account.config.adapter, "appcast_hub_fetch_recent_events", account.config, http=http, since=since
+        )
+    except AdapterUnavailable as error:
+        _LOGGER.warning("reconciliation of %s failed: %s", account.name, error)
+        return None
+    result = await store_events(account, plugins, list(events or ()))
+    await models.Account.filter(id=account.row.id).update(last_reconciled_at=started)
+    if result.stored:
+        _LOGGER.info("reconciliation of %s recovered %s events webhooks missed", account.name, result.stored)
     return result

@@ -21,8 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hub import models
 from hub.accounts import get_account
 from hub.config import HubConfig
-from hub.errors import AdapterUnavailable
-from hub.events import StoreResult, store_events
+from hub.events import StoreResult, reconcile_account
 from hub.http import backoff_delay
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
@@ -32,8 +31,6 @@ _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Each reconciliation looks a little further back than the last one reached: clocks and commits skew.
-RECONCILE_OVERLAP = timedelta(minutes=10)
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 #: Counted spool files are remembered this long: far longer than a crashed process stays down.
 PIXEL_BATCHES_KEPT = timedelta(days=30)
@@ -137,26 +134,9 @@ class HubScheduler:
 
         async def work() -> StoreResult | None:
             account = await get_account(self.config, name)
-            started = datetime.now(UTC)
-            last = account.row.last_reconciled_at
-            since = (
-                last - RECONCILE_OVERLAP
-                if last
-                else started - timedelta(hours=self.config.events["reconcile_lookback_hours"])
-            )
-            try:
-                events = await self.plugins.call(
-                    account.config.adapter, "appcast_hub_fetch_recent_events", account.config,
-                    http=self.http, since=since,
-                )  # fmt: skip
-            except AdapterUnavailable as error:
-                _LOGGER.warning("reconciliation of %s failed: %s", name, error)
-                return None
-            result = await store_events(account, self.plugins, list(events or ()))
-            await models.Account.filter(id=account.row.id).update(last_reconciled_at=started)
-            if result.stored:
-                _LOGGER.info("reconciliation of %s recovered %s events webhooks missed", name, result.stored)
-            if result.deliveries:
+            lookback = timedelta(hours=self.config.events["reconcile_lookback_hours"])
+            result = await reconcile_account(account, self.plugins, self.http, lookback)
+            if result is not None and result.deliveries:
                 self.outbox.wake()
             return result
 

@@ -1,0 +1,80 @@
+"""The CLI's outbox, stages, stats, reconcile and integration commands, on a real database file."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from hub import db, models
+from tests.conftest import demo_config, free_port, hub_command, write_config
+
+
+@pytest.fixture
+async def config(tmp_path: Path) -> Path:
+    path = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", free_port()))
+    assert run(path, "sync").returncode == 0
+    async with db.database(f"sqlite://{tmp_path / 'hub.sqlite3'}"):
+        account = await models.Account.get(name="demo")
+        now = datetime.now(UTC)
+        for key, state in (("k1", "dead"), ("k2", "delivered"), ("k3", "dead")):
+            await models.Delivery.create(
+                account=account, destination="appcast", idempotency_key=key, payload={"event": "hired"},
+                state=state, attempts=12, next_attempt_at=now, last_error="Appcast answered HTTP 503",
+            )  # fmt: skip
+        await models.Event.create(
+            account=account, kind="stage_changed", dedupe_key="e1", to_stage_id="phone-screen",
+            occurred_at=now,
+        )  # fmt: skip
+        await models.PixelCount.create(
+            account=account, ats_job_id="NW-1001", day=date.today(), views=8, applies=2
+        )
+    return path
+
+
+def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(hub_command(*args, "-c", str(config)), capture_output=True, text=True, timeout=60)
+
+
+async def test_deliveries_list_and_replay(config: Path) -> None:
+    listed = run(config, "deliveries", "list", "--state", "dead")
+    assert listed.returncode == 0, listed.stderr
+    assert "2 of 2 deliveries" in listed.stdout
+    assert "Appcast answered HTTP 503" in listed.stdout
+    one = run(config, "deliveries", "retry", "1", "2")
+    assert one.returncode == 1
+    assert "replayed: 1" in one.stdout
+    assert "not dead (or no such delivery): 2" in one.stdout
+    rest = run(config, "deliveries", "retry", "dead")
+    assert (rest.returncode, rest.stdout.strip()) == (0, "replayed: 3")
+    assert "0 of 0" in run(config, "deliveries", "list", "--state", "dead").stdout
+    bad = run(config, "deliveries", "retry", "x1")
+    assert bad.returncode == 2
+    assert "give delivery ids" in bad.stderr
+
+
+async def test_stages_show_unmapped_then_map(config: Path) -> None:
+    shown = run(config, "stages", "demo")
+    assert shown.returncode == 0, shown.stderr
+    assert "phone-screen" in shown.stdout
+    assert "unmapped (1 events while unmapped)" in shown.stdout
+    mapped = run(config, "stages", "demo", "map", "phone-screen", "screen")
+    assert (mapped.returncode, mapped.stdout.strip()) == (0, "phone-screen: unmapped → screen")
+    assert "screen     runtime" in run(config, "stages", "demo").stdout
+    wrong = run(config, "stages", "demo", "map", "phone-screen", "hire")
+    assert wrong.returncode == 2
+
+
+async def test_stats_integration_and_reconcile(config: Path) -> None:
+    stats = run(config, "stats", "demo", "--job", "NW-1001")
+    assert stats.returncode == 0, stats.stderr
+    assert "views        8  applies      2  conversion  25.0%  hires    0" in stats.stdout
+    off = run(config, "integration", "demo", "off")
+    assert off.stdout.strip() == "demo: integration switched off"
+    assert run(config, "integration", "demo", "off").stdout.strip() == "demo: integration already off"
+    feed = run(config, "feed", "demo")
+    assert feed.stdout.count("<job>") == 0
+    reconcile = run(config, "reconcile")
+    assert "the file adapter cannot be polled for events" in reconcile.stdout
