@@ -15,8 +15,9 @@ from aiohttp import web
 
 from hub import __version__, db
 from hub.accounts import ensure_accounts
-from hub.appkeys import CONFIG, HTTP, INBOX, OUTBOX, PIXELS, PLUGINS, SCHEDULER
+from hub.appkeys import CONFIG, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
 from hub.config import HubConfig
+from hub.leader import leadership_for
 from hub.pixels import PixelCounter
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
@@ -44,6 +45,14 @@ async def _http_session(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _leadership(app: web.Application) -> AsyncIterator[None]:
+    leader = leadership_for(app[CONFIG].database_url)
+    await leader.start()
+    app[LEADER] = leader
+    yield
+    await leader.stop()
+
+
 async def _pixel_counter(app: web.Application) -> AsyncIterator[None]:
     settings = app[CONFIG].pixels
     counter = PixelCounter(settings["spool_dir"], settings["flush_seconds"])
@@ -66,7 +75,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP], app[OUTBOX])
+    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP], app[OUTBOX], app[LEADER])
     app[SCHEDULER] = scheduler
     if app[CONFIG].sync["scheduled"]:
         scheduler.start()
@@ -82,7 +91,7 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     )
     app[CONFIG] = config
     app[PLUGINS] = plugins
-    app.cleanup_ctx.extend([_database, _http_session, _pixel_counter, _workers, _scheduler])
+    app.cleanup_ctx.extend([_leadership, _database, _http_session, _pixel_counter, _workers, _scheduler])
     for module in (health, feeds, webhooks, pixels, apply, api):
         app.add_routes(module.routes)
     return app

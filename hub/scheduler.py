@@ -23,6 +23,7 @@ from hub.accounts import get_account
 from hub.config import HubConfig
 from hub.events import StoreResult, reconcile_account
 from hub.http import backoff_delay
+from hub.leader import Leadership
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
 from hub.workers import OutboxWorker
@@ -40,9 +41,15 @@ class HubScheduler:
     """Owns the APScheduler instance and the tasks it started, so shutdown can finish them cleanly."""
 
     def __init__(
-        self, config: HubConfig, plugins: PluginHost, http: aiohttp.ClientSession, outbox: OutboxWorker
+        self,
+        config: HubConfig,
+        plugins: PluginHost,
+        http: aiohttp.ClientSession,
+        outbox: OutboxWorker,
+        leader: Leadership,
     ) -> None:
         self.config = config
+        self.leader = leader
         self.plugins = plugins
         self.http = http
         self.outbox = outbox
@@ -56,7 +63,7 @@ class HubScheduler:
         for account in self.config.accounts.values():
             minutes = account.sync_interval_minutes or self.config.sync["interval_minutes"]
             self.scheduler.add_job(
-                self.sync,
+                self._leader_only(self.sync),
                 IntervalTrigger(minutes=minutes, jitter=self.config.sync["jitter_seconds"], timezone=UTC),
                 args=[account.name],
                 id=f"sync:{account.name}",
@@ -67,7 +74,7 @@ class HubScheduler:
             )
             if self.plugins.implements(account.adapter, "appcast_hub_fetch_recent_events"):
                 self.scheduler.add_job(
-                    self.reconcile,
+                    self._leader_only(self.reconcile),
                     IntervalTrigger(
                         minutes=self.config.events["reconcile_minutes"],
                         jitter=self.config.sync["jitter_seconds"],
@@ -81,7 +88,7 @@ class HubScheduler:
                     misfire_grace_time=None,
                 )
         self.scheduler.add_job(
-            self.housekeeping,
+            self._leader_only(self.housekeeping),
             IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone=UTC),
             id="housekeeping",
             next_run_time=now + timedelta(minutes=5),
@@ -98,6 +105,15 @@ class HubScheduler:
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _leader_only(self, work: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T | None]]:
+        """``work`` as a scheduled job: it runs on the leader only, so once per tick cluster-wide."""
+
+        async def job(*args: object) -> T | None:
+            return await work(*args) if self.leader.is_leader else None
+
+        job.__qualname__ = f"{type(self).__name__}.{work.__name__}"  # what APScheduler logs
+        return job
 
     async def _tracked(self, what: str, work: Callable[[], Awaitable[T]]) -> T | None:
         """Run ``work`` so that shutdown can cancel it; None when shutdown did."""
@@ -162,7 +178,7 @@ class HubScheduler:
         delay = min(interval, base + backoff_delay(failures - 1, base, interval))
         if self.scheduler.running:
             self.scheduler.add_job(
-                self.sync,
+                self._leader_only(self.sync),
                 "date",
                 run_date=datetime.now(UTC) + timedelta(seconds=delay),
                 args=[name],
