@@ -21,8 +21,9 @@ from hub.leader import leadership_for
 from hub.pixels import PixelCounter
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
-from hub.views import api, apply, feeds, health, pixels, webhooks
+from hub.views import api, apply, feeds, health, metrics, pixels, webhooks
 from hub.views.errors import error_middleware
+from hub.views.metrics import metrics_middleware
 from hub.workers import InboxWorker, OutboxWorker
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,11 +88,11 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     """Build the hub's application for a validated config (plugins already bound to it)."""
     app = web.Application(
         client_max_size=config.server["max_body_bytes"],
-        middlewares=[error_middleware, api.api_auth_middleware],
+        middlewares=[metrics_middleware, error_middleware, api.api_auth_middleware],
     )
     app[CONFIG] = config
     app[PLUGINS] = plugins
     app.cleanup_ctx.extend([_leadership, _database, _http_session, _pixel_counter, _workers, _scheduler])
-    for module in (health, feeds, webhooks, pixels, apply, api):
+    for module in (health, metrics, feeds, webhooks, pixels, apply, api):
         app.add_routes(module.routes)
     return app

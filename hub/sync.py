@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 from hub import models
 from hub.accounts import LiveAccount
 from hub.errors import AdapterUnavailable
+from hub.metrics import SYNC_ERRORS, SYNC_SECONDS
 from hub.normalised import Job, JobPage, xml_safe
 from hub.plugins import PluginHost
 
@@ -113,6 +114,9 @@ async def sync_account(
             _LOGGER.exception("sync of %s failed in adapter %s", account.name, account.config.adapter)
             result.error = f"adapter error: {type(error).__name__}: {error}"
         await _record(row, started, result)
+        SYNC_SECONDS.labels(account.name).observe((datetime.now(UTC) - started).total_seconds())
+        if result.error:
+            SYNC_ERRORS.labels(account.name).inc()
         log = _LOGGER.warning if result.error else _LOGGER.info
         log("%s", result.summary())
         return result

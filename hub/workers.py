@@ -22,6 +22,7 @@ from hub.config import HubConfig
 from hub.errors import AdapterUnavailable, WebhookMalformed
 from hub.events import store_events
 from hub.http import backoff_delay
+from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 from hub.normalised import Delivery, WebhookRequest
 from hub.plugins import PluginHost
 from hub.queue import claim_due
@@ -196,12 +197,17 @@ class OutboxWorker(Worker):
             _LOGGER.exception("delivery %s: destination %s failed", row.id, row.destination)
             await self._failed(row, f"plugin error: {type(error).__name__}: {error}")
         else:
+            now = datetime.now(UTC)
             await models.Delivery.filter(id=row.id).update(
-                state="delivered", delivered_at=datetime.now(UTC), last_error=None
+                state="delivered", delivered_at=now, last_error=None
             )
+            DELIVERY_ATTEMPTS.labels(row.destination, "delivered").inc()
+            DELIVERY_LATENCY.labels(row.destination).observe((now - row.created_at).total_seconds())
 
     async def _failed(self, row: models.Delivery, error: str) -> None:
-        if row.attempts >= self.events["max_attempts"]:
+        dead = row.attempts >= self.events["max_attempts"]
+        DELIVERY_ATTEMPTS.labels(row.destination, "dead" if dead else "failed").inc()
+        if dead:
             _LOGGER.warning("delivery %s dead after %s attempts: %s", row.id, row.attempts, error)
             await models.Delivery.filter(id=row.id).update(state="dead", last_error=error)
             return

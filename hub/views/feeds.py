@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 
 from aiohttp import web
 
 from hub import feed
 from hub.accounts import UnknownAccount, get_account
 from hub.appkeys import CONFIG, PLUGINS
+from hub.metrics import FEED_BYTES, FEED_JOBS, FEED_SECONDS
 from hub.views.errors import json_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,10 +53,21 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         response.enable_compression(web.ContentCoding.gzip)
     await response.prepare(request)
+    written = 0
+
+    async def sink(data: bytes) -> None:
+        nonlocal written
+        written += len(data)
+        await response.write(data)
+
+    started = time.perf_counter()
     try:
-        await feed.write_feed(account, request.app[PLUGINS], response.write)
+        jobs = await feed.write_feed(account, request.app[PLUGINS], sink)
     except ConnectionResetError:
         _LOGGER.debug("feed %s: client went away mid-stream", account.name)
         return response
     await response.write_eof()
+    FEED_SECONDS.labels(account.name).observe(time.perf_counter() - started)
+    FEED_BYTES.labels(account.name).set(written)
+    FEED_JOBS.labels(account.name).set(jobs)
     return response

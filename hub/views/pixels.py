@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hub.accounts import UnknownAccount, get_account
 from hub.appkeys import CONFIG, PIXELS, PLUGINS
+from hub.metrics import PIXEL_HITS
 from hub.pixels import KINDS, MAX_JOB_ID
 from hub.views.errors import json_error
 
@@ -47,6 +48,7 @@ async def pixel(request: web.Request) -> web.Response:
     except UnknownAccount:
         return _gif("unknown account")
     request.app[PIXELS].hit(account.row.id, kind, job_id)
+    PIXEL_HITS.labels(kind).inc()
     return _gif()
 
 

@@ -18,6 +18,7 @@ from hub import models
 from hub.accounts import UnknownAccount, get_account
 from hub.appkeys import CONFIG, INBOX, PLUGINS
 from hub.errors import WebhookMalformed, WebhookRejected
+from hub.metrics import WEBHOOK_REFUSED
 from hub.normalised import WebhookRequest
 from hub.views.errors import json_error
 
@@ -61,8 +62,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
         given = await plugins.call(adapter, "appcast_hub_verify_webhook", account.config, request=webhook)
     except WebhookRejected as error:
         _LOGGER.info("webhook for %s refused: %s", account.name, error)
+        WEBHOOK_REFUSED.labels(account.name, "signature").inc()
         return json_error(401, f"webhook refused: {error}")
     except WebhookMalformed as error:
+        WEBHOOK_REFUSED.labels(account.name, "malformed").inc()
         return json_error(400, f"malformed webhook: {error}")
     identity = _identity(given, body)
     try:

@@ -1,0 +1,55 @@
+"""Prometheus metrics: what operators graph and alert on. Served at ``GET /metrics``.
+
+Counters and histograms are per process (Prometheus sums replicas); the delivery backlog is read from
+the database at scrape time, so every replica reports the same cluster-wide numbers for it.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS = Counter(
+    "appcast_hub_http_requests", "HTTP requests answered, by route and status", ["route", "method", "status"],
+    registry=REGISTRY,
+)  # fmt: skip
+HTTP_SECONDS = Histogram(
+    "appcast_hub_http_request_seconds", "Time to answer an HTTP request, by route", ["route"],
+    registry=REGISTRY,
+)  # fmt: skip
+WEBHOOK_REFUSED = Counter(
+    "appcast_hub_webhook_refused", "Webhooks refused, by account and reason (signature, malformed)",
+    ["account", "reason"], registry=REGISTRY,
+)  # fmt: skip
+DELIVERIES = Gauge(
+    "appcast_hub_deliveries",
+    "Deliveries in the outbox, by state (cluster-wide)",
+    ["state"],
+    registry=REGISTRY,
+)
+DELIVERY_ATTEMPTS = Counter(
+    "appcast_hub_delivery_attempts", "Delivery attempts, by destination and outcome",
+    ["destination", "outcome"], registry=REGISTRY,
+)  # fmt: skip
+DELIVERY_LATENCY = Histogram(
+    "appcast_hub_delivery_latency_seconds", "From an event stored to its delivery acknowledged",
+    ["destination"], buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
+    registry=REGISTRY,
+)  # fmt: skip
+SYNC_SECONDS = Histogram(
+    "appcast_hub_sync_seconds", "Duration of an account's job sync", ["account"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600), registry=REGISTRY,
+)  # fmt: skip
+SYNC_ERRORS = Counter(
+    "appcast_hub_sync_errors", "Failed job syncs, by account", ["account"], registry=REGISTRY
+)
+FEED_SECONDS = Histogram(
+    "appcast_hub_feed_build_seconds", "Time to write an account's feed", ["account"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60), registry=REGISTRY,
+)  # fmt: skip
+FEED_BYTES = Gauge(
+    "appcast_hub_feed_bytes", "Size of the last feed written, uncompressed", ["account"], registry=REGISTRY
+)
+FEED_JOBS = Gauge("appcast_hub_feed_jobs", "Jobs in the last feed written", ["account"], registry=REGISTRY)
+PIXEL_HITS = Counter("appcast_hub_pixel_hits", "Pixel hits counted, by kind", ["kind"], registry=REGISTRY)

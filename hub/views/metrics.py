@@ -1,0 +1,48 @@
+"""``GET /metrics`` in Prometheus's text format, and the middleware counting every request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub.deliveries import counts_by_state
+from hub.metrics import DELIVERIES, HTTP_REQUESTS, HTTP_SECONDS, REGISTRY
+
+routes = web.RouteTableDef()
+
+
+def _route(request: web.Request) -> str:
+    # The route's pattern, not the path: one series per route however many accounts and job ids.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Count and time every request by route and status."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as error:
+        status = error.status
+        raise
+    finally:
+        route = _route(request)
+        HTTP_REQUESTS.labels(route, request.method, str(status)).inc()
+        HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Every metric of this process, the outbox backlog read fresh from the database."""
+    for state, count in (await counts_by_state()).items():
+        DELIVERIES.labels(state).set(count)
+    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
