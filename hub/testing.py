@@ -30,7 +30,7 @@ does, over the hub's kind of HTTP session.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -65,6 +65,30 @@ class AdapterUnderTest:
     def implements(self, hook: str) -> bool:
         """Does the adapter implement ``hook``?"""
         return self.host.implements(self.name, hook)
+
+
+def make_account(
+    adapter: str,
+    plugin_options: Mapping[str, Mapping[str, Any]],
+    *,
+    name: str = "contract",
+    company: str = "Contract Test Co",
+) -> Account:
+    """An account as the hub builds one from its config, for calling hooks directly in tests.
+
+    ``plugin_options`` holds each active plugin's validated table (the adapter's included).
+    """
+    return Account(
+        name=name,
+        adapter=adapter,
+        company=company,
+        company_url=None,
+        enabled=True,
+        feed_policy="all-open",
+        feed_token=None,
+        sync_interval_minutes=None,
+        plugin_options=dict(plugin_options),
+    )
 
 
 def _flip_last_byte(data: bytes) -> bytes:
@@ -117,17 +141,7 @@ class AdapterContract:
             key=f"accounts.contract.{name}",
             base_dir=tmp_path,
         )
-        account = Account(
-            name="contract",
-            adapter=name,
-            company="Contract Test Co",
-            company_url=None,
-            enabled=True,
-            feed_policy="all-open",
-            feed_token=None,
-            sync_interval_minutes=None,
-            plugin_options={name: options},
-        )
+        account = make_account(name, {name: options})
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
             yield AdapterUnderTest(host, name, account, http)
 

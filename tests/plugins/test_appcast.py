@@ -23,6 +23,7 @@ from hub.errors import AdapterAuthError, AdapterUnavailable, ConfigError
 from hub.normalised import Delivery, Event, Job, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
+from hub.testing import make_account
 from plugins.appcast import const, plugin
 from plugins.appcast.pixels import js_string
 from tests.peers import running
@@ -69,17 +70,7 @@ def options_for(tmp_path: Path, **table: Any) -> dict[str, Any]:
 
 
 def account_for(options: dict[str, Any]) -> Account:
-    return Account(
-        name="acme",
-        adapter="file",
-        company="Acme Ltd",
-        company_url=None,
-        enabled=True,
-        feed_policy="all-open",
-        feed_token=None,
-        sync_interval_minutes=None,
-        plugin_options={"file": {}, "appcast": options},
-    )
+    return make_account("file", {"file": {}, "appcast": options}, name="acme", company="Acme Ltd")
 
 
 @pytest.fixture

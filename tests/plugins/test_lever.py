@@ -25,7 +25,7 @@ from hub.errors import (
 from hub.normalised import Application, ApplicationResult, Event, Job, WebhookRequest, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
-from hub.testing import AdapterContract, AdapterUnderTest
+from hub.testing import AdapterContract, AdapterUnderTest, make_account
 from plugins.lever import client as lever_client
 from plugins.lever import const, mapping
 from plugins.lever import plugin as lever_plugin
@@ -75,17 +75,7 @@ async def make_lever(tmp_path: Path) -> AsyncIterator[Callable[..., AdapterUnder
             options = validate_options(
                 host.info("lever").options, table, key="accounts.acme.lever", base_dir=tmp_path
             )
-            account = Account(
-                name="acme",
-                adapter="lever",
-                company="Acme",
-                company_url=None,
-                enabled=True,
-                feed_policy="all-open",
-                feed_token=None,
-                sync_interval_minutes=None,
-                plugin_options={"lever": options},
-            )
+            account = make_account("lever", {"lever": options}, name="acme", company="Acme")
             return AdapterUnderTest(host, "lever", account, http)
 
         yield make

@@ -28,7 +28,7 @@ from hub.errors import (
 from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
-from hub.testing import AdapterContract
+from hub.testing import AdapterContract, make_account
 from plugins.pinpoint import const, plugin
 from plugins.pinpoint.client import base_url
 from plugins.pinpoint.mapping import (
@@ -94,17 +94,7 @@ def account_for(fake: FakePinpoint, tmp_path: Path, **overrides: Any) -> Account
         key="accounts.acme.pinpoint",
         base_dir=tmp_path,
     )
-    return Account(
-        name="acme",
-        adapter="pinpoint",
-        company="Acme Ltd",
-        company_url=None,
-        enabled=True,
-        feed_policy="all-open",
-        feed_token=None,
-        sync_interval_minutes=None,
-        plugin_options={"pinpoint": options},
-    )
+    return make_account("pinpoint", {"pinpoint": options}, name="acme", company="Acme Ltd")
 
 
 def options_of(account: Account) -> dict[str, Any]:
