@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
@@ -32,12 +33,24 @@ class SchemaOutOfDate(HubError):
 
 def tortoise_config(url: str) -> dict[str, Any]:
     """Tortoise's config dict for ``url`` (``sqlite://…`` or ``postgres://…``)."""
+    connection: str | dict[str, Any] = url
+    if is_postgres(url):
+        connection = expand_db_url(url)
+        # Keyset-paged reads (the feed) differ wildly in selectivity from one account to the next: a
+        # cached generic plan that suits a small account walks a big one's rows. Plan each execution.
+        settings = connection["credentials"].setdefault("server_settings", {})
+        settings.setdefault("plan_cache_mode", "force_custom_plan")
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {APP: {"models": ["hub.models"], "migrations": MIGRATIONS_MODULE}},
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def is_postgres(url: str) -> bool:
+    """Is ``url`` a PostgreSQL DSN (rather than SQLite)?"""
+    return url.startswith(("postgres://", "postgresql://"))
 
 
 def describe_url(url: str) -> str:

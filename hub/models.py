@@ -76,7 +76,8 @@ class Job(Model):
     class Meta:
         table = "jobs"
         unique_together = (("account", "ats_id"),)
-        indexes = (("account_id", "is_open", "appcast"),)
+        # The feed reads an account's open jobs in id order, a batch at a time (keyset paging).
+        indexes = (("account_id", "is_open", "appcast"), ("account_id", "is_open", "id"))
 
 
 class Event(Model):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -31,6 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: An incremental sync never lists vanished jobs: a full snapshot at least this often catches them.
 FULL_SYNC_EVERY = timedelta(hours=6)
+#: New jobs after which a sync refreshes the planner's statistics (then at 4x that, 16x…).
+ANALYZE_FIRST_AT = 2000
 #: Rows per UPDATE … WHERE id IN (…): far below every database's bound-parameter limit.
 _CHUNK = 500
 
@@ -132,6 +135,7 @@ async def _pull(
 ) -> bool:
     """Fetch and upsert every page; returns True when the pages formed a complete snapshot."""
     snapshot = True
+    analyze_at = ANALYZE_FIRST_AT
     pages = host.call_iter(
         account.config.adapter, "appcast_hub_fetch_jobs", account.config, http=http, since=since
     )
@@ -140,7 +144,19 @@ async def _pull(
             raise AdapterUnavailable(f"adapter yielded {type(page).__name__}, not JobPage")
         snapshot = snapshot and page.snapshot
         await _upsert_page(account_id, page.jobs, result)
+        if result.created >= analyze_at:
+            await _refresh_statistics()
+            analyze_at *= 4
     return snapshot
+
+
+async def _refresh_statistics() -> None:
+    # Without statistics on a freshly filled table, PostgreSQL looks each page's ids up through the wrong
+    # index and reads every row stored so far: a first sync of 100,000 jobs turns quadratic. Autovacuum
+    # analyses too late for that, so a big first sync does it itself (a few times, at 4x steps).
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_script(f"ANALYZE {models.Job._meta.db_table}")
 
 
 async def _upsert_page(account_id: int, jobs: list[Job], result: SyncResult) -> None:

@@ -1,0 +1,74 @@
+"""Serve one fake peer on loopback in its own process, for the benchmarks (not a benchmark itself).
+
+    .venv/bin/python -m benchmarks.serve_peer lever --jobs 100000 --port 0
+    .venv/bin/python -m benchmarks.serve_peer pinpoint --jobs 100000
+    .venv/bin/python -m benchmarks.serve_peer hello
+
+``lever`` and ``pinpoint`` are the test-suite's fakes (:mod:`tests.peers`), which generate their
+postings lazily from an index; ``hello`` is a one-route aiohttp app answering ``Hello, world``, the
+yardstick the feed benchmark compares the hub against. The process prints ``READY <base URL>`` once it
+listens on 127.0.0.1 and serves until SIGTERM/SIGINT. Running the peer in its own process keeps its CPU
+time off the event loop being measured (the machine has two cores: one for the peer, one for the hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from aiohttp import web
+
+
+def _hello_app() -> web.Application:
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="Hello, world")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    return app
+
+
+def _app(kind: str, jobs: int) -> web.Application:
+    if kind == "hello":
+        return _hello_app()
+    if kind == "lever":
+        from tests.peers.lever import FakeLever
+
+        return FakeLever(count=jobs).app
+    from tests.peers.pinpoint import FakePinpoint
+
+    fake = FakePinpoint(jobs=jobs)
+    return fake.app
+
+
+async def _serve(kind: str, jobs: int, port: int) -> None:
+    runner = web.AppRunner(_app(kind, jobs), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"READY http://127.0.0.1:{bound}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("kind", choices=("lever", "pinpoint", "hello"))
+    parser.add_argument("--jobs", type=int, default=100_000, help="postings the fake ATS holds")
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free one)")
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.kind, args.jobs, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
