@@ -9,16 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import glob
 import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from tests.pgserver import PostgresServer, pg_bin
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -146,16 +145,6 @@ async def start_child(
     return child
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# --- /proc --------------------------------------------------------------------------------------------
-
-
 def memory_kib(pid: int | str = "self") -> dict[str, int]:
     """``VmRSS`` and ``VmHWM`` (peak RSS) of a process, in KiB, from /proc/PID/status."""
     values = {}
@@ -202,81 +191,24 @@ def _revision() -> str:
 # --- a throwaway PostgreSQL ---------------------------------------------------------------------------
 
 
-def _pg_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
-    return Path(candidates[0]).parent if candidates else None
-
-
-class Postgres:
-    """A PostgreSQL server from the installed binaries in a temporary folder, on 127.0.0.1 only.
-
-    initdb and postgres refuse to run as root, so as root the server runs as the ``postgres`` user.
-    Settings are PostgreSQL's defaults except ``fsync=off`` (as in the test-suite): the figures measure
-    the hub, not this machine's disk flushes.
-    """
+class Postgres(PostgresServer):
+    """The test-suite's throwaway PostgreSQL, stopped by the watchdog if the run overstays its time."""
 
     def __init__(self, watchdog: Watchdog) -> None:
-        bin_dir = _pg_bin()
+        bin_dir = pg_bin()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) not found")
-        self.bin_dir = bin_dir
+        super().__init__(bin_dir)
         self.watchdog = watchdog
-        self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.base = Path(tempfile.mkdtemp(prefix="hub-bench-pg-"))
-        self.data = self.base / "data"
-        self.port = free_port()
         self._cleanup: Callable[[], None] | None = None
-        self.version = ""
-
-    def _run(self, *cmd: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.prefix, *cmd], check=True, capture_output=True, text=True, timeout=120)
 
     def start(self) -> Postgres:
-        if self.prefix:
-            shutil.chown(self.base, "postgres", "postgres")
         self._cleanup = self.watchdog.add(self.stop)
-        self._run(
-            str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
-        )
-        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(
-            str(self.bin_dir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.base / "log"),
-            "-w",
-            "start",
-        )
-        self.version = self._run(str(self.bin_dir / "postgres"), "--version").stdout.strip()
+        super().start()
         return self
 
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    async def new_database(self, name: str) -> str:
-        import asyncpg
-
-        connection = await asyncpg.connect(self.url("postgres"))
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-        return self.url(name)
-
     def stop(self) -> None:
-        subprocess.run(
-            [*self.prefix, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        shutil.rmtree(self.base, ignore_errors=True)
+        super().stop()
         if self._cleanup is not None:
             self.watchdog.remove(self._cleanup)
             self._cleanup = None

@@ -56,7 +56,6 @@ from benchmarks._common import (
     Watchdog,
     cpu_seconds,
     environment,
-    free_port,
     load_hub,
     markdown_table,
     memory_kib,
@@ -67,6 +66,7 @@ from benchmarks._common import (
     summarise_collapsed,
     write_hub_config,
 )
+from tests.peers import free_port
 
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
 INSERT_BATCH = 2000

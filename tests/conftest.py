@@ -3,99 +3,43 @@
 from __future__ import annotations
 
 import contextlib
-import glob
-import itertools
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from hub import db
+from tests.peers import free_port
+from tests.pgserver import PostgresServer, pg_bin
+
+__all__ = ["REPO", "SAMPLE_JOBS", "PostgresServer", "free_port"]  # re-exported for test modules
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# --- PostgreSQL -----------------------------------------------------------------------------------------
-
-
-def _pg_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
-    return Path(candidates[0]).parent if candidates else None
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """A running throwaway server: connect as ``postgres`` without a password on 127.0.0.1:port."""
-
-    port: int
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """Start PostgreSQL from the installed binaries for this test session; stop it afterwards.
-
-    initdb and postgres refuse to run as root, so as root the server runs as the ``postgres`` user.
-    """
-    bin_dir = _pg_bin()
+    """PostgreSQL from the installed binaries for this test session (skipped where there are none)."""
+    bin_dir = pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: the PostgreSQL runs are skipped")
-    as_root = os.geteuid() == 0
-    prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
-    base = Path(tempfile.mkdtemp(prefix="hub-pg-"))
-    if as_root:
-        shutil.chown(base, "postgres", "postgres")
-    data, port = base / "data", free_port()
-    run = lambda *cmd: subprocess.run([*prefix, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
-    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start")
+    server = PostgresServer(bin_dir).start()
     try:
-        yield PostgresServer(port)
+        yield server
     finally:
-        subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
-_database_numbers = itertools.count(1)
+        server.stop()
 
 
 async def new_postgres_database(server: PostgresServer) -> str:
     """A fresh, empty database on the throwaway server; returns its URL."""
-    name = f"hub_test_{os.getpid()}_{next(_database_numbers)}"
-    connection = await asyncpg.connect(server.url("postgres"))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return server.url(name)
+    return await server.new_database()
 
 
 # --- a database of each kind --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Each peer is an :class:`aiohttp.web.Application` built by its module; :func:`run
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -62,6 +63,13 @@ async def fault_middleware(
         faults.malformed -= 1
         return web.Response(status=200, text="<html>not json", content_type="application/json")
     return await handler(request)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def peer_app() -> web.Application:
