@@ -132,12 +132,15 @@ class HubScheduler:
             if task is not None:
                 self._running.discard(task)
 
-    async def sync(self, name: str) -> SyncResult | None:
-        """Sync one account now; after a failure, schedule a retry with backoff. None if cut by shutdown."""
+    async def sync(self, name: str, *, full: bool | None = None) -> SyncResult | None:
+        """Sync one account now (``full``: see :func:`sync_account`); after a failure, retry with backoff.
+
+        None when shutdown cut it short.
+        """
 
         async def work() -> SyncResult:
             account = await get_account(self.config, name)
-            result = await sync_account(self.plugins, self.http, account)
+            result = await sync_account(self.plugins, self.http, account, full=full)
             if result.error:
                 await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
                 self._schedule_retry(name, account.row.consecutive_sync_failures)

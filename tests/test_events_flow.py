@@ -330,3 +330,31 @@ async def test_appcast_apply(setup: Setup) -> None:
     async with setup.http.post(url, data=b"{oops", headers=APPLY) as response:
         assert response.status == 400
     assert len(setup.lever.applications) == 1
+
+
+async def test_the_story_of_a_candidate_from_application_to_hire(setup: Setup) -> None:
+    """Applies, moves through a mapped and an unmapped stage, is hired: Appcast hears each mapped step."""
+    posting = await setup.switched_on_posting()
+    opportunity = setup.lever.add_opportunity(posting=posting, email="story@example.com", source="Appcast")
+    setup.appcast.faults.server_errors = 3  # the first attempts fail: retried with the same keys
+    base = {"opportunityId": opportunity, "candidateId": opportunity, "postingId": posting}
+    steps = [
+        ("applicationCreated", {**base, "applicationId": "app-1"}),
+        ("candidateStageChange", {**base, "fromStageId": "applicant-new", "toStageId": INTERVIEW_STAGE}),
+        ("candidateStageChange", {**base, "fromStageId": INTERVIEW_STAGE, "toStageId": UNMAPPED_STAGE}),
+    ]
+    for event, data in steps:
+        assert (await setup.webhook(event, data))[0] == 202
+    setup.lever.hire(opportunity)
+    assert (await setup.webhook("candidateHired", base))[0] == 202
+
+    received = await setup.appcast.wait_for_events(2)
+    await asyncio.sleep(0.5)  # long enough for a stray duplicate or an unmapped event to show up
+    # Retries may reorder deliveries; each is sent, once.
+    assert sorted(e.body["event"] for e in setup.appcast.events) == ["hired", "interview"]
+    assert all(e.body["job_reference"] == posting for e in received)
+    assert all(e.body["application_id"] == opportunity for e in received)
+    assert len({e.key for e in setup.appcast.received}) == 2
+    assert await models.Event.all().count() == 4  # every step is stored, mapped or not
+    delivered = await models.Delivery.filter(state="delivered").values_list("attempts", flat=True)
+    assert sorted(delivered)[-1] > 1, "the failing first attempts were retried"

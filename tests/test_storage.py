@@ -237,3 +237,20 @@ async def test_list_jobs_filters(hub, ats: Ats) -> None:
     assert (total, rows[0]["ats_id"], rows[0]["in_feed"]) == (1, "J-1", True)
     total, rows = await list_jobs(account, limit=2, offset=0)
     assert (total, len(rows)) == (7, 2)
+
+
+async def test_the_feed_survives_right_to_left_text_and_a_megabyte_of_html(hub, ats: Ats) -> None:
+    config, _ = hub
+    rtl = "ממשק משתמש — مهندس برمجيات"
+    huge = "<p>" + ("<b>x</b> ]]> \x00 " * 75_000) + "</p>"  # over 1 MB, CDATA ends and NULs in it
+    ats.jobs[0] |= {"title": rtl, "description_html": huge}
+    ats.save()
+    await sync(hub)
+    await switch_jobs(await get_account(config, "acme"), ["J-1"], on=True, actor="t", source="test")
+    document = await feed_document(hub)  # lxml's parser is strict: a malformed feed raises here
+    job = document.find("job")
+    assert job.findtext("title") == rtl
+    description = job.findtext("description")
+    assert len(description) > 1_000_000
+    assert "\x00" not in description
+    assert description.count("]]>") == 75_000

@@ -33,6 +33,8 @@ class Faults:
     unauthorized: int = 0
     #: Seconds to wait before answering each request.
     delay: float = 0
+    #: After this many requests, drop every connection unanswered (a peer dying mid-conversation).
+    die_after: int | None = None
     #: Every request seen, as "METHOD path?query".
     requests: list[str] = field(default_factory=list)
 
@@ -44,6 +46,9 @@ async def fault_middleware(
     """Apply the app's :class:`Faults` before the real handler answers."""
     faults = request.app[FAULTS]
     faults.requests.append(f"{request.method} {request.path_qs}")
+    if faults.die_after is not None and len(faults.requests) > faults.die_after:
+        request.transport.close()  # type: ignore[union-attr]
+        raise ConnectionResetError("peer died")
     if faults.delay:
         await asyncio.sleep(faults.delay)
     if faults.unauthorized:
