@@ -252,8 +252,12 @@ async def test_failing_appcast_dead_letters_then_replay_delivers_once(setup: Set
     status, replayed = await setup.api("POST", "/api/deliveries/dead/retry")
     assert (status, replayed["replayed"]) == (200, [row["id"]])
     [received] = await setup.appcast.wait_for_events(1)
+
+    async def delivered() -> bool:  # Appcast has it; the worker records that a moment later
+        return (await models.Delivery.get(id=row["id"])).state == "delivered"
+
+    await until(delivered)
     delivery = await models.Delivery.get(id=row["id"])
-    assert delivery.state == "delivered"
     assert received.key == delivery.idempotency_key
     assert setup.appcast.duplicates == 0
     status, _ = await setup.api("POST", "/api/deliveries/99999/retry")
