@@ -2,7 +2,7 @@
 
 Resources live in cleanup contexts, opened in order at start-up and closed in reverse at shutdown:
 the database, the one outbound HTTP session, the pixel counter, the inbox and outbox workers, then the
-scheduler that uses them all.
+scheduler that uses them all, and last the Slack bot (when enabled) that drives them.
 """
 
 from __future__ import annotations
@@ -95,4 +95,10 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     app.cleanup_ctx.extend([_leadership, _database, _http_session, _pixel_counter, _workers, _scheduler])
     for module in (health, metrics, feeds, webhooks, pixels, apply, api):
         app.add_routes(module.routes)
+    if config.slack["enabled"]:
+        # Imported here: a hub without Slack never loads slack_bolt, let alone starts it.
+        from hub.slack.bolt import EVENTS_PATH, events_view, slack_bot
+
+        app.cleanup_ctx.append(slack_bot)  # last: it drives the scheduler and services above
+        app.router.add_post(EVENTS_PATH, events_view)
     return app

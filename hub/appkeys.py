@@ -19,3 +19,5 @@ INBOX = web.AppKey("inbox", "InboxWorker")
 OUTBOX = web.AppKey("outbox", "OutboxWorker")
 PIXELS = web.AppKey("pixels", "PixelCounter")
 LEADER = web.AppKey("leader", "Leadership")
+#: The Slack bot, only when ``[slack] enabled``.
+SLACK = web.AppKey("slack", "SlackBot")

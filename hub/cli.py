@@ -99,6 +99,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"database: {db.describe_url(config.database_url)}")
     print(f"server:   http://{config.server['host']}:{config.server['port']} (public {config.public_url})")
     print(f"admin:    {'API on' if config.admin['api_token'] else 'API off (no admin.api_token)'}")
+    slack = config.slack
+    if slack["enabled"]:
+        transport = "Socket Mode" if slack["socket_mode"] else "HTTP at /slack/events"
+        group = f" + user group {slack['admin_usergroup']}" if slack["admin_usergroup"] else ""
+        print(f"slack:    on ({transport}), {len(slack['admins'])} admins{group}")
+    else:
+        print("slack:    off")
     print(f"plugins:  {', '.join(plugins.names())}")
     for broken in plugins.broken:
         print(f"  broken: {broken.name}: {broken.error}")

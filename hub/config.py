@@ -9,6 +9,7 @@ file, the key and the problem.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -109,6 +110,17 @@ PIXELS_OPTIONS = (
     Option("flush_seconds", "how often spooled pixel hits are added to the counts", type=float, default=2.0),
 )
 PLUGINS_OPTIONS = (Option("disabled", "names of installed plugins not to load", type=list, default=[]),)
+SLACK_OPTIONS = (
+    Option("enabled", "run the /appcast Slack bot (POST /slack/events)", type=bool, default=False),
+    Option("bot_token", "the Slack app's bot token (xoxb-…)", secret=True),
+    Option("signing_secret", "the Slack app's signing secret: proves a request came from Slack", secret=True),
+    Option("socket_mode", "connect out to Slack instead of receiving its requests", type=bool, default=False),
+    Option("app_token", "app-level token (xapp-…) with connections:write, for Socket Mode", secret=True),
+    Option("api_base_url", "Slack Web API base URL", default="https://slack.com/api/"),
+    Option("admins", "Slack user ids (U…) who may change things from Slack", type=list, default=[]),
+    Option("admin_usergroup", "Slack user group id (S…) whose members may change things too", default=None),
+    Option("announce_channel", "channel id (C…) where switches are announced", default=None),
+)
 ACCOUNT_OPTIONS = (
     Option("adapter", "name of the ATS adapter plugin", required=True),
     Option("company", "employer name, the feed's <publisher>", required=True),
@@ -127,7 +139,13 @@ ACCOUNT_OPTIONS = (
 #: The account sub-table mapping ATS stage ids to funnel events; every other sub-table is a plugin's.
 STAGES_TABLE = "stages"
 NO_FUNNEL_EVENT = "none"
-TOP_LEVEL = ("server", "database", "logging", "admin", "sync", "events", "pixels", "plugins", "accounts")
+TOP_LEVEL = (
+    "server", "database", "logging", "admin", "sync", "events", "pixels", "plugins", "slack", "accounts",
+)  # fmt: skip
+#: Slack's ids: members start with U (or W in Enterprise Grid), user groups with S, channels with C or G.
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+SLACK_USERGROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
+SLACK_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +179,8 @@ class HubConfig:
     sync: Mapping[str, Any]
     events: Mapping[str, Any]
     pixels: Mapping[str, Any]
+    #: ``[slack]``: ``admins`` is a tuple of user ids; ``api_base_url`` always ends with ``/``.
+    slack: Mapping[str, Any]
     plugins_disabled: frozenset[str]
     accounts: Mapping[str, Account]
 
@@ -236,9 +256,41 @@ def _parse(raw: dict[str, Any], path: Path) -> HubConfig:
         sync=section("sync", SYNC_OPTIONS),
         events=section("events", EVENTS_OPTIONS),
         pixels=section("pixels", PIXELS_OPTIONS),
+        slack=_parse_slack(section("slack", SLACK_OPTIONS)),
         plugins_disabled=frozenset(section("plugins", PLUGINS_OPTIONS)["disabled"]),
         accounts=accounts,
     )
+
+
+def _parse_slack(values: dict[str, Any]) -> dict[str, Any]:
+    """Check what the bot needs before anything starts: a typo here would only show when someone types."""
+    if values["enabled"]:
+        needed = ("bot_token", "signing_secret", *(("app_token",) if values["socket_mode"] else ()))
+        for option in SLACK_OPTIONS:
+            if option.name in needed and not values[option.name]:
+                raise ConfigError(
+                    f"required when Slack is enabled ({option.help})", key=f"slack.{option.name}"
+                )
+    for position, admin in enumerate(values["admins"]):
+        # A name or @handle here would silently make nobody an admin.
+        if not isinstance(admin, str) or not SLACK_USER_ID.fullmatch(admin):
+            raise ConfigError(
+                "must be a Slack member id like U012AB3CDE (profile → ⋮ → Copy member ID)",
+                key=f"slack.admins[{position}]",
+            )
+    for name, pattern, example in (
+        ("admin_usergroup", SLACK_USERGROUP_ID, "S0614TZR7"),
+        ("announce_channel", SLACK_CHANNEL_ID, "C012AB3CD"),
+    ):
+        if values[name] is not None and not pattern.fullmatch(values[name]):
+            raise ConfigError(f"must be a Slack id like {example}", key=f"slack.{name}")
+    if not values["api_base_url"].startswith(("https://", "http://")):
+        raise ConfigError("must be an http(s) URL", key="slack.api_base_url")
+    redactor.add(values[name] for name in ("bot_token", "signing_secret", "app_token") if values[name])
+    # slack_sdk joins method names onto the base URL: without the slash "…/api" + "chat.postMessage"
+    # would lose the "api" segment.
+    base_url = values["api_base_url"].rstrip("/") + "/"
+    return {**values, "admins": tuple(values["admins"]), "api_base_url": base_url}
 
 
 def _parse_account(name: str, table: Any, base_dir: Path) -> Account:

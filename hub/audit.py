@@ -1,0 +1,13 @@
+"""Reading the audit log: who changed what, when and from where. The services write it; this reads it."""
+
+from __future__ import annotations
+
+from hub import models
+
+#: The most entries one answer shows: more is a database query, not a chat message.
+MAX_RECENT = 50
+
+
+async def recent_entries(limit: int = 10) -> list[models.AuditEntry]:
+    """The newest ``limit`` audit entries (at most :data:`MAX_RECENT`), newest first."""
+    return await models.AuditEntry.all().order_by("-id").limit(max(1, min(limit, MAX_RECENT)))

@@ -1,0 +1,264 @@
+"""A fake Slack: the Web API methods the bot calls, ``response_url`` endpoints, a Socket Mode WebSocket,
+and requests signed exactly as Slack signs them.
+
+The bot's Web API client is pointed here with ``[slack] api_base_url = "{url}/api/"``; slash commands and
+button clicks carry ``response_url`` s on this server, so every answer the bot gives lands in
+:attr:`FakeSlack.responses`. Shapes follow Slack's documentation (PROTOCOLS.md); signatures are computed
+with ``slack_sdk.signature.SignatureVerifier`` as Slack computes them. :class:`~tests.peers.Faults`
+(e.g. one 429 with ``Retry-After``) applies to every route.
+
+    slack = FakeSlack(usergroups={"S123": ["U1"]})
+    async with slack.serving():
+        url = slack.response_url("a")
+        body, headers = slack.slash_command("enable job 42", user_id="U1", response_url=url)
+        ...
+        reply = await slack.wait_response("a")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import urllib.parse
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from slack_sdk.signature import SignatureVerifier
+
+from tests.peers import FAULTS, Faults, peer_app, running
+
+BOT_TOKEN = "xoxb-1111-2222-fake-bot-token"
+APP_TOKEN = "xapp-1-A111-fake-app-token"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TEAM_ID = "T0FAKE001"
+BOT_USER_ID = "UBOT00001"
+API_APP_ID = "A0FAKE001"
+
+
+class FakeSlack:
+    """A fake Slack workspace. ``usergroups``: user group id → member ids."""
+
+    def __init__(self, *, usergroups: dict[str, list[str]] | None = None) -> None:
+        self.usergroups = usergroups or {}
+        self.url = ""
+        self.verifier = SignatureVerifier(SIGNING_SECRET)
+        #: ``chat.postMessage`` bodies, in order.
+        self.posted: list[dict[str, Any]] = []
+        #: Every Web API call by method name, with its arguments (token removed).
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: What the bot posted to each ``response_url``, by its key.
+        self.responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        #: Socket Mode: acknowledgements the bot sent back over the WebSocket.
+        self.socket_acks: list[dict[str, Any]] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._changed = asyncio.Condition()
+        self._numbers = itertools.count(1)
+
+        self.app = peer_app()
+        for method in ("auth.test", "chat.postMessage", "usergroups.users.list", "apps.connections.open"):
+            self.app.router.add_route("*", f"/api/{method}", self._web_api)
+        self.app.router.add_post("/response/{key}", self._response)
+        self.app.router.add_get("/socket", self._socket)
+
+    @property
+    def faults(self) -> Faults:
+        """The failures to inject next (see :class:`tests.peers.Faults`)."""
+        return self.app[FAULTS]
+
+    @property
+    def api_base_url(self) -> str:
+        """What to configure as ``[slack] api_base_url``."""
+        return f"{self.url}/api/"
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        """Serve the fake on loopback for the life of the block; sets and yields :attr:`url`."""
+        async with running(self.app) as url:
+            self.url = url
+            try:
+                yield url
+            finally:
+                for socket in list(self._sockets):
+                    await socket.close()
+
+    # --- building requests as Slack sends them ----------------------------------------------------
+
+    def response_url(self, key: str) -> str:
+        """A ``response_url`` whose posts are recorded under ``key``."""
+        return f"{self.url}/response/{key}"
+
+    def sign(self, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's signature headers for ``body`` (``timestamp``: seconds since the epoch, default now)."""
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=stamp, body=body) or "",
+        }
+
+    def slash_command(
+        self, text: str, *, user_id: str, response_url: str, timestamp: int | None = None
+    ) -> tuple[bytes, dict[str, str]]:
+        """A signed ``/appcast`` request: the form body and headers. ``text`` as Slack sends it (escaped)."""
+        number = next(self._numbers)
+        form = {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "acme-recruiting",
+            "channel_id": "C0CHANNEL1",
+            "channel_name": "recruiting-ops",
+            "user_id": user_id,
+            "user_name": f"user-{user_id.lower()}",
+            "command": "/appcast",
+            "text": text,
+            "api_app_id": API_APP_ID,
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"{number}.1111.{number:032x}",
+        }
+        body = urllib.parse.urlencode(form).encode()
+        return body, self.sign(body, timestamp=timestamp)
+
+    def block_action(
+        self, action_id: str, value: str, *, user_id: str, response_url: str
+    ) -> tuple[bytes, dict[str, str]]:
+        """A signed button click (``block_actions``) on an ephemeral message: form body and headers."""
+        number = next(self._numbers)
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": f"user-{user_id.lower()}", "team_id": TEAM_ID},
+            "api_app_id": API_APP_ID,
+            "token": "deprecated-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": f"1700000000.{number:06d}",
+                "channel_id": "C0CHANNEL1",
+                "is_ephemeral": True,
+            },
+            "trigger_id": f"{number}.2222.{number:032x}",
+            "team": {"id": TEAM_ID, "domain": "acme-recruiting"},
+            "channel": {"id": "C0CHANNEL1", "name": "recruiting-ops"},
+            "response_url": response_url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": f"b{number}",
+                    "text": {"type": "plain_text", "text": "Enable"},
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"1700000000.{number:06d}",
+                }
+            ],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return body, self.sign(body)
+
+    # --- what the bot did -------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        """The arguments of every call to Web API ``method``."""
+        return [arguments for name, arguments in self.calls if name == method]
+
+    async def wait_response(self, key: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """Wait until ``count`` answers were posted to ``response_url(key)``; returns the last."""
+        await self._wait(lambda: len(self.responses[key]) >= count, timeout, f"{count} answer(s) on {key}")
+        return self.responses[key][-1]
+
+    async def wait_posted(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+        """Wait until ``count`` messages were posted with ``chat.postMessage``."""
+        await self._wait(lambda: len(self.posted) >= count, timeout, f"{count} chat.postMessage call(s)")
+        return self.posted
+
+    async def wait_socket(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until a Socket Mode client is connected."""
+        await self._wait(lambda: bool(self._sockets), timeout, "a Socket Mode connection")
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a Socket Mode envelope to the connected bot; returns its acknowledgement."""
+        envelope_id = f"env-{next(self._numbers)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": True,
+        }
+        await self._sockets[-1].send_json(envelope)
+
+        def acked() -> bool:
+            return any(ack.get("envelope_id") == envelope_id for ack in self.socket_acks)
+
+        await self._wait(acked, 10.0, f"the ack of {envelope_id}")
+        return next(ack for ack in self.socket_acks if ack.get("envelope_id") == envelope_id)
+
+    async def _wait(self, condition: Any, timeout: float, what: str) -> None:  # noqa: ASYNC109
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(condition), timeout)
+            except TimeoutError:
+                raise AssertionError(f"the fake Slack did not receive {what} within {timeout:g}s") from None
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- the endpoints ------------------------------------------------------------------------------
+
+    async def _arguments(self, request: web.Request) -> dict[str, Any]:
+        arguments: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            arguments.update(await request.json())
+        elif request.can_read_body:
+            arguments.update(await request.post())
+        return arguments
+
+    async def _web_api(self, request: web.Request) -> web.Response:
+        method = request.path.removeprefix("/api/")
+        arguments = await self._arguments(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or arguments.pop("token", "")
+        arguments.pop("token", None)
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        self.calls.append((method, arguments))
+        if method == "auth.test":
+            answer = {"url": "https://acme-recruiting.slack.com/", "team": "Acme", "user": "appcast",
+                      "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0FAKE001"}  # fmt: skip
+        elif method == "chat.postMessage":
+            self.posted.append(arguments)
+            answer = {"channel": arguments.get("channel"), "ts": f"{time.time():.6f}", "message": arguments}
+        elif method == "usergroups.users.list":
+            members = self.usergroups.get(str(arguments.get("usergroup")))
+            if members is None:
+                return web.json_response({"ok": False, "error": "no_such_subteam"})
+            answer = {"users": members}
+        else:  # apps.connections.open
+            answer = {"url": f"{self.url.replace('http://', 'ws://')}/socket"}
+        await self._notify()
+        return web.json_response({"ok": True, **answer})
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses[request.match_info["key"]].append(await request.json())
+        await self._notify()
+        return web.Response(text="ok")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": API_APP_ID}}
+        )
+        await self._notify()
+        try:
+            async for message in socket:
+                if message.type == WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(message.data))
+                    await self._notify()
+        finally:
+            self._sockets.remove(socket)
+        return socket
