@@ -114,6 +114,15 @@ class WebhookRequest:
     query: Mapping[str, str]
     received_at: datetime
 
+    def header(self, name: str) -> str | None:
+        """The value of header ``name``, matched case-insensitively as HTTP names are; None if absent.
+
+        ``headers`` keeps names as the sender spelt them (``signature`` or ``Signature``), so look
+        headers up through this rather than ``headers.get``.
+        """
+        lowered = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == lowered), None)
+
 
 @dataclass(slots=True)
 class Application:

@@ -64,8 +64,8 @@ def test_hub_sections_are_checked(tmp_path: Path, body: str, expected: str) -> N
         ("[accounts.a]\nadapter = 'file'\ncompany = 'x'", "accounts.a.file.path: required option missing"),
         (
             f"[accounts.a]\nadapter = 'file'\ncompany = 'x'\n[accounts.a.file]\npath = '{SAMPLE_JOBS}'\n"
-            "[accounts.a.greenhouse]\nboard = 'x'",
-            "accounts.a.greenhouse: no plugin named 'greenhouse' is installed",
+            "[accounts.a.workday]\ntenant = 'x'",
+            "accounts.a.workday: no plugin named 'workday' is installed",
         ),
         (
             f"[accounts.a]\nadapter = 'file'\ncompany = 'x'\n[accounts.a.file]\npath = '{SAMPLE_JOBS}'\n"

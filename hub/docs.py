@@ -1,0 +1,237 @@
+"""The generated parts of the plugin author's guide, ``docs/plugins.md``: hooks, shapes and errors.
+
+The guide's reference sections are rendered from the code they describe: the hooks from
+:mod:`hub.hookspecs` (signatures, docstrings, targeted or broadcast), the shapes from
+:mod:`hub.normalised` and :mod:`hub.options` (fields, types, defaults, ``#:`` comments), the errors from
+:mod:`hub.errors`. Each lives between a pair of markers in the Markdown file and is replaced whole::
+
+    python -m hub.docs            # rewrite the generated sections of docs/plugins.md in place
+    python -m hub.docs --check    # exit 1 if they differ from the code (the test-suite checks this too)
+
+so the guide cannot drift from the contract: change a hook, regenerate, and the diff shows in review.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import sys
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+from hub import errors, hookspecs, normalised, options
+from hub.plugins import hook_names
+
+#: The guide, in a checkout of the hub (the only place it exists: it is not installed).
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+#: The line length of generated signatures before they are split one parameter a line.
+SIGNATURE_WIDTH = 100
+
+_GROUP = re.compile(r"^# --- (?P<title>.+?) -+$")
+_HOOK = re.compile(r"^def (?P<name>appcast_hub_\w+)\(")
+_FIELD = re.compile(r"^\s+(?P<name>\w+)\s*:")
+# Sphinx roles in docstrings: :class:`~hub.errors.X` reads as `X`, :func:`hmac.compare_digest` as written.
+_ROLE = re.compile(r":(?:class|func|meth|mod|data|attr):`(?P<tilde>~?)(?P<target>[^`]+)`")
+
+
+def begin_marker(name: str) -> str:
+    """The line that opens generated section ``name``."""
+    return f"<!-- BEGIN GENERATED {name}: python -m hub.docs -->"
+
+
+def end_marker(name: str) -> str:
+    """The line that closes generated section ``name``."""
+    return f"<!-- END GENERATED {name} -->"
+
+
+def markdown(docstring: str) -> str:
+    """A reST-flavoured docstring as Markdown: ````x```` and Sphinx roles become code spans."""
+
+    def role(match: re.Match[str]) -> str:
+        target = match["target"]
+        return f"`{target.rsplit('.', 1)[-1] if match['tilde'] else target}`"
+
+    return _ROLE.sub(role, docstring).replace("``", "`")
+
+
+def _cell(text: str) -> str:
+    # A pipe ends a Markdown table cell, even inside a code span, unless escaped.
+    return text.replace("|", "\\|")
+
+
+# --- hooks ------------------------------------------------------------------------------------------
+
+
+def hook_groups() -> list[tuple[str, list[str]]]:
+    """The hooks under the ``# --- title ---`` comments that group them in :mod:`hub.hookspecs`."""
+    groups: list[tuple[str, list[str]]] = []
+    for line in inspect.getsource(hookspecs).splitlines():
+        if match := _GROUP.match(line):
+            groups.append((markdown(match["title"]), []))
+        elif (match := _HOOK.match(line)) and groups:
+            groups[-1][1].append(match["name"])
+    grouped = [name for _, names in groups for name in names]
+    if sorted(grouped) != sorted(hook_names()):
+        raise RuntimeError("every hook in hub/hookspecs.py must sit under a '# --- group ---' comment")
+    return groups
+
+
+def signature(name: str) -> str:
+    """The hook's signature as a plugin author writes it, annotations exactly as in the contract."""
+    spec = inspect.signature(getattr(hookspecs, name))
+    params = [f"{p.name}: {p.annotation}" for p in spec.parameters.values()]
+    one_line = f"def {name}({', '.join(params)}) -> {spec.return_annotation}"
+    if len(one_line) <= SIGNATURE_WIDTH:
+        return one_line
+    listed = "".join(f"    {param},\n" for param in params)
+    return f"def {name}(\n{listed}) -> {spec.return_annotation}"
+
+
+def is_targeted(name: str) -> bool:
+    """Targeted hooks (``firstresult``) are called on one plugin; the others on every active plugin."""
+    return bool(getattr(hookspecs, name).appcast_hub_spec["firstresult"])
+
+
+def render_hooks() -> str:
+    """A summary table, then one entry per hook: how it is called, its signature, its docstring."""
+    lines = ["| hook | called | returns |", "|---|---|---|"]
+    for name in hook_names():
+        returns = inspect.signature(getattr(hookspecs, name)).return_annotation
+        called = "targeted" if is_targeted(name) else "broadcast"
+        lines.append(f"| [`{name}`](#{name}) | {called} | `{_cell(returns)}` |")
+    for title, names in hook_groups():
+        lines += ["", f"### Hooks: {title}"]
+        for name in names:
+            called = (
+                "**Targeted**: called on one plugin, its answer is the result."
+                if is_targeted(name)
+                else "**Broadcast**: called on every plugin active on the account; answers are gathered."
+            )
+            doc = markdown(inspect.getdoc(getattr(hookspecs, name)) or "")
+            lines += ["", f"#### `{name}`", "", called, "", "```python", signature(name), "```", "", doc]
+    return "\n".join(lines)
+
+
+# --- shapes -----------------------------------------------------------------------------------------
+
+#: The shapes a plugin author meets, in the order the guide introduces them.
+SHAPES: tuple[type, ...] = (
+    normalised.Job,
+    normalised.JobPage,
+    normalised.Event,
+    normalised.Stage,
+    normalised.WebhookRequest,
+    normalised.Application,
+    normalised.ApplicationResult,
+    normalised.Delivery,
+    options.PluginInfo,
+    options.Option,
+)
+#: The closed sets of values some fields take (``Literal`` aliases).
+VALUE_SETS: tuple[tuple[str, object], ...] = (
+    ("Workplace", normalised.Workplace),
+    ("EventKind", normalised.EventKind),
+    ("FunnelEvent", normalised.FunnelEvent),
+    ("PluginKind", options.PluginKind),
+)
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """The ``#:`` comments written above a dataclass's fields, by field name."""
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped.removeprefix("#:").strip())
+            continue
+        if (match := _FIELD.match(line)) and pending:
+            comments[match["name"]] = " ".join(pending)
+        pending = []
+    return comments
+
+
+def _default(field: dataclasses.Field[object]) -> str:
+    if field.default is not dataclasses.MISSING:
+        value = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+    else:
+        return "*required*"
+    return f"`{value.__name__ if isinstance(value, type) else repr(value)}`"
+
+
+def render_shapes() -> str:
+    """One table per shape (field, type, default, the field's ``#:`` comment) and the value sets."""
+    lines: list[str] = []
+    for cls in SHAPES:
+        doc = markdown(inspect.getdoc(cls) or "")
+        comments = field_comments(cls)
+        lines += [f"### `{cls.__module__}.{cls.__name__}`", "", doc, ""]
+        lines += ["| field | type | default | notes |", "|---|---|---|---|"]
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            notes = _cell(markdown(comments.get(field.name, "")))
+            lines.append(f"| `{field.name}` | `{_cell(str(field.type))}` | {_default(field)} | {notes} |")
+        lines.append("")
+    lines += ["### Value sets", ""]
+    for name, alias in VALUE_SETS:
+        lines.append(f"- `{name}`: {', '.join(f'`{value}`' for value in typing.get_args(alias))}")
+    return "\n".join(lines)
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+
+def render_errors() -> str:
+    """Every exception in :mod:`hub.errors`, with what it is for and what the hub does with it."""
+    lines = ["| exception | is a | meaning |", "|---|---|---|"]
+    for cls in vars(errors).values():  # in the order the module defines them
+        if isinstance(cls, type) and issubclass(cls, errors.HubError) and cls is not errors.HubError:
+            doc = " ".join(markdown(inspect.getdoc(cls) or "").split())
+            lines.append(f"| `{cls.__name__}` | `{cls.__mro__[1].__name__}` | {_cell(doc)} |")
+    return "\n".join(lines)
+
+
+#: Every generated section of the guide, by marker name.
+SECTIONS: dict[str, Callable[[], str]] = {
+    "hooks": render_hooks,
+    "shapes": render_shapes,
+    "errors": render_errors,
+}
+
+
+def regenerate(text: str) -> str:
+    """``text`` (the guide) with every generated section replaced by what the code says now."""
+    for name, render in SECTIONS.items():
+        begin, end = begin_marker(name), end_marker(name)
+        start, stop = text.find(begin), text.find(end)
+        if start < 0 or stop < start:
+            raise ValueError(f"the guide lacks the markers of section {name!r}: {begin} ... {end}")
+        text = f"{text[: start + len(begin)]}\n\n{render()}\n\n{text[stop:]}"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hub.docs [--check] [PATH]``: rewrite the guide's generated sections, or check them."""
+    parser = argparse.ArgumentParser(prog="python -m hub.docs", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the guide is out of date")
+    parser.add_argument("path", nargs="?", type=Path, default=GUIDE, help=f"the guide (default: {GUIDE})")
+    args = parser.parse_args(argv)
+    current = args.path.read_text(encoding="utf-8")
+    wanted = regenerate(current)
+    if args.check:
+        if wanted != current:
+            print(f"{args.path} is out of date: run python -m hub.docs", file=sys.stderr)
+            return 1
+        return 0
+    if wanted != current:
+        args.path.write_text(wanted, encoding="utf-8")
+        print(f"{args.path}: generated sections rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
