@@ -164,3 +164,17 @@ async def test_api_refuses_missing_or_wrong_tokens(hub: str, header: str | None)
         async with http.get(f"{hub}/api/openapi.json") as response:
             assert response.status == 200
             assert "/api/accounts/{account}/jobs" in (await response.json())["paths"]
+
+
+async def test_an_ats_dying_mid_sync_keeps_the_feed(hub: str, lever: FakeLever) -> None:
+    async with aiohttp.ClientSession() as http:
+        await api(http, "POST", f"{hub}/api/accounts/acme/sync")
+        ids = sorted(lever.job_ids(published_only=True))
+        await api(http, "POST", f"{hub}/api/accounts/acme/jobs/enable", json={"ids": ids})
+        before = await feed_ids(http, hub)
+        # The next full sync gets two pages (10 of 30 jobs a page), then the ATS stops answering.
+        lever.faults.die_after = len(lever.faults.requests) + 2
+        status, body = await api(http, "POST", f"{hub}/api/accounts/acme/sync?full=true")
+        assert status == 502
+        assert "unreachable" in body["error"]
+        assert await feed_ids(http, hub) == before == set(ids), "a partial snapshot closed nothing"

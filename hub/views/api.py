@@ -23,12 +23,14 @@ from hub.jobs import list_jobs, switch_jobs
 from hub.normalised import FUNNEL_EVENTS
 from hub.stages import map_stage, stage_views
 from hub.stats import job_stats
-from hub.views.errors import json_error
+from hub.views.errors import MAX_ID, BadJson, credential_bytes, json_error, read_json, text_problem
 
 routes = web.RouteTableDef()
 
 MAX_PAGE = 500
 MAX_IDS = 1000
+#: Delivery ids are 64-bit: a longer run of digits names none.
+_MAX_ID_DIGITS = 18
 STATUSES = ("open", "closed")
 FLAGS = ("on", "off", "unset", "in-feed")
 DELIVERY_STATES = ("pending", "delivered", "dead")
@@ -60,7 +62,7 @@ async def api_auth_middleware(
     if not token:
         return json_error(404, "the admin API is off: set admin.api_token in the config")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(credential_bytes(given.strip()), token.encode()):
         return json_error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
     try:
         return await handler(request)
@@ -90,6 +92,22 @@ def _account_summary(account: LiveAccount) -> dict[str, Any]:
     }
 
 
+def _text(request: web.Request, name: str, max_length: int | None = None) -> str | None:
+    value = request.query.get(name)
+    problem = text_problem(value, max_length) if value is not None else None
+    if problem:
+        raise BadRequest(f"{name} {problem}")
+    return value
+
+
+def _path_id(request: web.Request, name: str, what: str) -> str:
+    value = request.match_info[name]
+    problem = text_problem(value)
+    if problem:
+        raise BadRequest(f"the {what} in the path {problem}")
+    return value
+
+
 def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
     value = request.query.get(name)
     if value is not None and value not in choices:
@@ -101,21 +119,26 @@ def _integer(request: web.Request, name: str, default: int, maximum: int) -> int
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > maximum:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and other scripts' digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
         raise BadRequest(f"{name} must be a whole number from 0 to {maximum}")
     return int(raw)
 
 
 async def _ids(request: web.Request) -> list[str]:
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest('body must be JSON like {"ids": ["123"]}') from None
+        body = await read_json(request)
+    except BadJson as error:
+        raise BadRequest(f'body must be JSON like {{"ids": ["123"]}} ({error})') from None
     ids = body.get("ids") if isinstance(body, dict) else None
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise BadRequest('"ids" must be a non-empty list of ATS job ids (strings)')
     if len(ids) > MAX_IDS:
         raise BadRequest(f'"ids" may hold at most {MAX_IDS} ids')
+    for ats_id in ids:
+        problem = text_problem(ats_id)
+        if problem:
+            raise BadRequest(f'"ids": {ats_id[:50]!r} {problem}')
     return ids
 
 
@@ -140,7 +163,7 @@ async def jobs_index(request: web.Request) -> web.Response:
         account,
         status=_choice(request, "status", STATUSES),  # type: ignore[arg-type]
         flag=_choice(request, "flag", FLAGS),  # type: ignore[arg-type]
-        text=request.query.get("q"),
+        text=_text(request, "q"),
         limit=_integer(request, "limit", 50, MAX_PAGE),
         offset=_integer(request, "offset", 0, 10**9),
     )
@@ -170,9 +193,10 @@ async def jobs_disable(request: web.Request) -> web.Response:
 
 @routes.post("/api/accounts/{account}/sync")
 async def account_sync(request: web.Request) -> web.Response:
-    """Sync the account now and answer with what changed (502 when the ATS failed)."""
+    """Sync the account now (``?full=true``: whole snapshot); answers what changed, 502 if the ATS failed."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    result = await request.app[SCHEDULER].sync(account.name)
+    full = _choice(request, "full", ("true", "false"))
+    result = await request.app[SCHEDULER].sync(account.name, full=None if full is None else full == "true")
     if result is None:
         return json_error(503, "the hub is shutting down")
     body = {"summary": result.summary(), "seen": result.seen, "created": result.created,
@@ -182,9 +206,9 @@ async def account_sync(request: web.Request) -> web.Response:
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("body must be a JSON object") from None
+        body = await read_json(request)
+    except BadJson as error:
+        raise BadRequest(f"body must be a JSON object ({error})") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
@@ -236,6 +260,7 @@ async def stages_index(request: web.Request) -> web.Response:
 async def stage_map(request: web.Request) -> web.Response:
     """Map a stage: ``{"funnel_event": "interview"|null, "workflow": ""}`` (null: deliberately none)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
+    stage_id = _path_id(request, "stage_id", "stage id")
     body = await _json_object(request)
     funnel = body.get("funnel_event")
     workflow = body.get("workflow", "")
@@ -243,10 +268,11 @@ async def stage_map(request: web.Request) -> web.Response:
         raise BadRequest(f'"funnel_event" must be one of {", ".join(FUNNEL_EVENTS)} or null')
     if not isinstance(workflow, str):
         raise BadRequest('"workflow" must be a string')
-    before = await map_stage(
-        account, request.match_info["stage_id"], funnel, workflow=workflow, actor="api", source="api"
-    )
-    return reply({"stage_id": request.match_info["stage_id"], "before": before, "funnel_event": funnel})
+    problem = text_problem(workflow)
+    if problem:
+        raise BadRequest(f'"workflow" {problem}')
+    before = await map_stage(account, stage_id, funnel, workflow=workflow, actor="api", source="api")
+    return reply({"stage_id": stage_id, "before": before, "funnel_event": funnel})
 
 
 @routes.get("/api/deliveries")
@@ -267,8 +293,10 @@ async def deliveries_index(request: web.Request) -> web.Response:
 async def delivery_retry(request: web.Request) -> web.Response:
     """Replay one dead delivery (``dead`` instead of an id: every dead delivery)."""
     target = request.match_info["delivery"]
-    if target != "dead" and not target.isdigit():
+    if target != "dead" and not (target.isascii() and target.isdigit()):
         raise BadRequest("give a delivery id, or 'dead' for every dead delivery")
+    if target != "dead" and len(target.lstrip("0")) > _MAX_ID_DIGITS:
+        return json_error(404, f"no dead delivery {target[:30]}…")
     ids = await replay(None if target == "dead" else [int(target)], actor="api", source="api")
     if target != "dead" and not ids:
         return json_error(404, f"no dead delivery {target}")
@@ -279,7 +307,7 @@ async def delivery_retry(request: web.Request) -> web.Response:
 async def account_stats(request: web.Request) -> web.Response:
     """Views, applies, conversion and hires: the account's, or one job's with ``?job=``."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    stats = await job_stats(account, request.query.get("job"))
+    stats = await job_stats(account, _text(request, "job", MAX_ID))
     return reply({"job": stats.ats_job_id, "views": stats.views, "applies": stats.applies,
                   "conversion": stats.conversion, "hires": stats.hires})  # fmt: skip
 
@@ -306,7 +334,7 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/accounts/{account}/jobs/enable": {"post": {"summary": 'switch on: {"ids": [...]}'}},
         "/api/accounts/{account}/jobs/disable": {"post": {"summary": 'switch off: {"ids": [...]}'}},
-        "/api/accounts/{account}/sync": {"post": {"summary": "sync now"}},
+        "/api/accounts/{account}/sync": {"post": {"summary": "sync now (?full=true: whole snapshot)"}},
         "/api/accounts/{account}/reconcile": {"post": {"summary": "poll the ATS for missed events"}},
         "/api/accounts/{account}/integration": {"post": {"summary": 'switch: {"enabled": bool}'}},
         "/api/accounts/{account}/stages": {"get": {"summary": "stages and their funnel events"}},

@@ -9,7 +9,6 @@ exist. With an ``Idempotency-Key``, a retry gets the first answer (a 502 include
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from typing import Any
@@ -23,7 +22,7 @@ from hub.appkeys import CONFIG, HTTP, PLUGINS
 from hub.errors import AdapterUnavailable, ApplicationRefused, OutcomeUnknown
 from hub.feed import FEED_COLUMNS, job_of
 from hub.normalised import Application
-from hub.views.errors import json_error
+from hub.views.errors import BadJson, credential_bytes, json_error, read_json, text_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,15 +66,15 @@ def parse_application(body: Any) -> Application:
 def _authorised(request: web.Request, account: LiveAccount) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     key = account.config.apply_key or ""
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), key.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(credential_bytes(given.strip()), key.encode())
 
 
 async def _create(request: web.Request, account: LiveAccount, ats_job_id: str) -> tuple[int, dict[str, Any]]:
     """The answer to give, as ``(status, body)``: the part an Idempotency-Key makes repeatable."""
     try:
-        application = parse_application(json.loads(await request.read()))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return 400, {"error": "the body must be JSON"}
+        application = parse_application(await read_json(request))
+    except BadJson as error:
+        return 400, {"error": f"the body must be JSON ({error})"}
     except Unprocessable as error:
         return 422, {"error": str(error)}
     rows = await models.Job.filter(account_id=account.row.id, ats_id=ats_job_id).values(*FEED_COLUMNS)
@@ -108,6 +107,9 @@ async def apply(request: web.Request) -> web.Response:
     if not _authorised(request, account):
         return json_error(401, "missing or wrong apply key", **{"WWW-Authenticate": "Bearer"})
     ats_job_id = request.match_info["job"]
+    problem = text_problem(ats_job_id)
+    if problem:
+        return json_error(404, f"no such job in account {account.name!r}: the job id {problem}")
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         try:
@@ -117,8 +119,9 @@ async def apply(request: web.Request) -> web.Response:
         except AdapterUnavailable as error:
             return _unavailable(error)
         return web.json_response(body, status=status)
-    if len(key) > 255:
-        return json_error(400, "Idempotency-Key is longer than 255 characters")
+    problem = text_problem(key)
+    if problem:
+        return json_error(400, f"Idempotency-Key {problem}")
     try:
         claim = await models.ApplyRequest.create(
             account_id=account.row.id, idempotency_key=key, ats_job_id=ats_job_id

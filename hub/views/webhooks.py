@@ -20,7 +20,7 @@ from hub.appkeys import CONFIG, INBOX, PLUGINS
 from hub.errors import WebhookMalformed, WebhookRejected
 from hub.metrics import WEBHOOK_REFUSED
 from hub.normalised import WebhookRequest
-from hub.views.errors import json_error
+from hub.views.errors import json_error, storable, text_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ _MAX_IDENTITY = 255
 
 
 def _identity(given: str | None, body: bytes) -> str:
-    if given and len(given) <= _MAX_IDENTITY:
+    if given and text_problem(given, _MAX_IDENTITY) is None:
         return given
-    # No identity from the ATS (or an overlong one): the body itself is the identity.
-    return "sha256:" + hashlib.sha256(given.encode() if given else body).hexdigest()
+    # No identity from the ATS (or one no column holds): a digest of it, or of the body, is the identity.
+    return "sha256:" + hashlib.sha256(given.encode("utf-8", "surrogatepass") if given else body).hexdigest()
 
 
 @routes.post("/webhooks/{account}")
@@ -52,10 +52,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
             404, f"account {account.name!r} uses the {adapter!r} adapter, which takes no webhooks"
         )
     body = await request.read()
+    # Headers and query are stored as JSON text: what no database holds (NUL, and the lone surrogates
+    # that bytes which are not UTF-8 become) is replaced before the adapter sees them, so the adapter
+    # verifying now and the inbox worker parsing later see the same request.
     webhook = WebhookRequest(
-        headers={k: v for k, v in request.headers.items() if k.lower() not in _PRIVATE_HEADERS},
+        headers={
+            storable(k): storable(v) for k, v in request.headers.items() if k.lower() not in _PRIVATE_HEADERS
+        },
         body=body,
-        query=dict(request.query),
+        query={storable(k): storable(v) for k, v in request.query.items()},
         received_at=datetime.now(UTC),
     )
     try:
@@ -67,6 +72,15 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except WebhookMalformed as error:
         WEBHOOK_REFUSED.labels(account.name, "malformed").inc()
         return json_error(400, f"malformed webhook: {error}")
+    except (RecursionError, ValueError) as error:
+        # The adapter should say WebhookMalformed, but its parser gave up on the body first: nesting too
+        # deep, a number too long to convert… A sender's mistake all the same, so never a 500.
+        _LOGGER.info("webhook for %s unparseable: %s: %s", account.name, type(error).__name__, error)
+        WEBHOOK_REFUSED.labels(account.name, "malformed").inc()
+        problem = (
+            "JSON nested too deeply" if isinstance(error, RecursionError) else "the body cannot be parsed"
+        )
+        return json_error(400, f"malformed webhook: {problem}")
     identity = _identity(given, body)
     try:
         await models.WebhookReceipt.create(
