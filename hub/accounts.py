@@ -7,6 +7,7 @@ override wins over the file until someone changes it again.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -70,6 +71,43 @@ async def get_account(config: HubConfig, name: str) -> LiveAccount:
     return LiveAccount(account, row)
 
 
+#: Bumped by every change this process makes to an account row: caches drop what they read before.
+_generation = 0
+
+
+def note_changed() -> None:
+    """Tell :class:`AccountCache` instances that an account row changed in this process."""
+    global _generation
+    _generation += 1
+
+
+class AccountCache:
+    """Account rows for the hot read paths (feed polls, pixel hits, webhooks), at most ``ttl`` seconds old.
+
+    A 304 or a pixel hit must not cost a database read of the account: rows are kept for ``ttl`` (changes
+    made by other replicas show within that), and dropped at once when this process changes one.
+    """
+
+    def __init__(self, config: HubConfig, ttl: float = 1.0) -> None:
+        self.config = config
+        self.ttl = ttl
+        self._rows: dict[str, tuple[float, int, models.Account]] = {}
+
+    async def get(self, name: str) -> LiveAccount:
+        """The account ``name``, as :func:`get_account` would give it (UnknownAccount likewise)."""
+        account = self.config.accounts.get(name)
+        if account is None:
+            raise UnknownAccount(name, sorted(self.config.accounts))
+        now = time.monotonic()
+        cached = self._rows.get(name)
+        if cached is not None and cached[0] > now and cached[1] == _generation:
+            return LiveAccount(account, cached[2])
+        generation = _generation
+        live = await get_account(self.config, name)
+        self._rows[name] = (now + self.ttl, generation, live.row)
+        return live
+
+
 async def all_accounts(config: HubConfig) -> list[LiveAccount]:
     """Every configured account, by name."""
     return [await get_account(config, name) for name in sorted(config.accounts)]
@@ -81,6 +119,7 @@ async def mark_changed(account: LiveAccount) -> None:
     await models.Account.filter(id=account.row.id).update(
         feed_version=F("feed_version") + 1, feed_changed_at=now
     )
+    note_changed()
     await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
 
 
@@ -97,5 +136,5 @@ async def set_integration(account: LiveAccount, *, enabled: bool, actor: str, so
             before={"enabled": before}, after={"enabled": enabled},
         )  # fmt: skip
     account.row.enabled_override = enabled
-    await mark_changed(account)
+    await mark_changed(account)  # which also tells the caches
     return True

@@ -14,8 +14,8 @@ import aiohttp
 from aiohttp import web
 
 from hub import __version__, db
-from hub.accounts import ensure_accounts
-from hub.appkeys import CONFIG, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
+from hub.accounts import AccountCache, ensure_accounts
+from hub.appkeys import ACCOUNTS, CONFIG, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
 from hub.config import HubConfig
 from hub.leader import leadership_for
 from hub.pixels import PixelCounter
@@ -36,6 +36,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     async with db.database(config.database_url, run_migrations=config.database["migrate_on_start"]):
         await ensure_accounts(config)
+        app[ACCOUNTS] = AccountCache(config)
         yield
 
 

@@ -21,3 +21,5 @@ PIXELS = web.AppKey("pixels", "PixelCounter")
 LEADER = web.AppKey("leader", "Leadership")
 #: The Slack bot, only when ``[slack] enabled``.
 SLACK = web.AppKey("slack", "SlackBot")
+#: Recently read account rows, for the hot read paths.
+ACCOUNTS = web.AppKey("accounts", "AccountCache")

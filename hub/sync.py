@@ -22,7 +22,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from hub import models
-from hub.accounts import LiveAccount
+from hub.accounts import LiveAccount, note_changed
 from hub.errors import AdapterUnavailable
 from hub.metrics import SYNC_ERRORS, SYNC_SECONDS
 from hub.normalised import Job, JobPage, xml_safe
@@ -235,3 +235,4 @@ async def _record(row: models.Account, started: datetime, result: SyncResult) ->
     if result.changed:
         update |= {"feed_version": F("feed_version") + 1, "feed_changed_at": finished}
     await models.Account.filter(id=row.id).update(**update)
+    note_changed()

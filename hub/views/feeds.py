@@ -9,8 +9,8 @@ import time
 from aiohttp import web
 
 from hub import feed
-from hub.accounts import UnknownAccount, get_account
-from hub.appkeys import CONFIG, PLUGINS
+from hub.accounts import UnknownAccount
+from hub.appkeys import ACCOUNTS, PLUGINS
 from hub.metrics import FEED_BYTES, FEED_JOBS, FEED_SECONDS
 from hub.views.errors import json_error
 
@@ -32,7 +32,7 @@ def _not_modified(request: web.Request, etag: str, last_modified: object) -> boo
 async def account_feed(request: web.Request) -> web.StreamResponse:
     """The feed; 404 for an unknown account, 403 for a wrong or missing feed token, 304 when unchanged."""
     try:
-        account = await get_account(request.app[CONFIG], request.match_info["account"])
+        account = await request.app[ACCOUNTS].get(request.match_info["account"])
     except UnknownAccount:
         return json_error(404, f"no feed for account {request.match_info['account']!r}")
     token = account.config.feed_token

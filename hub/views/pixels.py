@@ -15,7 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hub.accounts import UnknownAccount, get_account
-from hub.appkeys import CONFIG, PIXELS, PLUGINS
+from hub.appkeys import ACCOUNTS, CONFIG, PIXELS, PLUGINS
 from hub.metrics import PIXEL_HITS
 from hub.pixels import KINDS, MAX_JOB_ID
 from hub.views.errors import json_error
@@ -48,7 +48,7 @@ async def pixel(request: web.Request) -> web.Response:
     if not job_id or len(job_id) > MAX_JOB_ID or _NOT_IN_JOB_ID.search(job_id):
         return _gif("missing or invalid job id")
     try:
-        account = await get_account(request.app[CONFIG], request.match_info["account"])
+        account = await request.app[ACCOUNTS].get(request.match_info["account"])
     except UnknownAccount:
         return _gif("unknown account")
     request.app[PIXELS].hit(account.row.id, kind, job_id)

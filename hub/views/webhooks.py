@@ -15,8 +15,8 @@ from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
 from hub import models
-from hub.accounts import UnknownAccount, get_account
-from hub.appkeys import CONFIG, INBOX, PLUGINS
+from hub.accounts import UnknownAccount
+from hub.appkeys import ACCOUNTS, INBOX, PLUGINS
 from hub.errors import WebhookMalformed, WebhookRejected
 from hub.metrics import WEBHOOK_REFUSED
 from hub.normalised import WebhookRequest
@@ -42,7 +42,7 @@ def _identity(given: str | None, body: bytes) -> str:
 async def receive_webhook(request: web.Request) -> web.Response:
     """Verify and store one webhook for the account's adapter."""
     try:
-        account = await get_account(request.app[CONFIG], request.match_info["account"])
+        account = await request.app[ACCOUNTS].get(request.match_info["account"])
     except UnknownAccount:
         return json_error(404, f"no account named {request.match_info['account']!r}")
     plugins = request.app[PLUGINS]
