@@ -63,13 +63,14 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _text(tag: str, value: str | None, *, cdata: bool = False) -> etree._Element | None:
+def _write_text(xf: Any, tag: str, value: str | None, *, cdata: bool = False, indent: str = "\n    ") -> None:
+    """Write ``<tag>value</tag>`` straight into the incremental writer; nothing for an empty value."""
     if not value:
-        return None
-    element = etree.Element(tag)
-    # CDATA cannot hold "]]>": such text is written escaped instead, which parsers read identically.
-    element.text = etree.CDATA(value) if cdata and "]]>" not in value else value
-    return element
+        return
+    xf.write(indent)
+    with xf.element(tag):
+        # CDATA cannot hold "]]>": such text is written escaped instead, which parsers read identically.
+        xf.write(etree.CDATA(value) if cdata and "]]>" not in value else value)
 
 
 async def _feed_rows(account: LiveAccount) -> AsyncIterator[list[dict[str, Any]]]:
@@ -91,30 +92,28 @@ def job_of(row: dict[str, Any]) -> Job:
     return Job(**values, updated_at=row["ats_updated_at"])
 
 
-def _job_element(row: dict[str, Any], company: str, extra: list[tuple[str, str]]) -> etree._Element:
-    job = etree.Element("job")
-    children = [
-        _text("title", row["title"], cdata=True),
-        _text("date", _iso(row["posted_at"])),
-        _text("referencenumber", row["ats_id"]),
-        _text("requisitionid", row["requisition_id"]),
-        _text("url", row["hosted_url"]),
-        _text("applyurl", row["apply_url"]),
-        _text("company", row["company"] or company, cdata=True),
-        _text("city", row["city"]),
-        _text("state", row["region"]),
-        _text("country", row["country"]),
-        _text("postalcode", row["postal_code"]),
-        _text("remote", row["workplace"]),
-        _text("description", row["description_html"], cdata=True),
-        _text("jobtype", row["employment_type"]),
-        _text("category", row["department"] or row["team"], cdata=True),
-        _text("salary", row["salary_text"], cdata=True),
-        *(_text(tag, xml_safe(str(value))) for tag, value in extra),
-    ]
-    job.extend(child for child in children if child is not None)
-    etree.indent(job, space="  ", level=1)
-    return job
+def _write_job(xf: Any, row: dict[str, Any], company: str, extra: list[tuple[str, str]]) -> None:
+    # Written element by element, not built as a tree and serialised: the feed's hot loop.
+    with xf.element("job"):
+        _write_text(xf, "title", row["title"], cdata=True)
+        _write_text(xf, "date", _iso(row["posted_at"]))
+        _write_text(xf, "referencenumber", row["ats_id"])
+        _write_text(xf, "requisitionid", row["requisition_id"])
+        _write_text(xf, "url", row["hosted_url"])
+        _write_text(xf, "applyurl", row["apply_url"])
+        _write_text(xf, "company", row["company"] or company, cdata=True)
+        _write_text(xf, "city", row["city"])
+        _write_text(xf, "state", row["region"])
+        _write_text(xf, "country", row["country"])
+        _write_text(xf, "postalcode", row["postal_code"])
+        _write_text(xf, "remote", row["workplace"])
+        _write_text(xf, "description", row["description_html"], cdata=True)
+        _write_text(xf, "jobtype", row["employment_type"])
+        _write_text(xf, "category", row["department"] or row["team"], cdata=True)
+        _write_text(xf, "salary", row["salary_text"], cdata=True)
+        for tag, value in extra:
+            _write_text(xf, tag, xml_safe(str(value)))
+        xf.write("\n  ")
 
 
 async def write_feed(
@@ -135,14 +134,9 @@ async def write_feed(
     with etree.xmlfile(buffer, encoding="utf-8") as xf:
         xf.write_declaration()
         with xf.element("source"):
-            xf.write("\n  ")
-            for element in (
-                _text("publisher", company),
-                _text("publisherurl", xml_safe(config.company_url or "")),
-                _text("lastBuildDate", _iso(last_modified(account))),
-            ):
-                if element is not None:
-                    xf.write(element, "\n  ")
+            _write_text(xf, "publisher", company, indent="\n  ")
+            _write_text(xf, "publisherurl", xml_safe(config.company_url or ""), indent="\n  ")
+            _write_text(xf, "lastBuildDate", _iso(last_modified(account)), indent="\n  ")
             async for rows in _feed_rows(account):
                 for row in rows:
                     extra: list[tuple[str, str]] = []
@@ -151,7 +145,8 @@ async def write_feed(
                             "appcast_hub_feed_job_elements", config, job=job_of(row)
                         ):
                             extra.extend(pairs)
-                    xf.write(_job_element(row, company, extra), "\n  ")
+                    xf.write("\n  ")
+                    _write_job(xf, row, company, extra)
                 count += len(rows)
                 xf.flush()
                 await drain()
