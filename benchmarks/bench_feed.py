@@ -12,11 +12,19 @@ What it measures:
   grow it about equally, whereas a feed built in memory would grow it with the feed's size;
 * a yardstick measured in the same run: sequential request latency of a hello-world aiohttp app (also
   its own process, ``benchmarks.serve_peer hello``), of the hub's ``/healthz`` (one ``SELECT 1``) and
-  of the 1,000-job feed, quoted as ratios to hello-world.
+  of the 1,000-job feed, quoted as ratios to hello-world;
+* the issue's aims (``docs/benchmarks.md``): the **writer's throughput** against the simplest lxml
+  ``xmlfile`` loop writing the same rows from memory, both in this process into an in-memory sink
+  (``hub.feed.write_feed`` reading the database as it does when serving; the documents must be
+  byte-identical), and over HTTP (the uncompressed fetch above) - aim ≥ 50 %; **conditional GETs
+  answered 304** (``If-None-Match`` with the current ETag) per second, ``--concurrency`` keep-alive
+  clients at full speed (:mod:`benchmarks._load`), rounds alternating with hello-world - aim ≥ 50 %;
+  and the **peak-RSS growth** between the warm-up (1,000 jobs) and the largest feed - aim < 100 MB.
 
-The jobs are the 50 sample jobs of ``plugins/file/data`` repeated with unique ids (real-length
-descriptions, ~1.7 KB each), bulk-inserted through :mod:`hub.models` into a freshly migrated
-database; one account per size, policy ``all-open``, every job open. The hub runs with
+The jobs are the 50 sample jobs of ``plugins/file/data`` repeated with unique ids, each description
+followed by the next samples' until it is about 4 KB (the samples' own are about 1 KB), bulk-inserted
+through :mod:`hub.models` into a freshly migrated database; one account per size, policy ``all-open``,
+every job open. The hub runs with
 ``logging.level = WARNING`` (no access-log line per request, as hello-world has none) and scheduled
 syncs off.
 
@@ -24,8 +32,10 @@ Run from the repository root::
 
     .venv/bin/python -m benchmarks.bench_feed                 # 1,000 / 10,000 / 100,000 jobs, SQLite
     .venv/bin/python -m benchmarks.bench_feed --jobs 20000 --database postgres
-    .venv/bin/python -m benchmarks.bench_feed --profile /tmp/prof   # + py-spy of an extra fetch
+    .venv/bin/python -m benchmarks.bench_feed --profile /tmp/prof   # + py-spy, extra unmeasured runs
 
+``--profile DIR`` records py-spy during extra, unmeasured work: one fetch of the largest feed and one
+round of 304s (the hub process), and one in-process run of ``write_feed`` (this process).
 ``--timeout`` (default 900 s) is a hard limit for the whole run: past it every process is killed.
 Results are printed as Markdown (and JSON with ``--json``); ``docs/benchmarks.md`` has one run.
 """
@@ -34,15 +44,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +80,15 @@ from benchmarks._common import (
     summarise_collapsed,
     write_hub_config,
 )
+from benchmarks._load import alternate, closed_loop, ratio, request_bytes
 from tests.peers import free_port
 
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
 INSERT_BATCH = 2000
 JOB_TAG = b"<job>"
+#: The issue's job size is a description of about 4 KB. The samples' own are about 1 KB, so each is
+#: followed by the next samples' until it has at least this many characters (about 4 KB on average).
+DESCRIPTION_MIN = 3500
 
 
 def _account(size: int) -> str:
@@ -84,6 +102,18 @@ def _accounts_toml(sizes: list[int]) -> str:
         f'[accounts.{_account(size)}.file]\npath = "{SAMPLE_JOBS}"\n'
         for size in sizes
     )
+
+
+def padded_descriptions(samples: list[Any]) -> list[str]:
+    """Each sample's description followed by the next samples' until it reaches :data:`DESCRIPTION_MIN`."""
+    descriptions = []
+    for number, job in enumerate(samples):
+        text, following = job.description_html, number + 1
+        while len(text) < DESCRIPTION_MIN:
+            text += samples[following % len(samples)].description_html
+            following += 1
+        descriptions.append(text)
+    return descriptions
 
 
 def _columns(job: Any) -> dict[str, Any]:
@@ -106,6 +136,7 @@ async def seed(config: Any, sizes: list[int], analyze: bool) -> dict[str, Any]:
 
     samples = [job_from_entry(entry) for entry in read_jobs_file(SAMPLE_JOBS)]
     samples = [job for job in samples if job.is_open] or samples
+    descriptions = padded_descriptions(samples)
     started = time.perf_counter()
     counts = {}
     async with db.database(config.database_url, run_migrations=True):
@@ -116,7 +147,10 @@ async def seed(config: Any, sizes: list[int], analyze: bool) -> dict[str, Any]:
                 rows = []
                 for number in range(start, min(size, start + INSERT_BATCH)):
                     job = samples[number % len(samples)]
-                    values = _columns(job) | {"title": f"{job.title} #{number}"}
+                    values = _columns(job) | {
+                        "title": f"{job.title} #{number}",
+                        "description_html": descriptions[number % len(samples)],
+                    }
                     digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()
                     rows.append(
                         models.Job(
@@ -134,7 +168,175 @@ async def seed(config: Any, sizes: list[int], analyze: bool) -> dict[str, Any]:
             from tortoise import connections
 
             await connections.get("default").execute_script("ANALYZE jobs")
-    return {"seconds": time.perf_counter() - started, "open_jobs": counts}
+    return {
+        "seconds": time.perf_counter() - started,
+        "open_jobs": counts,
+        "description_bytes": statistics.mean(len(text.encode()) for text in descriptions),
+    }
+
+
+# --- the feed writer against a plain lxml loop ----------------------------------------------------------
+
+#: The children of a feed ``<job>``, in the hub's order: tag, the row's column, written as CDATA.
+_JOB_FIELDS = (
+    ("title", "title", True), ("date", None, False), ("referencenumber", "ats_id", False),
+    ("requisitionid", "requisition_id", False), ("url", "hosted_url", False),
+    ("applyurl", "apply_url", False), ("company", None, True), ("city", "city", False),
+    ("state", "region", False), ("country", "country", False), ("postalcode", "postal_code", False),
+    ("remote", "workplace", False), ("description", "description_html", True),
+    ("jobtype", "employment_type", False), ("category", None, True), ("salary", "salary_text", True),
+)  # fmt: skip
+
+
+class _CountingSink:
+    """A file-like object that keeps only the byte count (and, when asked, a digest) of what it gets."""
+
+    def __init__(self, digest: bool = False) -> None:
+        self.bytes = 0
+        self.hash = hashlib.sha256() if digest else None
+
+    def write(self, data: bytes) -> None:
+        self.bytes += len(data)
+        if self.hash is not None:
+            self.hash.update(data)
+
+    async def awrite(self, data: bytes) -> None:
+        self.write(data)
+
+
+@contextlib.contextmanager
+def _plain_document(sink: Any, header: list[tuple[str, str]]) -> Iterator[Any]:
+    """An ``xmlfile`` open on ``sink`` inside ``<source>``, its header written; jobs go in the block."""
+    with etree.xmlfile(sink, encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element("source"):
+            xf.write("\n  ")
+            for tag, text in header:
+                with xf.element(tag):
+                    xf.write(text)
+                xf.write("\n  ")
+            yield xf
+            xf.write("\n")
+
+
+def _plain_job(xf: Any, row: dict[str, Any], company: str) -> None:
+    with xf.element("job"):
+        for tag, column, cdata in _JOB_FIELDS:
+            if column is not None:
+                value = row[column]
+            elif tag == "date":
+                value = row["posted_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            elif tag == "company":
+                value = row["company"] or company
+            else:
+                value = row["department"] or row["team"]
+            if value:
+                xf.write("\n    ")
+                with xf.element(tag):
+                    xf.write(etree.CDATA(value) if cdata and "]]>" not in value else value)
+        xf.write("\n  ")
+    xf.write("\n  ")
+
+
+def plain_feed(rows: list[dict[str, Any]], header: list[tuple[str, str]], company: str, sink: Any) -> int:
+    """The simplest lxml ``xmlfile`` loop writing the same document from rows already in memory."""
+    with _plain_document(sink, header) as xf:
+        for row in rows:
+            _plain_job(xf, row, company)
+    return len(rows)
+
+
+async def plain_feed_from_query(account: Any, header: list[tuple[str, str]], company: str, sink: Any) -> int:
+    """Diagnostic: the same loop, fed batch by batch by the hub's own keyset query (``hub.feed._feed_rows``).
+
+    What the hub's writer would cost if it wrote each job straight to the ``xmlfile`` as the plain loop
+    does, instead of building an element tree per job, indenting it, then serialising it.
+    """
+    from hub import feed
+
+    count = 0
+    with _plain_document(sink, header) as xf:
+        async for rows in feed._feed_rows(account):  # the hub's query, private: a diagnostic only
+            for row in rows:
+                _plain_job(xf, row, company)
+            count += len(rows)
+    return count
+
+
+async def writer_throughput(
+    config: Any, plugins: Any, size: int, repeats: int, profile: Path | None, watchdog: Watchdog
+) -> dict[str, Any]:
+    """hub.feed.write_feed (reading the database) against :func:`plain_feed` (rows in memory), in process.
+
+    Both write to an in-memory sink that counts bytes. An untimed first pass checks that the documents
+    are byte-identical; then ``repeats`` timed runs of each, alternating, with the diagnostic
+    :func:`plain_feed_from_query` as a third. With ``profile``, one more, unmeasured run of the hub's
+    writer under py-spy (this process).
+    """
+    from hub import db, feed
+    from hub.accounts import get_account
+    from hub.normalised import xml_safe
+
+    async with db.database(config.database_url):
+        account = await get_account(config, _account(size))
+        started = time.perf_counter()
+        rows = await models_values(account)
+        load_seconds = time.perf_counter() - started
+        header = [
+            (tag, text)
+            for tag, text in (
+                ("publisher", xml_safe(account.config.company)),
+                ("publisherurl", xml_safe(account.config.company_url or "")),
+                ("lastBuildDate", feed.last_modified(account).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            )
+            if text
+        ]
+        company = xml_safe(account.config.company)
+
+        async def hub_run(sink: _CountingSink) -> int:
+            return await feed.write_feed(account, plugins, sink.awrite)
+
+        async def plain_run(sink: _CountingSink) -> int:
+            return plain_feed(rows, header, company, sink)
+
+        async def query_run(sink: _CountingSink) -> int:
+            return await plain_feed_from_query(account, header, company, sink)
+
+        writers = (("hub", hub_run), ("plain", plain_run), ("plain_from_query", query_run))
+        digests = {}
+        for name, run in writers:
+            sink = _CountingSink(digest=True)
+            if await run(sink) != size:
+                raise RuntimeError(f"{name} writer did not write {size} jobs")
+            digests[name] = (sink.bytes, sink.hash.hexdigest())  # type: ignore[union-attr]
+        out: dict[str, Any] = {
+            "identical": len(set(digests.values())) == 1,
+            "bytes": digests,
+            "rows_load_seconds": load_seconds,
+            **{name: [] for name, _ in writers},
+        }
+        for _ in range(repeats):
+            for name, run in writers:
+                sink = _CountingSink()
+                cpu, started = cpu_seconds(), time.perf_counter()
+                await run(sink)
+                seconds = time.perf_counter() - started
+                out[name].append({"seconds": seconds, "cpu": cpu_seconds() - cpu, "bytes": sink.bytes})
+                print(
+                    f"writer {name}: {size:,} jobs in {seconds:.2f} s ({size / seconds:,.0f} jobs/s)",
+                    file=sys.stderr,
+                )
+        if profile is not None:
+            stem = profile / f"writer-{size}-{'postgres' if 'postgres' in config.database_url else 'sqlite'}"
+            await _profile(os.getpid(), stem, lambda: hub_run(_CountingSink()), watchdog)
+    return out
+
+
+async def models_values(account: Any) -> list[dict[str, Any]]:
+    """The feed's rows, as the hub's query returns them, all in memory."""
+    from hub import feed, models
+
+    return await models.Job.filter(feed.in_feed(account)).order_by("id").values(*feed.FEED_COLUMNS)
 
 
 async def _wait_healthy(http: aiohttp.ClientSession, url: str, child: Child) -> None:
@@ -214,6 +416,61 @@ async def latency(http: aiohttp.ClientSession, url: str, count: int, warmup: int
     }
 
 
+async def not_modified_rate(
+    http: aiohttp.ClientSession, base: str, url: str, hub: Child, hello: Child, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Requests/s of ``GET`` with ``If-None-Match: <current ETag>`` (answered 304) against hello-world.
+
+    ``--concurrency`` keep-alive clients at full speed, ``--not-modified-requests`` per round, rounds
+    alternating between hello-world (the same request, answered 200 ``Hello, world``) and the hub. A third,
+    diagnostic side asks the hub for the feed of an account it does not know: the same route, middlewares
+    and handler, answered 404 before the account's row is read from the database.
+    """
+    async with http.head(url) as response:
+        etag = response.headers["ETag"]
+    path = url.removeprefix(base)
+    hub_request = request_bytes(base, "GET", path, [("If-None-Match", etag)])
+    hello_request = request_bytes(hello.url, "GET", "/", [("If-None-Match", etag)])
+    unknown_request = request_bytes(base, "GET", "/feeds/no-such-account.xml", [("If-None-Match", etag)])
+
+    def side(target: str, data: bytes, pid: int, count: int) -> Any:
+        return lambda: closed_loop(
+            target, lambda _: data, count=count, concurrency=args.concurrency, server_pid=pid
+        )
+
+    await side(hello.url, hello_request, hello.pid, 1000)()  # warm-up, unmeasured
+    await side(base, hub_request, hub.pid, 1000)()
+    result = await alternate(
+        args.rounds,
+        [
+            ("hello", side(hello.url, hello_request, hello.pid, args.not_modified_requests)),
+            ("hub", side(base, hub_request, hub.pid, args.not_modified_requests)),
+            ("hub_unknown_account", side(base, unknown_request, hub.pid, args.not_modified_requests)),
+        ],
+        "304",
+    )
+    result["unknown_account"] = ratio(result["hello"], result["hub_unknown_account"])
+    statuses = [status for r in result["hub"] for status in r["statuses"]]
+    if set(statuses) != {304}:
+        raise RuntimeError(f"conditional GETs were not all answered 304: {statuses}")
+    return result
+
+
+async def _profile(pid: int, stem: Path, work: Any, watchdog: Watchdog) -> None:
+    """py-spy ``pid`` while ``work()`` runs; the collapsed stacks and their summary go beside ``stem``."""
+    output = stem.with_name(stem.name + ".collapsed.txt")
+    spy = await start_py_spy(pid, output, watchdog)
+    if spy is None:
+        return
+    try:
+        await work()
+    finally:
+        await stop_py_spy(spy, watchdog)
+    summary = summarise_collapsed(output)
+    stem.with_name(stem.name + ".summary.txt").write_text(summary)
+    print(f"py-spy profile, {stem.name}:\n{summary}", file=sys.stderr)
+
+
 async def serve_one_size(
     size: int,
     smallest: int,
@@ -223,8 +480,12 @@ async def serve_one_size(
     tmp: Path,
     watchdog: Watchdog,
     args: argparse.Namespace,
+    hello: Child,
 ) -> dict[str, Any]:
-    """A fresh hub process: warm it up, fetch the ``size`` feed plain and gzipped, watch its memory."""
+    """A fresh hub process: warm it up, fetch the ``size`` feed plain and gzipped, watch its memory.
+
+    For the largest feed, also the conditional GETs answered 304, against hello-world.
+    """
     base = f"http://127.0.0.1:{port}"
     hub = await start_child(
         f"hub-{size}", ["-m", "hub.cli", "serve", "-c", str(config_path)], tmp, watchdog, ready_line=False
@@ -253,18 +514,28 @@ async def serve_one_size(
                     f"{fetched['seconds']:.2f} s, peak RSS +{mib(fetched['hwm_growth_kib'])}",
                     file=sys.stderr,
                 )
+            if size == largest:
+                result["not_modified"] = await not_modified_rate(http, base, url, hub, hello, args)
             if args.profile is not None and size == largest:
-                # An extra, unmeasured fetch: the profiler's sampling would skew the figures above.
-                output = args.profile / f"feed-{size}-{args.database}.collapsed.txt"
-                spy = await start_py_spy(hub.pid, output, watchdog)
-                if spy is not None:
-                    try:
-                        await fetch_feed(http, url, gzip=False)
-                    finally:
-                        await stop_py_spy(spy, watchdog)
-                    summary = summarise_collapsed(output)
-                    output.with_name(output.name.replace(".collapsed", ".summary")).write_text(summary)
-                    print(f"py-spy profile of the {size}-job feed:\n{summary}", file=sys.stderr)
+                # Extra, unmeasured work: the profiler's sampling would skew the figures above.
+                async with http.head(url) as response:
+                    etag = response.headers["ETag"]
+                not_modified = request_bytes(base, "GET", url.removeprefix(base), [("If-None-Match", etag)])
+
+                async def conditional_gets() -> Any:
+                    return await closed_loop(
+                        base,
+                        lambda _: not_modified,
+                        count=args.not_modified_requests,
+                        concurrency=args.concurrency,
+                        server_pid=hub.pid,
+                    )
+
+                for name, work in (
+                    (f"feed-{size}", lambda: fetch_feed(http, url, gzip=False)),
+                    (f"not-modified-{size}", conditional_gets),
+                ):
+                    await _profile(hub.pid, args.profile / f"{name}-{args.database}", work, watchdog)
             if size == smallest:
                 result["latency_feed"] = await latency(http, url, args.feed_requests, 3)
                 result["latency_healthz"] = await latency(http, f"{base}/healthz", args.hello_requests, 20)
@@ -288,29 +559,32 @@ async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, 
                 url = f"sqlite://{tmp / 'hub.sqlite3'}"
             port = free_port()
             config_path = write_hub_config(tmp, url, _accounts_toml(sizes), port=port)
-            config, _ = load_hub(config_path)
+            config, plugins = load_hub(config_path)
             print(f"seeding {sum(sizes):,} jobs…", file=sys.stderr)
             out["seed"] = await seed(config, sizes, analyze=args.database == "postgres")
             for size in sizes:
                 expected = out["seed"]["open_jobs"][size]
                 if expected != size:
                     raise RuntimeError(f"seeded {expected} open jobs for {size}")
+            print(f"writer throughput, {sizes[-1]:,} jobs, in process…", file=sys.stderr)
+            out["writer"] = await writer_throughput(
+                config, plugins, sizes[-1], args.writer_repeats, args.profile, watchdog
+            )
 
             hello = await start_child("hello", ["-m", "benchmarks.serve_peer", "hello"], tmp, watchdog)
             try:
                 async with aiohttp.ClientSession() as http:
                     out["latency_hello"] = await latency(http, hello.url, args.hello_requests, 20)
                 out["rss_hello"] = memory_kib(hello.pid)
+                out["feeds"] = {}
+                for size in sizes:
+                    out["feeds"][size] = feed = await serve_one_size(
+                        size, smallest, sizes[-1], config_path, port, tmp, watchdog, args, hello
+                    )
+                    if feed["plain"]["jobs"] != size or feed["gzip"]["jobs"] != size:
+                        raise RuntimeError(f"the feed of {size} jobs did not list {size} jobs")
             finally:
                 await hello.stop(watchdog)
-
-            out["feeds"] = {}
-            for size in sizes:
-                out["feeds"][size] = await serve_one_size(
-                    size, smallest, sizes[-1], config_path, port, tmp, watchdog, args
-                )
-                if out["feeds"][size]["plain"]["jobs"] != size or out["feeds"][size]["gzip"]["jobs"] != size:
-                    raise RuntimeError(f"the feed of {size} jobs did not list {size} jobs")
         finally:
             if pg is not None:
                 await asyncio.to_thread(pg.stop)
@@ -388,7 +662,89 @@ def _report(out: dict[str, Any], env: dict[str, Any]) -> str:
         f"- hello-world server RSS: {mib(out['rss_hello']['VmRSS'])}; "
         f"hub idle RSS: {mib(small['rss_idle']['VmRSS'])}"
     )
+    lines += ["", *_aims_report(out)]
     return "\n".join(lines)
+
+
+def _aim(met: bool) -> str:
+    return "**met**" if met else "**missed**"
+
+
+def _aims_report(out: dict[str, Any]) -> list[str]:
+    """The issue's three feed aims: writer throughput, 304s against hello-world, peak-RSS growth."""
+    sizes, feeds, writer = out["sizes"], out["feeds"], out["writer"]
+    size, big = sizes[-1], feeds[sizes[-1]]
+    plain_s = statistics.median(r["seconds"] for r in writer["plain"])
+    hub_s = statistics.median(r["seconds"] for r in writer["hub"])
+    query_s = statistics.median(r["seconds"] for r in writer["plain_from_query"])
+    http_s = big["plain"]["seconds"]
+    megabytes = writer["bytes"]["plain"][0] / 1e6
+
+    def runs(values: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{r['seconds']:.2f}" for r in values)
+
+    writer_table = markdown_table(
+        ["writer", f"{size:,} jobs ({megabytes:,.0f} MB), median", "runs (s)", "jobs/s", "MB/s", "CPU",
+         "vs plain lxml loop"],
+        [
+            ["plain lxml `xmlfile` loop, rows in memory", f"{plain_s:.2f} s", runs(writer["plain"]),
+             f"{size / plain_s:,.0f}", f"{megabytes / plain_s:,.0f}",
+             f"{statistics.median(r['cpu'] for r in writer['plain']):.2f} s", "100%"],
+            ["`hub.feed.write_feed`, in process, from the database", f"{hub_s:.2f} s", runs(writer["hub"]),
+             f"{size / hub_s:,.0f}", f"{megabytes / hub_s:,.0f}",
+             f"{statistics.median(r['cpu'] for r in writer['hub']):.2f} s",
+             f"**{plain_s / hub_s:.0%}** ({_aim(plain_s / hub_s >= 0.5)})"],
+            ["diagnostic: the plain loop fed by the hub's batched query", f"{query_s:.2f} s",
+             runs(writer["plain_from_query"]), f"{size / query_s:,.0f}", f"{megabytes / query_s:,.0f}",
+             f"{statistics.median(r['cpu'] for r in writer['plain_from_query']):.2f} s",
+             f"{plain_s / query_s:.0%}"],
+            ["hub over HTTP, uncompressed (one fetch; CPU = server's)", f"{http_s:.2f} s", f"{http_s:.2f}",
+             f"{size / http_s:,.0f}", f"{megabytes / http_s:,.0f}", f"{big['plain']['server_cpu']:.2f} s",
+             f"**{plain_s / http_s:.0%}** ({_aim(plain_s / http_s >= 0.5)})"],
+        ],
+    )  # fmt: skip
+    nm = big["not_modified"]
+
+    def side(name: str, label: str, share: str) -> list[str]:
+        values = nm[name]
+        return [
+            label,
+            f"{statistics.median(r['per_second'] for r in values):,.0f}",
+            " / ".join(f"{r['per_second']:,.0f}" for r in values),
+            f"{statistics.median(r['p50'] for r in values) * 1000:.2f} / "
+            f"{statistics.median(r['p99'] for r in values) * 1000:.2f} ms",
+            f"{statistics.median(r['server_cpu'] / r['answered'] for r in values) * 1e6:,.0f} µs",
+            share,
+        ]
+
+    not_modified = markdown_table(
+        ["request", "req/s (median)", "per round", "p50 / p99", "server CPU per request", "vs hello-world"],
+        [
+            side("hello", "hello-world aiohttp, `GET /` (200)", "100%"),
+            side("hub", f"hub `GET /feeds/{_account(size)}.xml`, `If-None-Match` (304)",
+                 f"**{nm['ratio']:.0%}** ({_aim(nm['ratio'] >= 0.5)})"),
+            side("hub_unknown_account", "diagnostic: hub, unknown account (404 before any database read)",
+                 f"{nm['unknown_account']['ratio']:.0%}"),
+        ],
+    )  # fmt: skip
+    growth = max(big["plain"]["hwm_growth_kib"], big["gzip"]["hwm_growth_kib"])
+    return [
+        f"Writer throughput ({len(writer['hub'])} runs of each, alternating; the in-process writers "
+        f"wrote byte-identical documents: {writer['identical']}):",
+        "",
+        writer_table,
+        "",
+        f"Conditional GET answered 304, {nm['hub'][0]['sent']:,} requests per round, "
+        f"{len(nm['hub'])} rounds alternating:",
+        "",
+        not_modified,
+        "",
+        f"- peak-RSS growth of the serving process, 1,000 → {size:,} jobs: "
+        f"+{mib(big['plain']['hwm_growth_kib'])} (plain), +{mib(big['gzip']['hwm_growth_kib'])} after gzip "
+        f"too: aim < 100 MB {_aim(growth * 1024 < 100e6)}",
+        f"- descriptions: {out['seed']['description_bytes']:,.0f} bytes on average; reading the "
+        f"{size:,} rows at once through the hub's query (ORM) took {writer['rows_load_seconds']:.2f} s",
+    ]
 
 
 def _lat(values: dict[str, float]) -> list[str]:
@@ -409,6 +765,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--hello-requests", type=int, default=500, help="timed hello-world and /healthz GETs")
     parser.add_argument("--feed-requests", type=int, default=30, help="timed GETs of the 1,000-job feed")
+    parser.add_argument(
+        "--writer-repeats", type=int, default=3, help="timed runs of each writer, in process (default 3)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating hello/hub rounds of 304s")
+    parser.add_argument("--concurrency", type=int, default=32, help="keep-alive clients for the 304s")
+    parser.add_argument(
+        "--not-modified-requests", type=int, default=10000, help="conditional GETs per round (default 10,000)"
+    )
     parser.add_argument("--timeout", type=float, default=900, help="hard limit for the whole run, seconds")
     parser.add_argument("--profile", type=Path, help="py-spy the hub serving the largest feed; write it here")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
@@ -417,6 +781,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs must be between 1 and 1,000,000")
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
+    if not (1 <= args.writer_repeats <= 10 and 1 <= args.rounds <= 20 and 1 <= args.concurrency <= 256):
+        parser.error("--writer-repeats 1..10, --rounds 1..20, --concurrency 1..256")
+    if not 100 <= args.not_modified_requests <= 1_000_000:
+        parser.error("--not-modified-requests 100..1,000,000")
     logging.basicConfig(level=logging.WARNING)
 
     env = environment()

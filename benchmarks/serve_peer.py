@@ -5,10 +5,11 @@
     .venv/bin/python -m benchmarks.serve_peer hello
 
 ``lever`` and ``pinpoint`` are the test-suite's fakes (:mod:`tests.peers`), which generate their
-postings lazily from an index; ``hello`` is a one-route aiohttp app answering ``Hello, world``, the
-yardstick the feed benchmark compares the hub against. The process prints ``READY <base URL>`` once it
-listens on 127.0.0.1 and serves until SIGTERM/SIGINT. Running the peer in its own process keeps its CPU
-time off the event loop being measured (the machine has two cores: one for the peer, one for the hub).
+postings lazily from an index; ``hello`` is a one-route aiohttp app answering ``Hello, world`` (to GET,
+and to POST after reading the body), the yardstick the feed and events benchmarks compare the hub
+against. The process prints ``READY <base URL>`` once it listens on 127.0.0.1 and serves until
+SIGTERM/SIGINT. Running the peer in its own process keeps its CPU time off the event loop being
+measured (the machine has two cores: one for the peer, one for the hub).
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ def _hello_app() -> web.Application:
     async def hello(request: web.Request) -> web.Response:
         return web.Response(text="Hello, world")
 
+    async def hello_post(request: web.Request) -> web.Response:
+        await request.read()  # the body is read, as a webhook handler must, and dropped
+        return web.Response(text="Hello, world")
+
     app = web.Application()
     app.router.add_get("/", hello)
+    app.router.add_post("/", hello_post)
     return app
 
 
