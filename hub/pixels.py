@@ -20,6 +20,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -30,7 +31,9 @@ _LOGGER = logging.getLogger(__name__)
 KINDS = ("view", "apply")
 #: Longest job id counted; longer ones are not job ids of any ATS we know, and are refused.
 MAX_JOB_ID = 255
-_ACTIVE, _FULL = ".active", ".full"
+#: Tries to count one spool file when another process's concurrent flush conflicts with ours.
+_COUNT_ATTEMPTS = 3
+_ACTIVE, _FULL, _NEW = ".active", ".full", ".new"
 
 
 class PixelCounter:
@@ -66,9 +69,13 @@ class PixelCounter:
         self._stop.set()
         if self._task is not None:
             await self._task  # it finishes the flush in hand, never cut mid-transaction
-        await self.flush()
-        os.close(self._fd)
-        (self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}").unlink(missing_ok=True)
+        try:
+            await self.flush()  # if this fails, the files stay for the next process to count
+        finally:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            (self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}").unlink(missing_ok=True)
 
     async def flush(self) -> int:
         """Swap the spool file for a fresh one and count every full one; returns the hits counted."""
@@ -94,15 +101,29 @@ class PixelCounter:
             active = self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}"
             active.rename(active.with_suffix(_FULL))
             os.close(self._fd)
+            self._fd = -1
         self._sequence += 1
         path = self.spool_dir / f"{self._prefix}-{self._sequence}{_ACTIVE}"
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        # The lock tells other processes this file's owner is alive; the kernel drops it on death.
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Created and locked under a name no other process looks at, then renamed: an active file is
+        # locked from the moment it is seen, or another process's flush would take it for a dead one's.
+        fresh = path.with_suffix(_NEW)
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            # The lock tells other processes this file's owner is alive; the kernel drops it on death.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fresh.rename(path)
+        except BaseException:
+            os.close(fd)
+            fresh.unlink(missing_ok=True)
+            raise
+        self._fd = fd
 
     async def _count_spooled(self) -> int:
         total = 0
         for path in await asyncio.to_thread(lambda: sorted(self.spool_dir.iterdir())):
+            if path.suffix == _NEW and not path.name.startswith(self._prefix) and _unlocked(path):
+                path.unlink(missing_ok=True)  # its process died before writing to it: empty
+                continue
             if path.suffix == _ACTIVE and not path.name.startswith(self._prefix) and _unlocked(path):
                 # Its process died: its hits are as good as any.
                 with contextlib.suppress(FileNotFoundError):  # another process got there first
@@ -115,15 +136,26 @@ class PixelCounter:
 
     async def _count_file(self, path: Path) -> int:
         counts = await asyncio.to_thread(_read_spool, path)
-        if counts:
-            async with in_transaction():
-                if await models.PixelBatch.exists(name=path.name):
-                    counts.clear()  # counted before a crash kept us from deleting the file
-                else:
-                    await _add_counts(counts)
-                    await models.PixelBatch.create(name=path.name, hits=sum(counts.values()))
-        await asyncio.to_thread(path.unlink)
-        return sum(counts.values())
+        hits = sum(counts.values())
+        for attempt in range(1, _COUNT_ATTEMPTS + 1):
+            if not counts:
+                break
+            try:
+                async with in_transaction():
+                    if await models.PixelBatch.exists(name=path.name):
+                        hits = 0  # counted before a crash kept us from deleting the file
+                    else:
+                        await _add_counts(counts)
+                        await models.PixelBatch.create(name=path.name, hits=hits)
+                break
+            except IntegrityError:
+                # Rolled back whole. Either another process counted this very file meanwhile (its
+                # batch name is taken: the next round sees it), or it created a day's first row for a
+                # job we add to as well (the next round adds to that row).
+                if attempt == _COUNT_ATTEMPTS:
+                    raise
+        await asyncio.to_thread(path.unlink, missing_ok=True)  # another process may have got there first
+        return hits
 
 
 def _read_spool(path: Path) -> Counter[tuple[int, str, str, str]]:
@@ -154,7 +186,8 @@ async def _add_counts(counts: Counter[tuple[int, str, str, str]]) -> None:
     for (account_id, kind, day, job_id), n in counts.items():
         slot = merged.setdefault((account_id, job_id, day), {"views": 0, "applies": 0})
         slot["views" if kind == "view" else "applies"] += n
-    for (account_id, job_id, day), added in merged.items():
+    # In key order: two processes adding to the same rows lock them in the same order, never deadlock.
+    for (account_id, job_id, day), added in sorted(merged.items()):
         updated = await models.PixelCount.filter(
             account_id=account_id, ats_job_id=job_id, day=date.fromisoformat(day)
         ).update(views=F("views") + added["views"], applies=F("applies") + added["applies"])

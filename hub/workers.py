@@ -1,8 +1,11 @@
 """Background workers: the inbox (stored webhooks → events) and the outbox (deliveries → destinations).
 
-Each worker claims due rows (:func:`hub.queue.claim_due`), works on them, and records the outcome. It
+Each worker claims due rows (:class:`hub.queue.Leases`), works on them, and records the outcome. It
 wakes when this process queued work, and polls every ``[events] poll_seconds`` for work other processes
-queued or that came due after a backoff.
+queued or that came due after a backoff. A claim is leased, and renewed while the work goes on: rows a
+killed process held come due again within :data:`hub.queue.LEASE`. Outcomes other than success are
+written only while the claim still holds (:func:`hub.queue.still_claimed`), so a process that lost its
+lease can neither dead-letter nor delay a row another process has taken over.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from hub import models
-from hub.accounts import LiveAccount, UnknownAccount, get_account
+from hub.accounts import LiveAccount
 from hub.config import HubConfig
 from hub.errors import AdapterUnavailable, WebhookMalformed
 from hub.events import store_events
@@ -25,7 +28,7 @@ from hub.http import backoff_delay
 from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 from hub.normalised import Delivery, WebhookRequest
 from hub.plugins import PluginHost
-from hub.queue import claim_due
+from hub.queue import Leases, still_claimed
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,8 +43,9 @@ class Worker:
 
     name = "worker"
 
-    def __init__(self, poll_seconds: float) -> None:
+    def __init__(self, poll_seconds: float, leases: Leases[Any]) -> None:
         self.poll_seconds = poll_seconds
+        self.leases = leases
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -69,6 +73,7 @@ class Worker:
                 self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._task
+        await self.leases.close()
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -89,13 +94,11 @@ class Worker:
 
 
 async def _accounts_by_id(config: HubConfig, ids: set[int]) -> dict[int, LiveAccount | None]:
-    names = dict(await models.Account.filter(id__in=list(ids)).values_list("id", "name"))
-    accounts: dict[int, LiveAccount | None] = {}
-    for account_id, name in names.items():
-        try:
-            accounts[account_id] = await get_account(config, name)
-        except UnknownAccount:
-            accounts[account_id] = None  # removed from the config since
+    """The accounts of these ids, read in one query; None for one no longer in the config (or gone)."""
+    accounts: dict[int, LiveAccount | None] = dict.fromkeys(ids)
+    for row in await models.Account.filter(id__in=list(ids)):
+        account = config.accounts.get(row.name)
+        accounts[row.id] = LiveAccount(account, row) if account is not None else None
     return accounts
 
 
@@ -111,16 +114,19 @@ class InboxWorker(Worker):
         http: aiohttp.ClientSession,
         on_deliveries: Callable[[], None],
     ) -> None:
-        super().__init__(config.events["poll_seconds"])
+        super().__init__(config.events["poll_seconds"], Leases(models.WebhookReceipt))
         self.config, self.plugins, self.http = config, plugins, http
         self.max_attempts: int = config.events["inbox_max_attempts"]
         self.on_deliveries = on_deliveries
 
     async def work_once(self) -> bool:
-        receipts = await claim_due(models.WebhookReceipt, limit=BATCH)
-        accounts = await _accounts_by_id(self.config, {r.account_id for r in receipts})  # type: ignore[attr-defined]
-        for receipt in receipts:
-            await self._process(receipt, accounts[receipt.account_id])  # type: ignore[attr-defined]
+        receipts = await self.leases.claim(BATCH)
+        try:
+            accounts = await _accounts_by_id(self.config, {r.account_id for r in receipts})  # type: ignore[attr-defined]
+            for receipt in receipts:
+                await self._process(receipt, accounts.get(receipt.account_id))  # type: ignore[attr-defined]
+        finally:
+            await self.leases.release(*receipts)  # whatever failed comes due again when its lease ends
         return len(receipts) == BATCH
 
     async def _process(self, receipt: models.WebhookReceipt, account: LiveAccount | None) -> None:
@@ -144,7 +150,8 @@ class InboxWorker(Worker):
                 await self._finish(receipt, "failed", f"gave up after {receipt.attempts} attempts: {error}")
             else:
                 delay = INBOX_BACKOFF_SECONDS + backoff_delay(receipt.attempts, INBOX_BACKOFF_SECONDS, 3600)
-                await models.WebhookReceipt.filter(id=receipt.id).update(
+                await self.leases.release(receipt)
+                await models.WebhookReceipt.filter(**still_claimed(receipt)).update(
                     next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=str(error)
                 )
         except Exception as error:
@@ -156,13 +163,19 @@ class InboxWorker(Worker):
             if result.deliveries:
                 self.on_deliveries()
 
-    @staticmethod
-    async def _finish(receipt: models.WebhookReceipt, state: str, error: str | None, events: int = 0) -> None:
+    async def _finish(
+        self, receipt: models.WebhookReceipt, state: str, error: str | None, events: int = 0
+    ) -> None:
+        await self.leases.release(receipt)
         if state == "failed":
             _LOGGER.warning("webhook %s failed: %s", receipt.id, error)
-        await models.WebhookReceipt.filter(id=receipt.id).update(
-            state=state, last_error=error, events_stored=events
-        )
+            # Only while our claim holds: another process that took it over may have processed it.
+            query = models.WebhookReceipt.filter(**still_claimed(receipt))
+        else:
+            # Its events are stored: whoever else worked on it meanwhile, and however that ended, it is
+            # processed.
+            query = models.WebhookReceipt.filter(id=receipt.id, state__in=("pending", "failed"))
+        await query.update(state=state, last_error=error, events_stored=events)
 
 
 class OutboxWorker(Worker):
@@ -171,19 +184,31 @@ class OutboxWorker(Worker):
     name = "outbox"
 
     def __init__(self, config: HubConfig, plugins: PluginHost, http: aiohttp.ClientSession) -> None:
-        super().__init__(config.events["poll_seconds"])
+        super().__init__(config.events["poll_seconds"], Leases(models.Delivery))
         self.config, self.plugins, self.http = config, plugins, http
         self.events: dict[str, Any] = dict(config.events)
 
     async def work_once(self) -> bool:
-        deliveries = await claim_due(models.Delivery, limit=BATCH)
-        accounts = await _accounts_by_id(self.config, {d.account_id for d in deliveries})  # type: ignore[attr-defined]
-        await asyncio.gather(
-            *(self._send(d, accounts[d.account_id]) for d in deliveries)  # type: ignore[attr-defined]
-        )
+        deliveries = await self.leases.claim(BATCH)
+        try:
+            accounts = await _accounts_by_id(self.config, {d.account_id for d in deliveries})  # type: ignore[attr-defined]
+            results = await asyncio.gather(
+                *(self._send(d, accounts.get(d.account_id)) for d in deliveries),  # type: ignore[attr-defined]
+                return_exceptions=True,  # every send finishes before the batch's claims are let go
+            )
+            # One write for the batch's successes (half the queries per delivery): they all came back
+            # within one attempt's time, so a crash before it only means re-sends under the same keys.
+            delivered = [row for row, result in zip(deliveries, results, strict=True) if result is True]
+            await self._delivered(delivered)
+        finally:
+            await self.leases.release(*deliveries)  # whatever failed comes due again when its lease ends
+        for row, result in zip(deliveries, results, strict=True):
+            if isinstance(result, BaseException):
+                _LOGGER.error("delivery %s: sending or recording it failed", row.id, exc_info=result)
         return len(deliveries) == BATCH
 
-    async def _send(self, row: models.Delivery, account: LiveAccount | None) -> None:
+    async def _send(self, row: models.Delivery, account: LiveAccount | None) -> bool:
+        """One attempt; True when the destination took it (recorded by the caller), else recorded here."""
         delivery = Delivery(row.id, row.destination, row.payload, row.idempotency_key, row.attempts)
         try:
             if account is None:
@@ -197,23 +222,33 @@ class OutboxWorker(Worker):
             _LOGGER.exception("delivery %s: destination %s failed", row.id, row.destination)
             await self._failed(row, f"plugin error: {type(error).__name__}: {error}")
         else:
-            now = datetime.now(UTC)
-            await models.Delivery.filter(id=row.id).update(
-                state="delivered", delivered_at=now, last_error=None
-            )
+            return True
+        return False
+
+    async def _delivered(self, rows: list[models.Delivery]) -> None:
+        if not rows:
+            return
+        await self.leases.release(*rows)
+        now = datetime.now(UTC)
+        # Delivered is delivered, whoever else holds or dead-lettered it meanwhile.
+        await models.Delivery.filter(id__in=[row.id for row in rows], state__in=("pending", "dead")).update(
+            state="delivered", delivered_at=now, last_error=None
+        )
+        for row in rows:
             DELIVERY_ATTEMPTS.labels(row.destination, "delivered").inc()
             DELIVERY_LATENCY.labels(row.destination).observe((now - row.created_at).total_seconds())
 
     async def _failed(self, row: models.Delivery, error: str) -> None:
+        await self.leases.release(row)
         dead = row.attempts >= self.events["max_attempts"]
         DELIVERY_ATTEMPTS.labels(row.destination, "dead" if dead else "failed").inc()
         if dead:
             _LOGGER.warning("delivery %s dead after %s attempts: %s", row.id, row.attempts, error)
-            await models.Delivery.filter(id=row.id).update(state="dead", last_error=error)
+            await models.Delivery.filter(**still_claimed(row)).update(state="dead", last_error=error)
             return
         delay = backoff_delay(
             row.attempts - 1, self.events["backoff_seconds"], self.events["backoff_cap_seconds"]
         )
-        await models.Delivery.filter(id=row.id).update(
+        await models.Delivery.filter(**still_claimed(row)).update(
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=error
         )
