@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
+import logging
 import os
 import platform
 import shutil
@@ -368,3 +370,36 @@ def stopwatch() -> Iterator[Callable[[], float]]:
     ended: list[float] = []
     yield lambda: (ended[0] if ended else time.perf_counter()) - started
     ended.append(time.perf_counter())
+
+
+def run_bounded(
+    name: str,
+    args: Any,
+    main_async: Callable[[Any, Watchdog], Any],
+    report: Callable[[dict[str, Any], dict[str, Any]], str],
+) -> int:
+    """Run a benchmark's ``main_async(args, watchdog)`` within ``args.timeout``; print its report.
+
+    Returns the exit code: 0, or 3 when the time limit stopped it (the watchdog has killed what it started).
+    With ``args.json``, the results and the environment are also written there as JSON.
+    """
+    logging.basicConfig(level=logging.WARNING)
+    env = environment()
+    watchdog = Watchdog(args.timeout).start()
+
+    async def bounded() -> dict[str, Any]:
+        # A margin before the watchdog fires, so the run can still stop its children itself.
+        async with asyncio.timeout(args.timeout - min(30.0, args.timeout / 10)):
+            return await main_async(args, watchdog)
+
+    try:
+        out = asyncio.run(bounded())
+    except TimeoutError:
+        print(f"{name}: stopped at the {args.timeout:.0f} s limit", file=sys.stderr)
+        return 3
+    finally:
+        watchdog.cancel()
+    print(report(out, env))
+    if args.json:
+        args.json.write_text(json.dumps({"environment": env, "results": out}, indent=2, default=str))
+    return 0

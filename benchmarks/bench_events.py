@@ -49,7 +49,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import logging
 import sqlite3
 import statistics
 import sys
@@ -68,10 +67,10 @@ from benchmarks._common import (
     Postgres,
     Watchdog,
     cpu_seconds,
-    environment,
     markdown_table,
     memory_kib,
     mib,
+    run_bounded,
     start_child,
     start_py_spy,
     stop_py_spy,
@@ -951,26 +950,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--live-hires and --backlog 1..100,000")
     if not (0 < args.webhook_rate <= 5000 and 0 < args.webhook_seconds <= 120):
         parser.error("--webhook-rate 0..5,000, --webhook-seconds 0..120")
-    logging.basicConfig(level=logging.WARNING)
-
-    env = environment()
-    watchdog = Watchdog(args.timeout).start()
-
-    async def bounded() -> dict[str, Any]:
-        async with asyncio.timeout(args.timeout - min(30.0, args.timeout / 10)):
-            return await main_async(args, watchdog)
-
-    try:
-        out = asyncio.run(bounded())
-    except TimeoutError:
-        print(f"bench_events: stopped at the {args.timeout:.0f} s limit", file=sys.stderr)
-        return 3
-    finally:
-        watchdog.cancel()
-    print(_report(out, env))
-    if args.json:
-        args.json.write_text(json.dumps({"environment": env, "results": out}, indent=2, default=str))
-    return 0
+    return run_bounded("bench_events", args, main_async, _report)
 
 
 if __name__ == "__main__":

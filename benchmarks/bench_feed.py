@@ -47,8 +47,6 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import json
-import logging
 import os
 import statistics
 import sys
@@ -69,11 +67,11 @@ from benchmarks._common import (
     Postgres,
     Watchdog,
     cpu_seconds,
-    environment,
     load_hub,
     markdown_table,
     memory_kib,
     mib,
+    run_bounded,
     start_child,
     start_py_spy,
     stop_py_spy,
@@ -785,26 +783,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--writer-repeats 1..10, --rounds 1..20, --concurrency 1..256")
     if not 100 <= args.not_modified_requests <= 1_000_000:
         parser.error("--not-modified-requests 100..1,000,000")
-    logging.basicConfig(level=logging.WARNING)
-
-    env = environment()
-    watchdog = Watchdog(args.timeout).start()
-
-    async def bounded() -> dict[str, Any]:
-        async with asyncio.timeout(args.timeout - min(30.0, args.timeout / 10)):
-            return await main_async(args, watchdog)
-
-    try:
-        out = asyncio.run(bounded())
-    except TimeoutError:
-        print(f"bench_feed: stopped at the {args.timeout:.0f} s limit", file=sys.stderr)
-        return 3
-    finally:
-        watchdog.cancel()
-    print(_report(out, env))
-    if args.json:
-        args.json.write_text(json.dumps({"environment": env, "results": out}, indent=2, default=str))
-    return 0
+    return run_bounded("bench_feed", args, main_async, _report)
 
 
 if __name__ == "__main__":

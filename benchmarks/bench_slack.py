@@ -35,7 +35,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import logging
 import random
 import statistics
 import sys
@@ -50,7 +49,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from benchmarks._common import Child, Postgres, Watchdog, environment, markdown_table, start_child
+from benchmarks._common import Child, Postgres, Watchdog, markdown_table, run_bounded, start_child
 from tests.peers import free_port
 from tests.peers.lever import API_KEY, SITE, WEBHOOK_SECRET, lever_signature
 from tests.peers.slack import BOT_TOKEN, SIGNING_SECRET
@@ -456,26 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--commands 2..10,000, --jobs 1..100,000, --timeout > 0")
     if args.webhook_rate <= 0 or args.pixel_rate <= 0 or args.pause < 0:
         parser.error("rates must be positive, --pause not negative")
-    logging.basicConfig(level=logging.WARNING)
-
-    env = environment()
-    watchdog = Watchdog(args.timeout).start()
-
-    async def bounded() -> dict[str, Any]:
-        async with asyncio.timeout(args.timeout - min(30.0, args.timeout / 10)):
-            return await main_async(args, watchdog)
-
-    try:
-        out = asyncio.run(bounded())
-    except TimeoutError:
-        print(f"bench_slack: stopped at the {args.timeout:.0f} s limit", file=sys.stderr)
-        return 3
-    finally:
-        watchdog.cancel()
-    print(_report(out, env))
-    if args.json:
-        args.json.write_text(json.dumps({"environment": env, "results": out}, indent=2, default=str))
-    return 0
+    return run_bounded("bench_slack", args, main_async, _report)
 
 
 if __name__ == "__main__":
