@@ -123,6 +123,13 @@ async def test_a_hire_reaches_appcast_exactly_once(setup: Setup) -> None:
     signed = setup.lever.signed_webhook("candidateHired", data)
     assert await setup.post_webhook(signed.body) == (202, {"status": "stored"})
     assert await setup.post_webhook(signed.body) == (200, {"status": "already seen"})
+    # The same signed token and time with other data: a replay, refused (the signature covers only those).
+    replayed = json.loads(signed.body) | {"data": {**data, "opportunityId": "someone-else"}}
+    status, answer = await setup.post_webhook(json.dumps(replayed).encode())
+    assert (status, answer["error"]) == (
+        401,
+        "webhook refused: this delivery identity was already used for another body",
+    )
 
     [received] = await setup.appcast.wait_for_events(1)
     assert received.body == {

@@ -89,6 +89,13 @@ async def receive_webhook(request: web.Request) -> web.Response:
             next_attempt_at=webhook.received_at,
         )  # fmt: skip
     except IntegrityError:
+        first = await models.WebhookReceipt.get_or_none(account_id=account.row.id, identity=identity)
+        if first is not None and bytes(first.body) != body:
+            # The ATS's identity (Lever's token) again, with another body: a replay, not a redelivery.
+            WEBHOOK_REFUSED.labels(account.name, "replay").inc()
+            return json_error(
+                401, "webhook refused: this delivery identity was already used for another body"
+            )
         return web.json_response({"status": "already seen"}, status=200)
     request.app[INBOX].wake()
     return web.json_response({"status": "stored"}, status=202)
