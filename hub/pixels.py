@@ -160,9 +160,11 @@ class PixelCounter:
 
 def _read_spool(path: Path) -> Counter[tuple[int, str, str, str]]:
     counts: Counter[tuple[int, str, str, str]] = Counter()
-    for line in path.read_bytes().decode(errors="replace").splitlines():
+    # Lines end with "\n" only: splitlines() would also cut at \x0b, \x85 or U+2028 inside a job id.
+    for line in path.read_bytes().decode(errors="replace").split("\n"):
         parts = line.split("\t")
-        if len(parts) == 4 and parts[0].isdigit() and parts[1] in KINDS:  # a line cut mid-write is dropped
+        # A line cut mid-write is dropped, and so is a NUL (which PostgreSQL cannot store) from an old spool.
+        if len(parts) == 4 and parts[0].isdigit() and parts[1] in KINDS and "\x00" not in line:
             counts[(int(parts[0]), parts[1], parts[2], parts[3])] += 1
     return counts
 

@@ -147,3 +147,19 @@ async def test_an_active_spool_file_is_locked_before_others_can_see_it(migrated:
             os.close(probe)
     finally:
         await counter.stop()
+
+
+def test_spool_lines_split_on_newlines_only_and_drop_nul(tmp_path: Path) -> None:
+    from hub.pixels import _read_spool
+
+    spool = tmp_path / "x.full"
+    spool.write_bytes(
+        b"1\tview\t2026-11-23\tjob\x0bone\n"  # a vertical tab inside an id must not cut the line
+        b"1\tapply\t2026-11-23\tjob\xe2\x80\xa8two\n"  # nor a U+2028
+        b"1\tview\t2026-11-23\tbad\x00id\n"  # a NUL (old spools): dropped
+        b"1\tview\t2026-11-23\tcut"  # the last write, cut by a crash: no newline, still whole fields
+    )
+    counts = _read_spool(spool)
+    assert counts[(1, "view", "2026-11-23", "job\x0bone")] == 1
+    assert counts[(1, "apply", "2026-11-23", "job\u2028two")] == 1
+    assert not any("\x00" in key[3] for key in counts)
