@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from tests.pgserver import PostgresServer, pg_bin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -403,3 +405,22 @@ def run_bounded(
     if args.json:
         args.json.write_text(json.dumps({"environment": env, "results": out}, indent=2, default=str))
     return 0
+
+
+async def wait_healthy(http: aiohttp.ClientSession, url: str, child: Child, seconds: float = 60) -> None:
+    """Wait until the hub ``child`` at ``url`` answers ``/healthz``; raise with its log otherwise."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if child.process.returncode is not None:
+            raise RuntimeError(f"{child.name} exited: {child.log.read_text(errors='replace')[-2000:]}")
+        try:
+            async with http.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{child.name} not healthy in {seconds:g} s: {child.log.read_text(errors='replace')}"
+            )
+        await asyncio.sleep(0.1)

@@ -75,6 +75,7 @@ from benchmarks._common import (
     start_py_spy,
     stop_py_spy,
     summarise_collapsed,
+    wait_healthy,
 )
 from benchmarks._load import LoadResult, alternate, closed_loop, open_loop, ratio, request_bytes
 from tests.peers import free_port
@@ -637,7 +638,7 @@ async def bench_database(
         store = await Store(url).open()
         tally = Tally()
         async with aiohttp.ClientSession() as http:
-            await _wait_healthy(http, base, hub)
+            await wait_healthy(http, base, hub)
             out["rss_idle"] = memory_kib(hub.pid)
             out["webhooks"] = await bench_webhooks(base, hello.url, hub.pid, hello.pid, store, tally, args)
             stored = await store.scalar("SELECT count(*) FROM webhook_receipts")
@@ -714,21 +715,6 @@ async def _profiles(
         profiles[name] = await _profile(name, hub.pid, run, args, watchdog)
         await _until(lambda: _inbox_idle(store), 300, "inbox drained", every=0.25)
     return profiles
-
-
-async def _wait_healthy(http: aiohttp.ClientSession, url: str, child: Child) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if child.process.returncode is not None:
-            raise RuntimeError(f"hub exited: {child.log.read_text(errors='replace')[-2000:]}")
-        try:
-            async with http.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("hub did not answer /healthz within 60 s")
 
 
 async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, Any]:

@@ -76,6 +76,7 @@ from benchmarks._common import (
     start_py_spy,
     stop_py_spy,
     summarise_collapsed,
+    wait_healthy,
     write_hub_config,
 )
 from benchmarks._load import alternate, closed_loop, ratio, request_bytes
@@ -337,21 +338,6 @@ async def models_values(account: Any) -> list[dict[str, Any]]:
     return await models.Job.filter(feed.in_feed(account)).order_by("id").values(*feed.FEED_COLUMNS)
 
 
-async def _wait_healthy(http: aiohttp.ClientSession, url: str, child: Child) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if child.process.returncode is not None:
-            raise RuntimeError(f"hub exited: {child.log.read_text(errors='replace')[-2000:]}")
-        try:
-            async with http.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("hub did not answer /healthz within 60 s")
-
-
 async def fetch_feed(
     http: aiohttp.ClientSession, url: str, *, gzip: bool, parse: bool = False
 ) -> dict[str, Any]:
@@ -492,7 +478,7 @@ async def serve_one_size(
     result: dict[str, Any] = {"jobs": size}
     try:
         async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as http:
-            await _wait_healthy(http, base, hub)
+            await wait_healthy(http, base, hub)
             result["rss_idle"] = memory_kib(hub.pid)
             warm = f"{base}/feeds/{_account(smallest)}.xml"
             for _ in range(2):

@@ -53,6 +53,7 @@ from benchmarks._common import (
     start_py_spy,
     stop_py_spy,
     summarise_collapsed,
+    wait_healthy,
 )
 from tests.peers import free_port
 
@@ -170,22 +171,6 @@ async def seed(config_path: Path, count: int, prefix: str) -> None:
             )
 
 
-async def _wait_healthy(http: aiohttp.ClientSession, url: str, child: Child) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if child.process.returncode is not None:
-            raise RuntimeError(f"{child.name} exited: {child.log.read_text(errors='replace')[-2000:]}")
-        try:
-            async with http.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{child.name} not healthy in 60 s: {child.log.read_text(errors='replace')}")
-        await asyncio.sleep(0.1)
-
-
 async def _until(condition: Any, seconds: float, *, must: bool = True) -> None:
     deadline = time.monotonic() + seconds
     while not await condition():
@@ -253,7 +238,7 @@ async def one_round(
                 ready_line=False,
             )  # fmt: skip
             url = f"http://127.0.0.1:{port}"
-            await _wait_healthy(http, url, child)
+            await wait_healthy(http, url, child)
             hubs.append((child, url))
         if args.profile and replicas == 2 and round_no == 1:
             spy = await start_py_spy(hubs[0][0].pid, Path(args.profile) / "replica.raw", watchdog)

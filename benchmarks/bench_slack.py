@@ -49,7 +49,15 @@ from typing import Any
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from benchmarks._common import Child, Postgres, Watchdog, markdown_table, run_bounded, start_child
+from benchmarks._common import (
+    Child,
+    Postgres,
+    Watchdog,
+    markdown_table,
+    run_bounded,
+    start_child,
+    wait_healthy,
+)
 from tests.peers import free_port
 from tests.peers.lever import API_KEY, SITE, WEBHOOK_SECRET, lever_signature
 from tests.peers.slack import BOT_TOKEN, SIGNING_SECRET
@@ -319,21 +327,6 @@ page_size = 100
     return path
 
 
-async def _wait_healthy(http: aiohttp.ClientSession, url: str, child: Child) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if child.process.returncode is not None:
-            raise RuntimeError(f"hub exited: {child.log.read_text(errors='replace')[-2000:]}")
-        try:
-            async with http.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("hub did not answer /healthz within 60 s")
-
-
 async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, Any]:
     out: dict[str, Any] = {"database": args.database, "settings": {k: v for k, v in vars(args).items() if
                                                                     k not in ("json",)}}  # fmt: skip
@@ -362,7 +355,7 @@ async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, 
             url = f"http://127.0.0.1:{port}"
             connector = aiohttp.TCPConnector(limit=200)
             async with aiohttp.ClientSession(connector=connector) as http:
-                await _wait_healthy(http, url, hub)
+                await wait_healthy(http, url, hub)
                 auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
                 async with http.post(f"{url}/api/accounts/acme/sync", headers=auth) as response:
                     synced = await response.json()
