@@ -8,8 +8,9 @@ override wins over the file until someone changes it again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -32,6 +33,9 @@ class LiveAccount:
 
     config: Account
     row: models.Account
+    #: :func:`hub.feed.validators`' memo, with the row state it was computed from. Kept on the object
+    #: because :class:`AccountCache` hands out the same one until it reads the row again.
+    feed_validators: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -91,7 +95,7 @@ class AccountCache:
     def __init__(self, config: HubConfig, ttl: float = 1.0) -> None:
         self.config = config
         self.ttl = ttl
-        self._rows: dict[str, tuple[float, int, models.Account]] = {}
+        self._accounts: dict[str, tuple[float, int, LiveAccount]] = {}
 
     async def get(self, name: str) -> LiveAccount:
         """The account ``name``, as :func:`get_account` would give it (UnknownAccount likewise)."""
@@ -99,12 +103,12 @@ class AccountCache:
         if account is None:
             raise UnknownAccount(name, sorted(self.config.accounts))
         now = time.monotonic()
-        cached = self._rows.get(name)
+        cached = self._accounts.get(name)
         if cached is not None and cached[0] > now and cached[1] == _generation:
-            return LiveAccount(account, cached[2])
+            return cached[2]
         generation = _generation
         live = await get_account(self.config, name)
-        self._rows[name] = (now + self.ttl, generation, live.row)
+        self._accounts[name] = (now + self.ttl, generation, live)
         return live
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +13,13 @@ import pytest
 from lxml import etree
 from tortoise.exceptions import IntegrityError
 
-from hub import db, models
+from hub import db, hookimpl, models
 from hub.accounts import ensure_accounts, get_account
 from hub.config import HubConfig, bind_plugins, load_config
-from hub.feed import write_feed
+from hub.feed import BATCH, FEED_COLUMNS, job_of, write_feed
 from hub.jobs import list_jobs, switch_jobs
+from hub.normalised import Job
+from hub.options import PluginInfo
 from hub.plugins import PluginHost, load_plugins
 from hub.sync import sync_account
 from tests.conftest import write_config
@@ -219,6 +222,84 @@ async def test_switches_decide_the_feed_under_each_policy_and_are_audited(hub, a
 
     await models.Account.filter(name="acme").update(enabled_override=False)
     assert feed_ids(await feed_document(hub)) == set(), "integration off: an empty feed"
+
+
+async def test_a_feed_abandoned_midway_leaves_no_read_behind(hub, ats: Ats) -> None:
+    # More than two batches: the writer reads the next batch ahead while it writes the current one.
+    ats.jobs = [job_entry(n) for n in range(1, 2 * BATCH + 2)]
+    ats.save()
+    await sync(hub)
+    await models.Account.filter(name="acme").update(feed_policy_override="all-open")
+    config, plugins = hub
+    pieces = 0
+
+    async def leaving_sink(data: bytes) -> None:
+        nonlocal pieces
+        pieces += 1
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await write_feed(await get_account(config, "acme"), plugins, leaving_sink)
+    assert pieces == 1
+    reads = [task for task in asyncio.all_tasks() if "batch_after" in repr(task.get_coro())]
+    assert reads == [], "the read ahead outlived the feed"
+    assert len(feed_ids(await feed_document(hub))) == 2 * BATCH + 1, "the database is still usable"
+
+
+class JobEcho:
+    """A feed plugin that echoes the Job it is handed, to check what ``feed_job_elements`` receives."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    @hookimpl
+    def appcast_hub_plugin_info(self) -> PluginInfo:
+        return PluginInfo(kind="destination", description="echoes each feed job")
+
+    @hookimpl
+    def appcast_hub_feed_job_elements(self, job: Job) -> list[tuple[str, str]]:
+        self.jobs.append(job)
+        return [("posted", job.posted_at.isoformat()), ("updated", str(job.updated_at))]
+
+
+async def test_feed_plugins_get_the_jobs_the_orm_reads(migrated: str, ats: Ats, tmp_path: Path) -> None:
+    # The feed reads rows raw (no ORM conversion) for speed: plugins must still get proper Jobs.
+    ats.jobs[0] |= {"updated_at": "2026-11-02T10:30:15.250000+02:00", "salary": "EUR 50k"}
+    ats.save()
+    echo = JobEcho()
+    plugins = load_plugins()
+    assert plugins.register("echo", echo)
+    config_file = write_config(
+        tmp_path,
+        f"""
+[database]
+url = "{migrated}"
+[accounts.acme]
+adapter = "file"
+company = "Acme"
+feed_policy = "all-open"
+[accounts.acme.file]
+path = "{ats.path}"
+[accounts.acme.echo]
+""",
+    )
+    config = bind_plugins(load_config(config_file), plugins)
+    await ensure_accounts(config)
+    await sync((config, plugins))
+    document = await feed_document((config, plugins))
+
+    account = await get_account(config, "acme")
+    rows = await models.Job.filter(account_id=account.row.id).order_by("id").values(*FEED_COLUMNS)
+    assert echo.jobs == [job_of(row) for row in rows]
+    first = echo.jobs[0]
+    assert first.updated_at == datetime(2026, 11, 2, 8, 30, 15, 250000, tzinfo=UTC)
+    assert first.is_open is True
+    assert first.salary_text == "EUR 50k"
+    assert document.find("job").findtext("posted") == "2026-11-01T09:00:00+00:00"
+    assert [job.findtext("updated") for job in document.iter("job")][:2] == [
+        "2026-11-02 08:30:15.250000+00:00",
+        "None",
+    ]
 
 
 async def test_list_jobs_filters(hub, ats: Ats) -> None:

@@ -38,7 +38,7 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     token = account.config.feed_token
     if token and not hmac.compare_digest(request.query.get("token", "").encode(), token.encode()):
         return json_error(403, "this feed needs a valid ?token=")
-    etag, last_modified = feed.etag(account), feed.last_modified(account)
+    etag, last_modified = feed.validators(account)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if _not_modified(request, etag, last_modified):
         return web.Response(status=304, headers=headers)
