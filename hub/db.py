@@ -12,7 +12,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -25,6 +27,9 @@ from hub.models import APP
 _LOGGER = logging.getLogger(__name__)
 
 MIGRATIONS_MODULE = "hub.migrations"
+
+#: pg_advisory_lock key held while migrating; any constant shared by every replica (hub.leader's + 1).
+MIGRATION_LOCK_KEY = 0x6170_7063_6173_7402
 
 
 class SchemaOutOfDate(HubError):
@@ -63,14 +68,42 @@ def describe_url(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
-async def migrate(url: str) -> None:
-    """Apply every pending migration to the database at ``url``."""
-    _LOGGER.info("applying migrations to %s", describe_url(url))
+def asyncpg_dsn(url: str) -> str:
+    """A PostgreSQL URL as asyncpg takes it: without tortoise's own query options (pool sizes and such)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+@asynccontextmanager
+async def _migration_turn(url: str) -> AsyncIterator[None]:
+    """On PostgreSQL, hold an advisory lock for the block: replicas starting together migrate in turn.
+
+    Without it, two processes would both find a migration pending and both run its DDL; one fails on a
+    table the other has just created. The lock is on a connection of its own and goes with it.
+    SQLite needs none: one process serves it (:mod:`hub.leader`).
+    """
+    if not is_postgres(url):
+        yield
+        return
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=10)
     try:
-        await tortoise_migrate(config=tortoise_config(url))
+        if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY):
+            _LOGGER.info("another process is migrating %s: waiting for it", describe_url(url))
+            await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        yield
     finally:
-        # Also on failure: an open aiosqlite thread would keep the process from exiting.
-        await Tortoise.close_connections()
+        await connection.close()
+
+
+async def migrate(url: str) -> None:
+    """Apply every pending migration to the database at ``url`` (one process at a time on PostgreSQL)."""
+    async with _migration_turn(url):
+        _LOGGER.info("applying migrations to %s", describe_url(url))
+        try:
+            await tortoise_migrate(config=tortoise_config(url))
+        finally:
+            # Also on failure: an open aiosqlite thread would keep the process from exiting.
+            await Tortoise.close_connections()
 
 
 async def pending_migrations() -> list[str]:

@@ -17,11 +17,10 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from hub.db import describe_url
+from hub.db import asyncpg_dsn, describe_url
 from hub.errors import HubError
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,9 +77,7 @@ class PostgresLeader(Leadership):
     is_leader = False
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        # asyncpg takes the DSN without tortoise's own query options (pool sizes and the like).
-        self.dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        self.dsn = asyncpg_dsn(url)
         self.url = url
         self._connection: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
