@@ -26,14 +26,20 @@ class AdapterUnavailable(HubError):
 
     Adapters raise it for timeouts, 5xx, 429 after retries and unparseable bodies. The sync keeps the
     last good data and records ``str(error)`` as the account's sync status. ``status`` is the peer's
-    last HTTP status when it answered at all, so callers can tell a 404 from an outage.
+    last HTTP status when it answered at all, so callers can tell a 404 from an outage. ``retry_after``
+    is the peer's ``Retry-After`` in seconds, when it sent one: queued work waits at least that long.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, detail: Any = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, detail: Any = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         #: The peer's error body (decoded JSON, or text) when it sent one: for adapters to read.
         self.detail = detail
+        #: Seconds the peer asked us to wait (its ``Retry-After``), if it did: the hub's workers wait at
+        #: least that long before the next attempt, whatever their own backoff says.
+        self.retry_after = retry_after
 
 
 class OutcomeUnknown(AdapterUnavailable):

@@ -7,18 +7,24 @@ every ATS and destination; failures surface as :mod:`hub.errors` exceptions the 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import random
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
 
-#: Longest ``Retry-After`` honoured before giving up: a peer asking for more is effectively down.
+#: Longest ``Retry-After`` waited for within one call before giving up: a peer asking for more is
+#: effectively down for now.
 MAX_RETRY_AFTER = 60.0
+#: Longest ``Retry-After`` honoured for queued work (deliveries, stored webhooks), which waits in the
+#: database rather than in a call.
+MAX_QUEUED_RETRY_AFTER = 86_400.0
 
 
 class RateLimiter:
@@ -52,12 +58,34 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
-    value = response.headers.get("Retry-After")
+def retry_delay(error: AdapterUnavailable, backoff: float) -> float:
+    """Seconds until the next attempt after ``error``: ``backoff``, or longer if the peer asked for it.
+
+    A peer's ``Retry-After`` is honoured up to :data:`MAX_QUEUED_RETRY_AFTER`, so a garbled header
+    cannot park work for years.
+    """
+    if error.retry_after is None:
+        return backoff
+    return max(backoff, min(error.retry_after, MAX_QUEUED_RETRY_AFTER))
+
+
+def retry_after(response: aiohttp.ClientResponse) -> float | None:
+    """The answer's ``Retry-After`` in seconds from now (it may be a delay or an HTTP date); None if absent
+    or unreadable."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        return max(0.0, float(value))
     except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is read as such
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 async def _detail(response: aiohttp.ClientResponse) -> Any:
@@ -100,6 +128,7 @@ async def request_json(
         idempotent = method.upper() not in ("POST", "PATCH")
     problem = "no attempt made"
     last_status: int | None = None
+    wait: float | None = None
     for attempt in range(attempts):
         if limiter is not None:
             await limiter.acquire()
@@ -125,9 +154,11 @@ async def request_json(
                     )
                 if response.status == 429 or response.status >= 500:
                     problem, last_status = f"{peer} answered HTTP {response.status}", response.status
-                    wait = _retry_after(response) if response.status == 429 else None
+                    wait = retry_after(response) if response.status == 429 else None
                     if wait is not None and wait > MAX_RETRY_AFTER:
-                        raise AdapterUnavailable(f"{problem} and asked to wait {wait:g}s")
+                        raise AdapterUnavailable(
+                            f"{problem} and asked to wait {wait:g}s", status=last_status, retry_after=wait
+                        )
                 elif response.status >= 400:
                     detail = await _detail(response)
                     text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
@@ -152,4 +183,4 @@ async def request_json(
             await asyncio.sleep(
                 wait if wait is not None else backoff_delay(attempt, backoff_base, backoff_cap)
             )
-    raise AdapterUnavailable(f"{problem} (after {attempts} attempts)", status=last_status)
+    raise AdapterUnavailable(f"{problem} (after {attempts} attempts)", status=last_status, retry_after=wait)

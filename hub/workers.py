@@ -24,7 +24,7 @@ from hub.accounts import LiveAccount
 from hub.config import HubConfig
 from hub.errors import AdapterUnavailable, WebhookMalformed
 from hub.events import store_events
-from hub.http import backoff_delay
+from hub.http import backoff_delay, retry_delay
 from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 from hub.normalised import Delivery, WebhookRequest
 from hub.plugins import PluginHost
@@ -149,7 +149,8 @@ class InboxWorker(Worker):
             if receipt.attempts >= self.max_attempts:
                 await self._finish(receipt, "failed", f"gave up after {receipt.attempts} attempts: {error}")
             else:
-                delay = INBOX_BACKOFF_SECONDS + backoff_delay(receipt.attempts, INBOX_BACKOFF_SECONDS, 3600)
+                backoff = INBOX_BACKOFF_SECONDS + backoff_delay(receipt.attempts, INBOX_BACKOFF_SECONDS, 3600)
+                delay = retry_delay(error, backoff)
                 await self.leases.release(receipt)
                 await models.WebhookReceipt.filter(**still_claimed(receipt)).update(
                     next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=str(error)
@@ -216,7 +217,9 @@ class OutboxWorker(Worker):
             await self.plugins.call(
                 row.destination, "appcast_hub_deliver", account.config, delivery=delivery, http=self.http
             )
-        except (AdapterUnavailable, LookupError) as error:
+        except AdapterUnavailable as error:
+            await self._failed(row, str(error), error)
+        except LookupError as error:
             await self._failed(row, str(error))
         except Exception as error:
             _LOGGER.exception("delivery %s: destination %s failed", row.id, row.destination)
@@ -238,7 +241,9 @@ class OutboxWorker(Worker):
             DELIVERY_ATTEMPTS.labels(row.destination, "delivered").inc()
             DELIVERY_LATENCY.labels(row.destination).observe((now - row.created_at).total_seconds())
 
-    async def _failed(self, row: models.Delivery, error: str) -> None:
+    async def _failed(
+        self, row: models.Delivery, error: str, cause: AdapterUnavailable | None = None
+    ) -> None:
         await self.leases.release(row)
         dead = row.attempts >= self.events["max_attempts"]
         DELIVERY_ATTEMPTS.labels(row.destination, "dead" if dead else "failed").inc()
@@ -249,6 +254,8 @@ class OutboxWorker(Worker):
         delay = backoff_delay(
             row.attempts - 1, self.events["backoff_seconds"], self.events["backoff_cap_seconds"]
         )
+        if cause is not None:
+            delay = retry_delay(cause, delay)
         await models.Delivery.filter(**still_claimed(row)).update(
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=error
         )

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from hub import models
 from plugins.lever import const as lever_const
 from tests.conftest import serving_hub, write_config
-from tests.peers.appcast import FakeAppcast
+from tests.peers.appcast import EVENTS_PATH, FakeAppcast
 from tests.peers.lever import STAGES, WEBHOOK_SECRET, FakeLever
 
 ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
@@ -269,6 +270,64 @@ async def test_failing_appcast_dead_letters_then_replay_delivers_once(setup: Set
     assert setup.appcast.duplicates == 0
     status, _ = await setup.api("POST", "/api/deliveries/99999/retry")
     assert status == 404
+
+
+async def test_a_delivery_waits_as_long_as_appcast_asks(setup: Setup) -> None:
+    # The outbox's own backoff here is at most 0.2 s; Appcast's Retry-After must win over it.
+    posting = await setup.switched_on_posting()
+    setup.appcast.faults.rate_limited, setup.appcast.faults.retry_after = 1, 600
+    opportunity = setup.lever.hire(posting=posting)
+    assert (await setup.webhook("candidateHired", {"opportunityId": opportunity}))[0] == 202
+
+    async def failed_once() -> bool:
+        return await models.Delivery.filter(attempts=1, last_error__contains="429").exists()
+
+    await until(failed_once)
+    await asyncio.sleep(0.5)  # several of the outbox's own backoffs and polls
+    delivery = await models.Delivery.get()
+    assert delivery.attempts == 1
+    assert delivery.next_attempt_at >= datetime.now(UTC) + timedelta(seconds=590)
+    assert setup.appcast.faults.requests == [f"POST {EVENTS_PATH}"]
+
+
+async def test_a_webhook_waits_as_long_as_the_ats_asks(setup: Setup) -> None:
+    # Parsing a hire reads the opportunity from Lever, which answers 429 and asks for two minutes:
+    # more than a call waits for, so the stored webhook is tried again no sooner than that.
+    posting = await setup.switched_on_posting()
+    opportunity = setup.lever.hire(posting=posting)
+    setup.lever.faults.rate_limited, setup.lever.faults.retry_after = 1, 120
+    assert (await setup.webhook("candidateHired", {"opportunityId": opportunity}))[0] == 202
+
+    async def failed_once() -> bool:
+        return await models.WebhookReceipt.filter(attempts=1, last_error__contains="429").exists()
+
+    await until(failed_once)
+    receipt = await models.WebhookReceipt.get()
+    assert receipt.state == "pending"
+    assert receipt.next_attempt_at >= datetime.now(UTC) + timedelta(seconds=110)
+    assert await models.Delivery.all().count() == 0
+
+
+async def test_an_apply_lever_keeps_rate_limiting_is_answered_503_and_can_be_retried(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lever_const, "ATTEMPTS", 2)
+    posting = sorted(setup.lever.postings_asking("plain"))[0]
+    application = {"name": "Ada Lovelace", "email": "ada@example.com"}
+    headers = {**APPLY, "Idempotency-Key": "apply-busy"}
+    setup.lever.apply_limit_per_second = 0  # another client used up Lever's allowance
+    async with setup.http.post(
+        f"{setup.url}/apply/acme/{posting}", json=application, headers=headers
+    ) as answer:
+        assert answer.status == 503
+        assert answer.headers["Retry-After"] == "1"  # Lever's, passed on
+        assert "nothing was created" in (await answer.json())["error"]
+    setup.lever.apply_limit_per_second = 2
+    async with setup.http.post(
+        f"{setup.url}/apply/acme/{posting}", json=application, headers=headers
+    ) as answer:
+        assert answer.status == 201
+    assert len(setup.lever.applications) == 1
 
 
 async def test_pixels_are_counted_and_the_snippet_is_safe(setup: Setup) -> None:

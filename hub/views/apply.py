@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import re
 from typing import Any
 
@@ -31,6 +32,8 @@ routes = web.RouteTableDef()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TEXT_FIELDS = ("name", "email", "phone", "resume_url", "cover_letter")
 _MAX_TEXT = 100_000
+#: ``Retry-After`` (seconds) of a 503 when the ATS did not say how long to wait.
+UNAVAILABLE_RETRY_AFTER = 30
 
 
 class Unprocessable(Exception):
@@ -162,4 +165,8 @@ def _outcome_unknown(error: OutcomeUnknown) -> tuple[int, dict[str, Any]]:
 
 def _unavailable(error: AdapterUnavailable) -> web.Response:
     _LOGGER.warning("apply failed, ATS unavailable: %s", error)
-    return json_error(503, f"the ATS is unavailable, nothing was created: {error}", **{"Retry-After": "30"})
+    # Pass on how long the ATS asked us to wait; without a word from it, half a minute.
+    wait = math.ceil(error.retry_after) if error.retry_after is not None else UNAVAILABLE_RETRY_AFTER
+    return json_error(
+        503, f"the ATS is unavailable, nothing was created: {error}", **{"Retry-After": str(wait)}
+    )

@@ -17,23 +17,8 @@ from typing import Any
 import aiohttp
 
 from hub.errors import AdapterAuthError, AdapterUnavailable
+from hub.http import retry_after
 from plugins.appcast import const
-
-
-class DeliveryFailed(AdapterUnavailable):
-    """Appcast did not acknowledge the event. ``retry_after`` is its ``Retry-After`` in seconds, if any."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
-
-
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: the hub's own backoff applies
 
 
 def _detail(text: str, secrets: tuple[str, ...]) -> str:
@@ -74,11 +59,11 @@ async def post_event(
             if 200 <= status < 300:
                 return
             detail = _detail(await response.text(errors="replace"), (token or "",))
-            retry_after = _retry_after(response) if status in (429, 503) else None
+            wait = retry_after(response) if status in (429, 503) else None
     except (aiohttp.ClientError, TimeoutError) as error:
         if isinstance(error, TimeoutError | aiohttp.ServerTimeoutError):
-            raise DeliveryFailed(f"{const.PEER} did not answer within {timeout_seconds:g}s") from None
-        raise DeliveryFailed(f"{const.PEER} unreachable: {type(error).__name__}") from None
+            raise AdapterUnavailable(f"{const.PEER} did not answer within {timeout_seconds:g}s") from None
+        raise AdapterUnavailable(f"{const.PEER} unreachable: {type(error).__name__}") from None
     message = f"{const.PEER} answered HTTP {status}"
     if 300 <= status < 400:
         detail = "redirects are not followed: set events_url to where it points"
@@ -86,4 +71,4 @@ async def post_event(
         message = f"{message}: {detail}"
     if status in (401, 403):
         raise AdapterAuthError(f"{message} (check the account's bearer_token)", status=status)
-    raise DeliveryFailed(message, status=status, retry_after=retry_after)
+    raise AdapterUnavailable(message, status=status, retry_after=wait)

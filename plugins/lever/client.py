@@ -263,8 +263,9 @@ class LeverClient:
         except AdapterAuthError:
             raise
         except AdapterUnavailable as error:
-            # 429s were retried by request_json; what is left in 4xx is Lever refusing this application.
-            if error.status is not None and 400 <= error.status < 500:
+            # What is left in 4xx is Lever refusing this application, except a 429 that outlasted
+            # request_json's retries: that one is "not now", not "no".
+            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
                 raise ApplicationRefused(
                     f"{self.peer} refused the application: {_lever_message(error)}"
                 ) from None

@@ -404,6 +404,8 @@ class FakeLever:
         self.applications: list[dict[str, Any]] = []
         #: How many application POSTs the 2-per-second limit answered with 429.
         self.applies_rate_limited = 0
+        #: Application POSTs allowed in any second: 0 when another client has used up the allowance.
+        self.apply_limit_per_second = APPLY_LIMIT_PER_SECOND
         self._apply_times: deque[float] = deque()
         # Opportunities in creation order (cursor paging walks this order), applications, contacts.
         self._opportunities: dict[str, dict[str, Any]] = {}
@@ -756,10 +758,11 @@ class FakeLever:
         now = time.monotonic()
         while self._apply_times and self._apply_times[0] <= now - 1.0:
             self._apply_times.popleft()
-        if len(self._apply_times) >= APPLY_LIMIT_PER_SECOND:
+        if len(self._apply_times) >= self.apply_limit_per_second:
             self.applies_rate_limited += 1
             # Rounded up to the millisecond, so a client waiting exactly this long gets in.
-            wait = math.ceil((self._apply_times[0] + 1.0 - now) * 1000) / 1000
+            oldest = self._apply_times[0] if self._apply_times else now
+            wait = math.ceil((oldest + 1.0 - now) * 1000) / 1000
             return web.json_response(
                 {"ok": False, "error": "Too many requests"},
                 status=429,

@@ -1372,6 +1372,21 @@ async def test_a_429_on_an_apply_is_waited_out_not_dropped(
     assert time.monotonic() - started >= 0.9  # Retry-After was honoured
 
 
+async def test_an_apply_still_rate_limited_after_the_retries_is_not_refused(
+    monkeypatch: pytest.MonkeyPatch, postings_api: AdapterUnderTest, fake: FakeLever
+) -> None:
+    # A 429 that outlasts the retries means "not now": the application must stay retryable, not be
+    # answered as refused (422) to Appcast Apply.
+    monkeypatch.setattr(const, "ATTEMPTS", 2)
+    fake.apply_limit_per_second = 0
+    with pytest.raises(AdapterUnavailable, match="429") as caught:
+        await apply(postings_api, posting_id(0))
+    assert not isinstance(caught.value, ApplicationRefused)
+    assert caught.value.retry_after == 1.0
+    assert fake.applies_rate_limited == 2
+    assert fake.applications == []
+
+
 async def test_an_apply_answered_with_server_errors_is_unavailable(
     postings_api: AdapterUnderTest, fake: FakeLever
 ) -> None:
