@@ -55,10 +55,12 @@ def ats(tmp_path: Path) -> Ats:
     return ats
 
 
-@pytest.fixture
-async def hub(migrated: str, ats: Ats, tmp_path: Path) -> tuple[HubConfig, PluginHost]:
+async def open_hub(
+    migrated: str, ats: Ats, folder: Path, plugins: PluginHost | None = None, extra: str = ""
+) -> tuple[HubConfig, PluginHost]:
+    """One account, ``acme``, on the file adapter reading ``ats``, opted-in; ``extra`` ends its config."""
     config_file = write_config(
-        tmp_path,
+        folder,
         f"""
 [database]
 url = "{migrated}"
@@ -69,12 +71,17 @@ feed_policy = "opted-in"
 [accounts.acme.file]
 path = "{ats.path}"
 page_size = 3
-""",
+{extra}""",
     )
-    plugins = load_plugins()
+    plugins = plugins or load_plugins()
     config = bind_plugins(load_config(config_file), plugins)
     await ensure_accounts(config)
     return config, plugins
+
+
+@pytest.fixture
+async def hub(migrated: str, ats: Ats, tmp_path: Path) -> tuple[HubConfig, PluginHost]:
+    return await open_hub(migrated, ats, tmp_path)
 
 
 async def sync(hub: tuple[HubConfig, PluginHost], **kwargs: Any):
@@ -269,26 +276,12 @@ async def test_feed_plugins_get_the_jobs_the_orm_reads(migrated: str, ats: Ats, 
     echo = JobEcho()
     plugins = load_plugins()
     assert plugins.register("echo", echo)
-    config_file = write_config(
-        tmp_path,
-        f"""
-[database]
-url = "{migrated}"
-[accounts.acme]
-adapter = "file"
-company = "Acme"
-feed_policy = "all-open"
-[accounts.acme.file]
-path = "{ats.path}"
-[accounts.acme.echo]
-""",
-    )
-    config = bind_plugins(load_config(config_file), plugins)
-    await ensure_accounts(config)
-    await sync((config, plugins))
-    document = await feed_document((config, plugins))
+    hub = await open_hub(migrated, ats, tmp_path, plugins, extra="[accounts.acme.echo]")
+    await models.Account.filter(name="acme").update(feed_policy_override="all-open")
+    await sync(hub)
+    document = await feed_document(hub)
 
-    account = await get_account(config, "acme")
+    account = await get_account(hub[0], "acme")
     rows = await models.Job.filter(account_id=account.row.id).order_by("id").values(*FEED_COLUMNS)
     assert echo.jobs == [job_of(row) for row in rows]
     first = echo.jobs[0]
