@@ -92,10 +92,19 @@ class PluginHost:
         except (pluggy.PluginValidationError, ValueError) as error:
             self._report_broken(name, str(error))
             return False
-        unknown = [caller.name for caller in self._pm.get_hookcallers(plugin) or [] if caller.spec is None]
+        callers = self._pm.get_hookcallers(plugin) or []
+        unknown = [caller.name for caller in callers if caller.spec is None]
+        # pluggy skips functions without the marker: a forgotten @hookimpl would be silently never called.
+        unmarked = sorted(
+            attribute for attribute in dir(plugin)
+            if attribute.startswith(HOOK_PREFIX) and callable(getattr(plugin, attribute, None))
+            and attribute not in {caller.name for caller in callers}
+        )  # fmt: skip
         problem = None
         if unknown:
             problem = f"implements unknown hooks: {', '.join(sorted(unknown))}"
+        elif unmarked:
+            problem = f"defines {', '.join(unmarked)} without @hookimpl, so the hub would never call it"
         elif not self._impl(name, "appcast_hub_plugin_info"):
             problem = "does not implement appcast_hub_plugin_info"
         if problem is None:

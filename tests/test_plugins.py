@@ -66,6 +66,24 @@ def test_a_plugin_with_an_unknown_hook_is_reported_not_registered() -> None:
     assert "appcast_hub_fetch_job" in host.broken[0].error
 
 
+def test_a_hook_without_its_marker_is_reported_not_ignored() -> None:
+    host = PluginHost()
+
+    class Plugin:
+        @hookimpl
+        def appcast_hub_plugin_info(self) -> PluginInfo:
+            return PluginInfo(kind="ats", description="forgetful plugin")
+
+        def appcast_hub_fetch_jobs(self) -> None:  # @hookimpl forgotten
+            return None
+
+    assert host.register("forgetful", Plugin()) is False
+    assert host.names() == []
+    assert host.broken[0].error == (
+        "defines appcast_hub_fetch_jobs without @hookimpl, so the hub would never call it"
+    )
+
+
 def test_a_plugin_whose_info_fails_is_reported() -> None:
     host = PluginHost()
 
