@@ -35,6 +35,32 @@ T = TypeVar("T")
 HOUSEKEEPING_EVERY = timedelta(hours=1)
 #: Counted spool files are remembered this long: far longer than a crashed process stays down.
 PIXEL_BATCHES_KEPT = timedelta(days=30)
+#: Apply idempotency keys (and the answers replayed for them) are kept this long: retries of one
+#: application come within minutes or hours, and a week bounds what refused requests can pile up.
+APPLY_KEYS_KEPT = timedelta(days=7)
+
+
+async def forget_old_rows(config: HubConfig) -> dict[str, int]:
+    """Forget what is no longer needed; returns the rows deleted, by table.
+
+    Processed webhooks once they are older than the replay window (a redelivery that old is refused as
+    stale anyway), records of counted spool files after :data:`PIXEL_BATCHES_KEPT`, and Apply idempotency
+    keys after :data:`APPLY_KEYS_KEPT`. Failed webhooks and every event and delivery are kept.
+    """
+    now = datetime.now(UTC)
+    window = timedelta(seconds=config.events["webhook_max_age_seconds"])
+    deleted = {
+        "webhook_receipts": await models.WebhookReceipt.filter(
+            state="processed", received_at__lt=now - window
+        ).delete(),
+        "pixel_batches": await models.PixelBatch.filter(applied_at__lt=now - PIXEL_BATCHES_KEPT).delete(),
+        "apply_requests": await models.ApplyRequest.filter(created_at__lt=now - APPLY_KEYS_KEPT).delete(),
+    }
+    if any(deleted.values()):
+        _LOGGER.info(
+            "housekeeping deleted %s", ", ".join(f"{n} {table}" for table, n in deleted.items() if n)
+        )
+    return deleted
 
 
 class HubScheduler:
@@ -162,15 +188,8 @@ class HubScheduler:
         return await self._tracked(f"reconciliation of {name}", work)
 
     async def housekeeping(self) -> None:
-        """Forget processed webhooks older than the replay window, and old spool-file records."""
-
-        async def work() -> None:
-            now = datetime.now(UTC)
-            window = timedelta(seconds=self.config.events["webhook_max_age_seconds"])
-            await models.WebhookReceipt.filter(state="processed", received_at__lt=now - window).delete()
-            await models.PixelBatch.filter(applied_at__lt=now - PIXEL_BATCHES_KEPT).delete()
-
-        await self._tracked("housekeeping", work)
+        """:func:`forget_old_rows`, as a scheduled job."""
+        await self._tracked("housekeeping", lambda: forget_old_rows(self.config))
 
     def _schedule_retry(self, name: str, failures: int) -> None:
         account = self.config.accounts[name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from hub.jobs import list_jobs, switch_jobs
 from hub.normalised import Job
 from hub.options import PluginInfo
 from hub.plugins import PluginHost, load_plugins
+from hub.scheduler import APPLY_KEYS_KEPT, PIXEL_BATCHES_KEPT, forget_old_rows
 from hub.sync import sync_account
 from tests.conftest import write_config
 
@@ -110,6 +111,45 @@ async def test_migrations_apply_once_and_report_nothing_pending(migrated: str) -
     await db.migrate(migrated)  # a second run is a no-op, not an error
     async with db.database(migrated):
         assert await db.pending_migrations() == []
+
+
+async def test_housekeeping_forgets_only_what_is_no_longer_needed(hub) -> None:
+    config, _ = hub
+    account = await get_account(config, "acme")
+    now = datetime.now(UTC)
+    window = timedelta(seconds=config.events["webhook_max_age_seconds"])
+    receipt = {
+        "account_id": account.row.id,
+        "headers": {},
+        "query": {},
+        "body": b"{}",
+        "next_attempt_at": now,
+    }
+    for identity, state, age in [
+        ("old-processed", "processed", window + timedelta(minutes=1)),
+        ("new-processed", "processed", window - timedelta(minutes=1)),
+        ("old-failed", "failed", window * 10),  # kept for an admin to look at
+        ("old-pending", "pending", window * 10),  # still to be parsed
+    ]:
+        await models.WebhookReceipt.create(identity=identity, state=state, received_at=now - age, **receipt)
+    for name, age in [("old.spool", PIXEL_BATCHES_KEPT + timedelta(hours=1)), ("new.spool", timedelta(0))]:
+        row = await models.PixelBatch.create(name=name, hits=1)
+        await models.PixelBatch.filter(id=row.id).update(applied_at=now - age)
+    for key, age in [("old-key", APPLY_KEYS_KEPT + timedelta(hours=1)), ("new-key", timedelta(hours=1))]:
+        row = await models.ApplyRequest.create(
+            account_id=account.row.id, idempotency_key=key, ats_job_id="J-1"
+        )
+        await models.ApplyRequest.filter(id=row.id).update(created_at=now - age)
+
+    assert await forget_old_rows(config) == {"webhook_receipts": 1, "pixel_batches": 1, "apply_requests": 1}
+    assert sorted(await models.WebhookReceipt.all().values_list("identity", flat=True)) == [
+        "new-processed",
+        "old-failed",
+        "old-pending",
+    ]
+    assert await models.PixelBatch.all().values_list("name", flat=True) == ["new.spool"]
+    assert await models.ApplyRequest.all().values_list("idempotency_key", flat=True) == ["new-key"]
+    assert await forget_old_rows(config) == {"webhook_receipts": 0, "pixel_batches": 0, "apply_requests": 0}
 
 
 async def test_unique_keys_hold(migrated: str) -> None:
