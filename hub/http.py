@@ -58,15 +58,15 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))
 
 
-def retry_delay(error: AdapterUnavailable, backoff: float) -> float:
-    """Seconds until the next attempt after ``error``: ``backoff``, or longer if the peer asked for it.
+def retry_delay(backoff: float, retry_after: float | None) -> float:
+    """Seconds until a queued retry: ``backoff``, or longer if the peer asked for it (its ``Retry-After``).
 
-    A peer's ``Retry-After`` is honoured up to :data:`MAX_QUEUED_RETRY_AFTER`, so a garbled header
-    cannot park work for years.
+    The peer's wish is honoured up to :data:`MAX_QUEUED_RETRY_AFTER`, so a garbled header cannot park work
+    for years.
     """
-    if error.retry_after is None:
+    if retry_after is None:
         return backoff
-    return max(backoff, min(error.retry_after, MAX_QUEUED_RETRY_AFTER))
+    return max(backoff, min(retry_after, MAX_QUEUED_RETRY_AFTER))
 
 
 def retry_after(response: aiohttp.ClientResponse) -> float | None:

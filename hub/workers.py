@@ -150,7 +150,7 @@ class InboxWorker(Worker):
                 await self._finish(receipt, "failed", f"gave up after {receipt.attempts} attempts: {error}")
             else:
                 backoff = INBOX_BACKOFF_SECONDS + backoff_delay(receipt.attempts, INBOX_BACKOFF_SECONDS, 3600)
-                delay = retry_delay(error, backoff)
+                delay = retry_delay(backoff, error.retry_after)
                 await self.leases.release(receipt)
                 await models.WebhookReceipt.filter(**still_claimed(receipt)).update(
                     next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=str(error)
@@ -218,7 +218,7 @@ class OutboxWorker(Worker):
                 row.destination, "appcast_hub_deliver", account.config, delivery=delivery, http=self.http
             )
         except AdapterUnavailable as error:
-            await self._failed(row, str(error), error)
+            await self._failed(row, str(error), error.retry_after)
         except LookupError as error:
             await self._failed(row, str(error))
         except Exception as error:
@@ -241,9 +241,7 @@ class OutboxWorker(Worker):
             DELIVERY_ATTEMPTS.labels(row.destination, "delivered").inc()
             DELIVERY_LATENCY.labels(row.destination).observe((now - row.created_at).total_seconds())
 
-    async def _failed(
-        self, row: models.Delivery, error: str, cause: AdapterUnavailable | None = None
-    ) -> None:
+    async def _failed(self, row: models.Delivery, error: str, retry_after: float | None = None) -> None:
         await self.leases.release(row)
         dead = row.attempts >= self.events["max_attempts"]
         DELIVERY_ATTEMPTS.labels(row.destination, "dead" if dead else "failed").inc()
@@ -251,11 +249,10 @@ class OutboxWorker(Worker):
             _LOGGER.warning("delivery %s dead after %s attempts: %s", row.id, row.attempts, error)
             await models.Delivery.filter(**still_claimed(row)).update(state="dead", last_error=error)
             return
-        delay = backoff_delay(
+        backoff = backoff_delay(
             row.attempts - 1, self.events["backoff_seconds"], self.events["backoff_cap_seconds"]
         )
-        if cause is not None:
-            delay = retry_delay(cause, delay)
+        delay = retry_delay(backoff, retry_after)
         await models.Delivery.filter(**still_claimed(row)).update(
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=error
         )

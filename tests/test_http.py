@@ -9,7 +9,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.errors import AdapterUnavailable
 from hub.http import MAX_QUEUED_RETRY_AFTER, retry_after, retry_delay
 from tests.peers import running
 
@@ -44,7 +43,7 @@ async def test_retry_after_as_an_http_date() -> None:
 
 
 def test_queued_work_waits_at_least_what_the_peer_asked() -> None:
-    assert retry_delay(AdapterUnavailable("down"), 2.0) == 2.0
-    assert retry_delay(AdapterUnavailable("busy", retry_after=30), 2.0) == 30
-    assert retry_delay(AdapterUnavailable("busy", retry_after=1), 2.0) == 2.0  # our backoff was longer
-    assert retry_delay(AdapterUnavailable("garbled", retry_after=1e12), 2.0) == MAX_QUEUED_RETRY_AFTER
+    assert retry_delay(2.0, None) == 2.0
+    assert retry_delay(2.0, 30) == 30
+    assert retry_delay(2.0, 1) == 2.0  # our backoff was longer
+    assert retry_delay(2.0, 1e12) == MAX_QUEUED_RETRY_AFTER  # a garbled header
