@@ -221,8 +221,11 @@ class Postgres(PostgresServer):
 # --- hub configuration --------------------------------------------------------------------------------
 
 
-def write_hub_config(folder: Path, database_url: str, accounts: str, *, port: int = 8080) -> Path:
-    """A config.toml for the benchmark: loopback, no scheduled syncs, WARNING logs (no access log lines)."""
+def write_hub_config(folder: Path, database_url: str, tables: str, *, port: int = 8080) -> Path:
+    """A config.toml for the benchmark: loopback, no scheduled syncs, WARNING logs (no access log lines).
+
+    ``tables`` follows: the accounts, and any other section the benchmark sets (``[events]``…).
+    """
     path = folder / "config.toml"
     path.write_text(
         f"""
@@ -236,7 +239,7 @@ migrate_on_start = false
 level = "WARNING"
 [sync]
 scheduled = false
-{accounts}
+{tables}
 """,
         encoding="utf-8",
     )

@@ -54,6 +54,7 @@ from benchmarks._common import (
     stop_py_spy,
     summarise_collapsed,
     wait_healthy,
+    write_hub_config,
 )
 from tests.peers import free_port
 
@@ -98,19 +99,7 @@ async def _serve_appcast(delay: float) -> None:
 
 def _config(folder: Path, database_url: str, port: int, appcast_url: str, poll_seconds: float) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-[database]
-url = "{database_url}"
-migrate_on_start = false
-[logging]
-level = "WARNING"
-[sync]
-scheduled = false
+    tables = f"""
 [events]
 poll_seconds = {poll_seconds}
 [pixels]
@@ -126,10 +115,8 @@ client_id = "client-1"
 ent_id = "ent-1"
 events_url = "{appcast_url}/events"
 funnel_events = ["hired"]
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return write_hub_config(folder, database_url, tables, port=port)
 
 
 async def seed(config_path: Path, count: int, prefix: str) -> None:
