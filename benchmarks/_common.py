@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from tests.pgserver import PostgresServer, pg_bin
 
@@ -147,6 +148,24 @@ async def start_child(
             raise RuntimeError(f"{name} did not start: {log.read_text(errors='replace')[-2000:]}")
         child.url = line.decode().split()[1]
     return child
+
+
+async def serve_until_stopped(app: web.Application, port: int = 0) -> None:
+    """The child's side of :func:`start_child`: serve ``app`` on 127.0.0.1, print ``READY <url>``, then
+    serve until SIGTERM or SIGINT."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(f"READY http://127.0.0.1:{bound}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def memory_kib(pid: int | str = "self") -> dict[str, int]:

@@ -71,6 +71,7 @@ from benchmarks._common import (
     memory_kib,
     mib,
     run_bounded,
+    serve_until_stopped,
     start_child,
     start_py_spy,
     stop_py_spy,
@@ -97,7 +98,6 @@ def _posting(number: int) -> str:
 
 async def _serve_fake_appcast() -> None:
     """The test-suite's FakeAppcast, plus an outage switch and a report of arrivals (time.monotonic())."""
-    import signal
 
     from aiohttp import web
 
@@ -137,18 +137,7 @@ async def _serve_fake_appcast() -> None:
     fake.app.router.add_post("/_bench/outage", switch)
     fake.app.router.add_get("/_bench/stats", stats)
     fake.app.router.add_get("/_bench/arrivals", arrivals)
-    runner = web.AppRunner(fake.app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    print(f"READY http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", flush=True)  # type: ignore[union-attr]
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_stopped(fake.app)
 
 
 # --- requests -----------------------------------------------------------------------------------------

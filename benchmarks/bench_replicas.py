@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from benchmarks._common import (
     environment,
     load_hub,
     markdown_table,
+    serve_until_stopped,
     start_child,
     start_py_spy,
     stop_py_spy,
@@ -69,7 +69,6 @@ INSERT_BATCH = 2000
 async def _serve_appcast(delay: float) -> None:
     from aiohttp import web
 
-    from tests.peers import running
     from tests.peers.appcast import FakeAppcast
 
     appcast = FakeAppcast(token=None)
@@ -85,13 +84,7 @@ async def _serve_appcast(delay: float) -> None:
         )
 
     appcast.app.router.add_get("/stats", stats)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    async with running(appcast.app) as url:
-        print(f"READY {url}", flush=True)
-        await stop.wait()
+    await serve_until_stopped(appcast.app)
 
 
 # --- set-up -------------------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from benchmarks._common import (
     Watchdog,
     markdown_table,
     run_bounded,
+    serve_until_stopped,
     start_child,
     wait_healthy,
 )
@@ -73,7 +74,6 @@ WORDS = ("", "engineer", "nurse", "account")
 
 async def _serve_fake_slack() -> None:
     """The test-suite's fake Slack, recording when each response_url answer arrives (time.time())."""
-    import signal
 
     from aiohttp import web
 
@@ -93,18 +93,7 @@ async def _serve_fake_slack() -> None:
 
     fake.app.middlewares.append(arrival)
     fake.app.router.add_get("/_bench/arrivals", report)
-    runner = web.AppRunner(fake.app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
-    print(f"READY http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", flush=True)  # type: ignore[union-attr]
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_stopped(fake.app)
 
 
 # --- requests -----------------------------------------------------------------------------------------

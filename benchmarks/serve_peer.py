@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 from aiohttp import web
+
+from benchmarks._common import serve_until_stopped
 
 
 def _hello_app() -> web.Application:
@@ -49,30 +50,13 @@ def _app(kind: str, jobs: int) -> web.Application:
     return fake.app
 
 
-async def _serve(kind: str, jobs: int, port: int) -> None:
-    runner = web.AppRunner(_app(kind, jobs), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    print(f"READY http://127.0.0.1:{bound}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("kind", choices=("lever", "pinpoint", "hello"))
     parser.add_argument("--jobs", type=int, default=100_000, help="postings the fake ATS holds")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free one)")
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.kind, args.jobs, args.port))
+    asyncio.run(serve_until_stopped(_app(args.kind, args.jobs), args.port))
     return 0
 
 
