@@ -18,6 +18,7 @@ from hub.accounts import AccountCache, ensure_accounts
 from hub.appkeys import ACCOUNTS, CONFIG, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
 from hub.config import HubConfig
 from hub.leader import leadership_for
+from hub.logs import ServerLog
 from hub.pixels import PixelCounter
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
@@ -90,6 +91,13 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     app = web.Application(
         client_max_size=config.server["max_body_bytes"],
         middlewares=[metrics_middleware, error_middleware, api.api_auth_middleware],
+        handler_args={
+            # Bodies are inflated by the views, never past max_body_bytes (hub.views.errors.read_body):
+            # aiohttp's own inflating reads a refused body to its end, a gzip bomb included, on the loop.
+            "auto_decompress": False,
+            # A client's malformed request is counted and logged once a minute, not with a traceback.
+            "logger": ServerLog(logging.getLogger("aiohttp.server")),
+        },
     )
     app[CONFIG] = config
     app[PLUGINS] = plugins

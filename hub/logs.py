@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 REDACTED = "***"
 
@@ -51,6 +51,42 @@ class SecretRedactor(logging.Filter):
 redactor = SecretRedactor()
 
 
+class QuietLog:
+    """Logs each kind of recurring problem at most once per ``every`` seconds, saying how often it recurred.
+
+    For what a client or an outage can repeat at will (a refused webhook, a malformed request, a round of
+    work failing while the database is away): one line per cause per interval keeps the log readable, and
+    no caller can fill the disk through it. ``key`` names the cause; its first record is logged at once.
+    """
+
+    def __init__(self, logger: logging.Logger, every: float = 60.0) -> None:
+        self.logger = logger
+        self.every = every
+        self._next: dict[Hashable, tuple[float, int]] = {}  # key → (time of the next allowed line, held back)
+
+    def log(self, level: int, key: Hashable, message: str, *args: object, exc_info: bool = False) -> bool:
+        """Log ``message % args`` unless ``key`` was logged less than ``every`` s ago; True if logged."""
+        now = time.monotonic()
+        due, held = self._next.get(key, (0.0, 0))
+        if now < due:
+            self._next[key] = (due, held + 1)
+            return False
+        if len(self._next) > _MAX_QUIET_KEYS:  # keys are causes, not callers: this is only a backstop
+            self._next.clear()
+        self._next[key] = (now + self.every, 0)
+        if held:
+            message += f" (and {held} more like it in the last {self.every:.0f}s)"
+        self.logger.log(level, message, *args, exc_info=exc_info)
+        return True
+
+    def forget(self, key: Hashable) -> None:
+        """``key``'s problem is over: its next occurrence is logged at once."""
+        self._next.pop(key, None)
+
+
+_MAX_QUIET_KEYS = 10_000
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and the exception if any."""
 
@@ -89,3 +125,34 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # Their INFO lines repeat, per job and per connection, what the hub's own lines already say.
     for chatty in ("apscheduler", "tortoise", "aiosqlite", "asyncio"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))
+
+
+class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, for its ``RequestHandler``: a client's malformed request is one INFO line.
+
+    aiohttp logs every request its parser refuses (a request line over 8,190 bytes, a broken header, bad
+    chunking) at ERROR with a traceback, so any client could fill the log at will. Those are the client's
+    mistake, already answered 400: they are counted by kind and logged without a traceback, once a minute
+    per kind. Everything else (a handler's own failure) is logged as aiohttp would.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+        self.quiet = QuietLog(logger)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: object) -> None:
+        # Imported here: the parser's exceptions and the metrics are only needed once a client errs.
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        from hub.metrics import CLIENT_PROTOCOL_ERRORS
+
+        error = kwargs.get("exc_info")
+        if error is True:
+            error = sys.exc_info()[1]
+        if isinstance(error, HttpProcessingError):
+            kind = type(error).__name__
+            CLIENT_PROTOCOL_ERRORS.labels(kind).inc()
+            # The message may quote what the client sent: repr() keeps it on one line, and it is cut short.
+            self.quiet.log(logging.INFO, kind, "refused a malformed request: %s: %.200r", kind, error.message)
+            return
+        super().log(level, msg, *args, **kwargs)  # type: ignore[arg-type]

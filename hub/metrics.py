@@ -53,3 +53,7 @@ FEED_BYTES = Gauge(
 )
 FEED_JOBS = Gauge("appcast_hub_feed_jobs", "Jobs in the last feed written", ["account"], registry=REGISTRY)
 PIXEL_HITS = Counter("appcast_hub_pixel_hits", "Pixel hits counted, by kind", ["kind"], registry=REGISTRY)
+CLIENT_PROTOCOL_ERRORS = Counter(
+    "appcast_hub_client_protocol_errors", "Requests refused by the HTTP parser, by kind (LineTooLong…)",
+    ["kind"], registry=REGISTRY,
+)  # fmt: skip

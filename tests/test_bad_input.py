@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import logging
 import re
 import time
 import zlib
@@ -1285,6 +1286,98 @@ async def _stall(base_url: str, data: bytes, seconds: float) -> None:
                 await reader.read(1)
     finally:
         writer.close()
+
+
+# --- compression bombs and parser refusals: nothing a client sends stalls the hub or floods its log -----
+
+
+def _gzip_bomb() -> bytes:
+    """About 1 MB on the wire that inflates to 1 GiB: 16 gzip members of 64 MiB of zeros each."""
+    return gzip.compress(bytes(64 * 2**20), compresslevel=9) * 16
+
+
+async def test_compressed_bombs_are_refused_without_stalling_the_hub(hub: Hub) -> None:
+    """Eight 1 GiB gzip bombs in flight, on routes that read bodies and routes that do not: each answered
+    4xx at once, and /healthz keeps answering promptly meanwhile, also while the bombs' remains are read.
+
+    aiohttp used to inflate a refused body to its end while it drained the connection: 2.5-3 s of the
+    event loop per bomb, /healthz frozen for 9.5 s by eight of them.
+    """
+    bomb = _gzip_bomb()
+    assert len(bomb) < 1_100_000
+    targets = [
+        ("POST", "/webhooks/acme", {401, 413}),
+        ("POST", "/api/accounts/acme/jobs/enable", {413}),
+        ("POST", "/no/such/route", {404}),
+        ("PUT", "/healthz", {405}),
+    ]
+    latencies: list[float] = []
+    stop = asyncio.Event()
+
+    async def probe() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await assert_up(hub)
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.02)
+
+    async def send(method: str, path: str) -> rawhttp.RawResponse:
+        headers = [*ADMIN.items(), ("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
+        return await hub.raw(rawhttp.build(method, path, headers, bomb), within=30)
+
+    async with unchanged(hub):
+        prober = asyncio.create_task(probe())
+        bombs = [targets[n % len(targets)] for n in range(8)]
+        answers = await asyncio.gather(*(send(method, path) for method, path, _ in bombs))
+        await asyncio.sleep(3)  # the hub reads what is left of each bomb after answering: probe that too
+        stop.set()
+        await prober
+    for (_, path, statuses), answer in zip(bombs, answers, strict=True):
+        assert answer.status in statuses, (path, answer.status, answer.body[:200])
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    assert len(latencies) >= 50, latencies
+    assert p99 < 0.25, f"/healthz p99 {p99 * 1000:.0f} ms with 8 gzip bombs in flight"
+
+
+async def test_a_compressed_body_is_read_as_sent_when_it_fits(hub: Hub) -> None:
+    """The limit applies to what a body inflates to, and a body within it is read like a plain one."""
+    async with unchanged(hub):
+        small = gzip.compress(b'{"ids": ["no-such-job"]}')
+        for coding, data in (("gzip", small), ("deflate", zlib.compress(b'{"ids": ["no-such-job"]}'))):
+            headers = [*ADMIN.items(), ("Content-Encoding", coding)]
+            answer = await hub.raw(rawhttp.build("POST", "/api/accounts/acme/jobs/disable", headers, data))
+            assert answer.status == 200, (coding, answer.body)
+            assert answer.json()["missing"] == ["no-such-job"]
+        just_over = gzip.compress(b" " * MAX_BODY + b"{}")
+        headers = [*ADMIN.items(), ("Content-Encoding", "gzip")]
+        answer = await hub.raw(rawhttp.build("POST", "/api/accounts/acme/jobs/disable", headers, just_over))
+        refused(answer, 413, f"inflates to more than {MAX_BODY} bytes")
+        answer = await hub.raw(
+            rawhttp.build("POST", "/webhooks/acme", [("Content-Encoding", "br")], b"not brotli")
+        )
+        refused(answer, 415, "Content-Encoding 'br' is not supported")
+
+
+async def test_requests_the_parser_refuses_are_counted_and_logged_once(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request line over 8,190 bytes is 400, and twenty of them are one INFO line without a traceback."""
+    from hub.metrics import CLIENT_PROTOCOL_ERRORS
+
+    counted = CLIENT_PROTOCOL_ERRORS.labels("LineTooLong")
+    before = counted._value.get()
+    caplog.set_level(logging.DEBUG)
+    async with unchanged(hub):
+        for _ in range(20):
+            answer = await hub.raw(rawhttp.build("GET", "/healthz?" + "a" * 9000))
+            assert answer.status == 400
+    assert counted._value.get() - before == 20
+    records = [r for r in caplog.records if r.name.startswith("aiohttp")]
+    assert not [r for r in records if r.levelno >= logging.WARNING or r.exc_info], [
+        r.getMessage() for r in records
+    ]
+    assert len([r for r in records if "LineTooLong" in r.getMessage()]) <= 1
 
 
 # --- hostile text from the ATS side: the feed stays well-formed ------------------------------------------

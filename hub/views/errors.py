@@ -1,7 +1,7 @@
 """Turning every failure into a JSON answer that names the problem, and never a traceback.
 
-Also the checks every view shares on what a request carries: JSON bodies (:func:`read_json`) and text
-bound for the database (:func:`text_problem`), so a sender's mistake is a 4xx, never a 500.
+Also the checks every view shares on what a request carries: bodies (:func:`read_body`, :func:`read_json`)
+and text bound for the database (:func:`text_problem`), so a sender's mistake is a 4xx, never a 500.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,14 +32,57 @@ class BadJson(ValueError):
     """A request body that is not a JSON document; the message says why."""
 
 
+#: Content codings a body may arrive in; the hub inflates them itself (the app's ``handler_args`` turn
+#: aiohttp's own inflating off, which would run a bomb to its end on the event loop, even after a 413).
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+#: gzip members one body may hold: a body of a thousand empty members is no honest sender's.
+_MAX_MEMBERS = 64
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, inflated when it arrived gzip- or deflate-encoded, never past ``max_body_bytes``.
+
+    aiohttp bounds the raw body (``client_max_size``, which is ``max_body_bytes``); inflating stops one
+    byte past the same bound, so a small body that would inflate to gigabytes costs no more than that
+    much work: 413. Another coding is 415; a body that is not what its coding says, 400.
+    """
+    limit = request.client_max_size
+    raw = await request.read()
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding in ("", "identity"):
+        return raw
+    wbits = _ENCODINGS.get(coding)
+    if wbits is None:
+        raise web.HTTPUnsupportedMediaType(
+            text=f"Content-Encoding {coding[:40]!r} is not supported (send gzip, deflate or none)"
+        )
+    inflated, rest = bytearray(), raw
+    for _ in range(_MAX_MEMBERS):
+        inflater = zlib.decompressobj(wbits)
+        try:
+            inflated += inflater.decompress(rest, limit + 1 - len(inflated))
+        except zlib.error as error:
+            raise ContentEncodingError(f"not valid {coding}: {error}") from None
+        if len(inflated) > limit:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=limit, actual_size=len(inflated), text=f"it inflates to more than {limit} bytes"
+            )
+        if not inflater.eof:
+            raise ContentEncodingError(f"the {coding} data ends early")
+        rest = inflater.unused_data
+        if not rest or coding == "deflate":
+            return bytes(inflated)
+    raise ContentEncodingError(f"more than {_MAX_MEMBERS} gzip members")
+
+
 async def read_json(request: web.Request) -> Any:
-    """The request body parsed as JSON.
+    """The request body (:func:`read_body`) parsed as JSON.
 
     Bytes are decoded as RFC 8259 says (UTF-8, or UTF-16/32 by their byte order), whatever charset the
     Content-Type names. Raises :class:`BadJson` for anything that is not a JSON document, nesting too
-    deep for the parser included; a body over ``max_body_bytes`` is aiohttp's 413 as usual.
+    deep for the parser included; a body over ``max_body_bytes`` is a 413.
     """
-    body = await request.read()
+    body = await read_body(request)
     try:
         return json.loads(body)
     except RecursionError:
@@ -84,7 +128,11 @@ async def error_middleware(
     except web.HTTPException as error:
         if error.status < 400 or error.content_type == "application/json":
             raise
-        message = error.reason if error.status != 413 else f"request body too large ({error.text})"
+        # A text of its own (the hub's or aiohttp's) says more than the reason phrase does.
+        detail = error.text if error.text and error.text != f"{error.status}: {error.reason}" else None
+        message = detail or error.reason
+        if error.status == 413:
+            message = f"request body too large ({detail})"
         return json_error(
             error.status,
             message,

@@ -20,7 +20,7 @@ from hub.appkeys import ACCOUNTS, INBOX, PLUGINS
 from hub.errors import WebhookMalformed, WebhookRejected
 from hub.metrics import WEBHOOK_REFUSED
 from hub.normalised import WebhookRequest
-from hub.views.errors import json_error, storable, text_problem
+from hub.views.errors import json_error, read_body, storable, text_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         return json_error(
             404, f"account {account.name!r} uses the {adapter!r} adapter, which takes no webhooks"
         )
-    body = await request.read()
+    body = await read_body(request)
     # Headers and query are stored as JSON text: what no database holds (NUL, and the lone surrogates
     # that bytes which are not UTF-8 become) is replaced before the adapter sees them, so the adapter
     # verifying now and the inbox worker parsing later see the same request.
