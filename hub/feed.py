@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +24,11 @@ from tortoise.expressions import Q
 
 from hub import models
 from hub.accounts import LiveAccount
-from hub.normalised import Job, xml_safe
+from hub.logs import QuietLog
+from hub.normalised import Job, is_xml_safe, xml_safe
 from hub.plugins import PluginHost
+
+_QUIET = QuietLog(logging.getLogger(__name__))
 
 #: Jobs read per query and written per flush.
 BATCH = 1000
@@ -194,9 +198,15 @@ async def write_feed(
             async with contextlib.aclosing(_feed_rows(account)) as batches:
                 async for rows in batches:
                     for row in rows:
+                        if not is_xml_safe(row[1]):
+                            # Stored before ids were checked at sync (hub.sync.stored_values): one bad id
+                            # must not cut the whole document short.
+                            _QUIET.log(logging.WARNING, account.name, "feed %s: skipped job %r: its id "
+                                       "holds characters XML forbids", account.name, row[1][:80])  # fmt: skip
+                            continue
                         xf.write("\n  ")
                         _write_job(xf, row, company, extra_elements(row))
-                    count += len(rows)
+                        count += 1
                     xf.flush()
                     await drain()
             xf.write("\n")

@@ -41,6 +41,14 @@ SYNC_SECONDS = Histogram(
     "appcast_hub_sync_seconds", "Duration of an account's job sync", ["account"],
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600), registry=REGISTRY,
 )  # fmt: skip
+JOBS_REFUSED = Counter(
+    "appcast_hub_sync_jobs_refused", "Jobs an adapter listed that the sync could not store, by reason",
+    ["account", "reason"], registry=REGISTRY,
+)  # fmt: skip
+JOB_FIELDS_DROPPED = Counter(
+    "appcast_hub_sync_job_fields_dropped", "Job fields the sync dropped as unusable (a 3-letter country…)",
+    ["account", "field"], registry=REGISTRY,
+)  # fmt: skip
 SYNC_ERRORS = Counter(
     "appcast_hub_sync_errors", "Failed job syncs, by account", ["account"], registry=REGISTRY
 )

@@ -194,3 +194,8 @@ _XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 forbids, so any input yields a well-formed feed."""
     return _XML_FORBIDDEN.sub("", text)
+
+
+def is_xml_safe(text: str) -> bool:
+    """Does ``text`` hold only characters XML 1.0 allows (so ``xml_safe(text) == text``)?"""
+    return _XML_FORBIDDEN.search(text) is None

@@ -24,11 +24,14 @@ from tortoise.transactions import in_transaction
 from hub import models
 from hub.accounts import LiveAccount, note_changed
 from hub.errors import AdapterUnavailable
-from hub.metrics import SYNC_ERRORS, SYNC_SECONDS
-from hub.normalised import Job, JobPage, xml_safe
+from hub.logs import QuietLog
+from hub.metrics import JOB_FIELDS_DROPPED, JOBS_REFUSED, SYNC_ERRORS, SYNC_SECONDS
+from hub.normalised import WORKPLACES, Job, JobPage, xml_safe
 from hub.plugins import PluginHost
 
 _LOGGER = logging.getLogger(__name__)
+#: A bad job comes back at every sync: said once a minute per account and reason, not per job.
+_QUIET = QuietLog(_LOGGER)
 
 #: An incremental sync never lists vanished jobs: a full snapshot at least this often catches them.
 FULL_SYNC_EVERY = timedelta(hours=6)
@@ -36,6 +39,15 @@ FULL_SYNC_EVERY = timedelta(hours=6)
 ANALYZE_FIRST_AT = 2000
 #: Rows per UPDATE … WHERE id IN (…): far below every database's bound-parameter limit.
 _CHUNK = 500
+#: Longest ATS id the hub stores (``jobs.ats_id``), and what the other length-limited columns hold.
+_MAX_ID = 255
+_COLUMN_LIMITS = {
+    "requisition_id": 255,
+    "country": 2,
+    "postal_code": 32,
+    "workplace": 16,
+    "employment_type": 64,
+}
 
 # Job fields stored under another column name.
 _COLUMN_FOR = {"updated_at": "ats_updated_at"}
@@ -56,6 +68,8 @@ class SyncResult:
     created: int = 0
     updated: int = 0
     closed: int = 0
+    #: Jobs the adapter listed that could not be stored (no id, no title…): logged and counted.
+    refused: int = 0
     error: str | None = None
     #: ATS ids listed by this sync, to find the vanished ones after a snapshot.
     seen_ids: set[str] = dataclasses.field(default_factory=set, repr=False)
@@ -70,23 +84,85 @@ class SyncResult:
         if self.error:
             return f"{self.account}: sync failed: {self.error}"
         kind = "full" if self.full else "incremental"
+        refused = f", {self.refused} refused (see the log)" if self.refused else ""
         return (
             f"{self.account}: {kind} sync saw {self.seen} jobs: {self.created} new, "
-            f"{self.updated} changed, {self.closed} closed"
+            f"{self.updated} changed, {self.closed} closed{refused}"
         )
 
 
-def _column_values(job: Job) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in _STORED:
-        value = getattr(job, name)
-        values[_COLUMN_FOR.get(name, name)] = xml_safe(value) if isinstance(value, str) else value
-    return values
+class JobRefused(ValueError):
+    """A job the adapter listed that the hub cannot store or advertise; ``reason`` is a metric label."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _text_or_none(value: Any) -> str | None:
+    """Text as stored: without what XML forbids; None for no text at all (or blanks, or not text)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    text = xml_safe(value)
+    return text if text.strip() else None
+
+
+def _aware(moment: Any) -> datetime | None:
+    if not isinstance(moment, datetime):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # the contract says UTC
 
 
 def _digest(values: dict[str, Any]) -> str:
     text = json.dumps(values, sort_keys=True, default=lambda v: v.isoformat(), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def stored_values(job: Any) -> tuple[str, bool, dict[str, Any], list[str]]:
+    """``(ats_id, is_open, columns, dropped)``: a job as the hub stores it, or :class:`JobRefused`.
+
+    Whatever an adapter hands over, what is stored can be written into a well-formed feed and fits its
+    columns: text loses the characters XML 1.0 forbids, and a field no column or feed can hold as given
+    (a 3-letter country, an unknown workplace, a requisition id over 255 characters) is dropped and
+    named in ``dropped``. A job without a usable id, title or posting time is refused whole.
+    """
+    if not isinstance(job, Job):
+        raise JobRefused("not_a_job", f"the adapter listed a {type(job).__name__}, not a Job")
+    ats_id = (
+        str(job.ats_id) if isinstance(job.ats_id, int) and not isinstance(job.ats_id, bool) else job.ats_id
+    )
+    if not isinstance(ats_id, str) or not ats_id.strip():
+        raise JobRefused("id", f"a job has no id ({ats_id!r:.80})")
+    if xml_safe(ats_id) != ats_id or len(ats_id) > _MAX_ID:
+        # Not cleaned: webhooks, pixels and Appcast name the job by this id, so another id is another job.
+        raise JobRefused("id", f"job id {ats_id!r:.80} holds characters XML forbids or is over {_MAX_ID}")
+    title = _text_or_none(job.title)
+    if title is None:
+        raise JobRefused("title", f"job {ats_id} has no title")
+    posted_at = _aware(job.posted_at)
+    if posted_at is None:
+        raise JobRefused("posted_at", f"job {ats_id} has no posting time")
+    columns: dict[str, Any] = {"title": title, "posted_at": posted_at}
+    dropped = []
+    for name in _STORED:
+        if name in columns:
+            continue
+        raw = getattr(job, name)
+        value = _aware(raw) if name == "updated_at" else _text_or_none(raw)
+        if name == "description_html":
+            value = value or ""
+        elif name == "country" and value is not None:
+            value = value.upper() if len(value) == 2 and value.isascii() and value.isalpha() else None
+        elif name == "workplace":
+            value = value if value in WORKPLACES else None
+        elif isinstance(value, str) and len(value) > _COLUMN_LIMITS.get(name, len(value)):
+            value = None
+        if value is None and raw not in (None, ""):
+            dropped.append(name)
+        columns[_COLUMN_FOR.get(name, name)] = value
+    return ats_id, bool(job.is_open), columns, dropped
 
 
 async def sync_account(
@@ -143,7 +219,7 @@ async def _pull(
         if not isinstance(page, JobPage):
             raise AdapterUnavailable(f"adapter yielded {type(page).__name__}, not JobPage")
         snapshot = snapshot and page.snapshot
-        await _upsert_page(account_id, page.jobs, result)
+        await _upsert_page(account, account_id, page.jobs, result)
         if result.created >= analyze_at:
             await _refresh_statistics()
             analyze_at *= 4
@@ -159,13 +235,27 @@ async def _refresh_statistics() -> None:
         await connection.execute_script(f"ANALYZE {models.Job._meta.db_table}")
 
 
-async def _upsert_page(account_id: int, jobs: list[Job], result: SyncResult) -> None:
-    incoming: dict[str, Job] = {}
+async def _upsert_page(account: LiveAccount, account_id: int, jobs: list[Job], result: SyncResult) -> None:
+    incoming: dict[str, tuple[bool, dict[str, Any]]] = {}
     for job in jobs:
-        if job.ats_id in result.seen_ids or job.ats_id in incoming:
-            _LOGGER.warning("ATS listed job %s twice in one sync: keeping the first", job.ats_id)
+        try:
+            ats_id, is_open, values, dropped = stored_values(job)
+        except JobRefused as error:
+            result.refused += 1
+            JOBS_REFUSED.labels(account.name, error.reason).inc()
+            _QUIET.log(
+                logging.WARNING, (account.name, error.reason), "%s: job refused: %s", account.name, error
+            )
+            if error.reason not in ("id", "not_a_job"):
+                # It is there, only unusable as sent: the last good version stays, neither closed nor changed.
+                result.seen_ids.add(job.ats_id)
             continue
-        incoming[job.ats_id] = job
+        for name in dropped:
+            JOB_FIELDS_DROPPED.labels(account.name, name).inc()
+        if ats_id in result.seen_ids or ats_id in incoming:
+            _LOGGER.warning("ATS listed job %s twice in one sync: keeping the first", ats_id)
+            continue
+        incoming[ats_id] = (is_open, values)
     result.seen_ids.update(incoming)
     result.seen += len(incoming)
     if not incoming:
@@ -178,23 +268,18 @@ async def _upsert_page(account_id: int, jobs: list[Job], result: SyncResult) -> 
     }
     now = datetime.now(UTC)
     new_rows, changed_rows = [], []
-    for ats_id, job in incoming.items():
-        values = _column_values(job)
+    for ats_id, (is_open, values) in incoming.items():
         digest = _digest(values)
         known = existing.get(ats_id)
         if known is None:
             new_rows.append(
                 models.Job(
-                    account_id=account_id,
-                    ats_id=ats_id,
-                    is_open=job.is_open,
-                    content_hash=digest,
-                    **values,
+                    account_id=account_id, ats_id=ats_id, is_open=is_open, content_hash=digest, **values
                 )
             )
-        elif known[1] != digest or known[2] != job.is_open:
+        elif known[1] != digest or known[2] != is_open:
             changed_rows.append(
-                models.Job(id=known[0], is_open=job.is_open, content_hash=digest, changed_at=now, **values)
+                models.Job(id=known[0], is_open=is_open, content_hash=digest, changed_at=now, **values)
             )
     if not new_rows and not changed_rows:
         return

@@ -59,6 +59,7 @@ from tests.conftest import SAMPLE_JOBS, free_port, hub_process, new_postgres_dat
 from tests.peers import running
 from tests.peers.appcast import FakeAppcast
 from tests.peers.lever import STAGES, WEBHOOK_SECRET, FakeLever
+from tests.strategies import hostile_text
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -632,14 +633,6 @@ async def test_arbitrary_bytes_as_bodies(hub: Hub, body: bytes) -> None:
 
 #: Text with what breaks parsers, databases and documents: NUL and other controls, lone surrogates,
 #: non-characters, CDATA ends, markup, line breaks, escapes and traversal, among any other characters.
-hostile_text = st.lists(
-    st.characters()
-    | st.sampled_from(["\x00", "\x1b", "\ud800", "\udfff", "\ufffe", "\u2028", "\r", "\n", "\t", "\u0085"])
-    | st.sampled_from(
-        ["]]>", "<![CDATA[", "</script>", "&amp;", "<", ">", "&", '"', "'", "%00", "../", "\\"]
-    ),
-    max_size=8,
-).map("".join)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | hostile_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(hostile_text, children, max_size=4),
@@ -1381,6 +1374,25 @@ async def test_requests_the_parser_refuses_are_counted_and_logged_once(
 
 
 # --- hostile text from the ATS side: the feed stays well-formed ------------------------------------------
+
+
+async def test_an_ats_job_id_xml_forbids_cannot_cut_the_feed_short(hub: Hub) -> None:
+    """A Lever posting whose id holds a NUL (or a vertical tab) used to make every GET of the feed send 200
+    headers, then drop the connection. The job is refused at sync; the feed stays whole and well-formed."""
+    added = [hub.lever.add_posting(id=f"bad\x00id-{hub.database}"), hub.lever.add_posting(id="bad\x0bid")]
+    try:
+        answer = await hub.send("POST", "/api/accounts/acme/sync", headers=ADMIN)
+        assert answer.status == 200, answer.text
+        assert "2 refused" in json.loads(answer.body)["summary"]
+        feed = await hub.send("GET", f"/feeds/acme.xml?token={FEED_TOKEN}")
+        assert feed.status == 200
+        document = etree.fromstring(feed.body, etree.XMLParser(recover=False))
+        ids = {job.findtext("referencenumber") for job in document.iter("job")}
+        assert hub.lever.job_ids(published_only=True) - set(added) <= ids
+        assert not any(ats_id.startswith("bad") for ats_id in ids)
+    finally:
+        for posting in added:
+            hub.lever.close_posting(posting)
 
 
 @FEW

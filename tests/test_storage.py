@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from tortoise.exceptions import IntegrityError
 
@@ -18,12 +20,14 @@ from hub.accounts import ensure_accounts, get_account
 from hub.config import HubConfig, bind_plugins, load_config
 from hub.feed import BATCH, FEED_COLUMNS, job_of, write_feed
 from hub.jobs import list_jobs, switch_jobs
-from hub.normalised import Job
+from hub.metrics import JOB_FIELDS_DROPPED, JOBS_REFUSED
+from hub.normalised import Job, xml_safe
 from hub.options import PluginInfo
 from hub.plugins import PluginHost, load_plugins
 from hub.scheduler import APPLY_KEYS_KEPT, PIXEL_BATCHES_KEPT, forget_old_rows
 from hub.sync import sync_account
 from tests.conftest import write_config
+from tests.strategies import hostile_text
 
 
 def job_entry(number: int, **overrides: Any) -> dict[str, Any]:
@@ -368,3 +372,117 @@ async def test_the_feed_survives_right_to_left_text_and_a_megabyte_of_html(hub, 
     assert len(description) > 1_000_000
     assert "\x00" not in description
     assert description.count("]]>") == 75_000
+
+
+# --- what an ATS sends can never break the feed ------------------------------------------------------
+
+
+async def strict_feed(hub: tuple[HubConfig, PluginHost]) -> etree._Element:
+    """The feed parsed by a parser that recovers from nothing: a malformed or cut document raises."""
+    config, plugins = hub
+    chunks: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        chunks.append(data)
+
+    await write_feed(await get_account(config, "acme"), plugins, sink)
+    return etree.fromstring(b"".join(chunks), etree.XMLParser(recover=False, resolve_entities=False))
+
+
+def refused_count(reason: str) -> float:
+    return JOBS_REFUSED.labels("acme", reason)._value.get()
+
+
+async def test_a_job_id_xml_forbids_is_refused_at_sync_and_the_feed_stays_whole(hub, ats: Ats) -> None:
+    """A NUL (or another character XML forbids) in an ATS job id used to cut every feed of the account
+    short after its 200 headers; such a job is refused at sync, logged and counted, and the rest is served."""
+    await models.Account.filter(name="acme").update(feed_policy_override="all-open")
+    before = refused_count("id")
+    ats.jobs[0]["id"] = "J-\x00-1"
+    ats.jobs[1]["id"] = "J-\x0b-2"
+    ats.jobs[2]["id"] = "J-" + "9" * 300  # longer than any id column holds
+    ats.save()
+    result = await sync(hub)
+    assert result.error is None, result.error
+    assert (result.refused, result.created) == (3, 4)
+    assert "3 refused" in result.summary()
+    assert refused_count("id") - before == 3
+    assert feed_ids(await strict_feed(hub)) == {f"J-{n}" for n in range(4, 8)}
+
+
+async def test_fields_no_column_or_feed_holds_are_dropped_and_the_job_kept(hub, ats: Ats) -> None:
+    """A 3-letter country, an unknown workplace or overlong ids are dropped (and counted), not fatal:
+    on PostgreSQL they used to fail the whole sync on the column's length."""
+    ats.jobs[0] |= {
+        "requisition_id": "R" * 300,
+        "employment_type": "full-time " * 20,
+        "location": {"city": "Portland", "country": "USA", "postal_code": "9" * 40},
+    }
+    ats.save()
+    dropped = JOB_FIELDS_DROPPED.labels("acme", "postal_code")
+    before = dropped._value.get()
+    result = await sync(hub)
+    assert result.error is None, result.error
+    assert result.created == 7
+    stored = await models.Job.get(ats_id="J-1")
+    assert (stored.requisition_id, stored.employment_type, stored.country, stored.postal_code) == (
+        None, None, None, None,
+    )  # fmt: skip
+    assert stored.city == "Portland"
+    assert dropped._value.get() - before == 1
+
+
+async def test_a_job_refused_for_its_content_keeps_its_last_good_version(hub, ats: Ats) -> None:
+    """A job whose title turns into nothing is not closed as if it had vanished: the last good one stays."""
+    await sync(hub)
+    ats.jobs[0]["title"] = "\x00\x01 \x02"
+    ats.save()
+    result = await sync(hub)
+    assert (result.refused, result.closed, result.updated) == (1, 0, 0)
+    stored = await models.Job.get(ats_id="J-1")
+    assert (stored.title, stored.is_open) == ("Nurse 1", True)
+
+
+async def test_a_bad_id_stored_before_ids_were_checked_is_left_out_of_the_feed(hub, ats: Ats) -> None:
+    await models.Account.filter(name="acme").update(feed_policy_override="all-open")
+    await sync(hub)
+    account = await models.Account.get(name="acme")
+    await models.Job.create(
+        account=account, ats_id="OLD-\x01", title="Old", posted_at=datetime.now(UTC), content_hash="x"
+    )
+    assert feed_ids(await strict_feed(hub)) == {f"J-{n}" for n in range(1, 8)}
+
+
+_ENTRY_TEXT = ("id", "title", "description_html", "requisition_id", "company", "department", "team",
+               "employment_type", "hosted_url", "apply_url")  # fmt: skip
+_LOCATION_TEXT = ("city", "region", "country", "postal_code")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    texts=st.fixed_dictionaries({name: hostile_text for name in _ENTRY_TEXT + _LOCATION_TEXT}),
+    salary=hostile_text,
+)
+async def test_any_text_in_any_job_field_makes_a_well_formed_feed(
+    hub, ats: Ats, texts: dict[str, str], salary: str
+) -> None:
+    """Arbitrary text in every field of two jobs (one with a stable id, one with an arbitrary one): the
+    feed always parses strictly, and each job is either in it, with its text cleaned, or refused."""
+    await models.Account.filter(name="acme").update(feed_policy_override="all-open")
+    entries = []
+    for stable in (True, False):
+        entry = job_entry(1 if stable else 2)
+        entry |= {name: texts[name] for name in _ENTRY_TEXT if not (stable and name == "id")}
+        entry["location"] = {name: texts[name] for name in _LOCATION_TEXT}
+        entry["salary"] = salary
+        entries.append(entry)
+    ats.jobs = [*entries, *(job_entry(n) for n in range(3, 8))]
+    ats.save()
+    result = await sync(hub)
+    ids = feed_ids(await strict_feed(hub))
+    if result.error is not None:  # the file adapter refused the file: nothing changed, still well-formed
+        return
+    assert {f"J-{n}" for n in range(3, 8)} <= ids
+    stored_title = await models.Job.filter(ats_id="J-1").first().values_list("title", flat=True)
+    if "J-1" in ids:
+        assert stored_title == xml_safe(texts["title"].strip())
