@@ -58,7 +58,9 @@ async def _leadership(app: web.Application) -> AsyncIterator[None]:
 
 async def _pixel_counter(app: web.Application) -> AsyncIterator[None]:
     settings = app[CONFIG].pixels
-    counter = PixelCounter(settings["spool_dir"], settings["flush_seconds"])
+    counter = PixelCounter(
+        settings["spool_dir"], settings["flush_seconds"], int(settings["max_spool_mb"] * 2**20)
+    )
     await counter.start()
     app[PIXELS] = counter
     yield

@@ -108,6 +108,13 @@ PIXELS_OPTIONS = (
         default=Path("pixel-spool"),
     ),
     Option("flush_seconds", "how often spooled pixel hits are added to the counts", type=float, default=2.0),
+    Option(
+        "max_spool_mb",
+        "most MB of hits waiting to be counted (the database away); beyond, hits are dropped and counted",
+        type=float,
+        default=256.0,
+    ),
+    Option("keep_days", "days of per-job pixel counts kept", type=int, default=400),
 )
 PLUGINS_OPTIONS = (Option("disabled", "names of installed plugins not to load", type=list, default=[]),)
 SLACK_OPTIONS = (

@@ -61,6 +61,15 @@ FEED_BYTES = Gauge(
 )
 FEED_JOBS = Gauge("appcast_hub_feed_jobs", "Jobs in the last feed written", ["account"], registry=REGISTRY)
 PIXEL_HITS = Counter("appcast_hub_pixel_hits", "Pixel hits counted, by kind", ["kind"], registry=REGISTRY)
+PIXEL_HITS_UNKNOWN = Counter(
+    "appcast_hub_pixel_hits_unknown_job", "Pixel hits for job ids the account never had (counted as one)",
+    ["kind"], registry=REGISTRY,
+)  # fmt: skip
+PIXEL_HITS_DROPPED = Counter(
+    "appcast_hub_pixel_hits_dropped",
+    "Pixel hits dropped because the spool was full (database away)",
+    registry=REGISTRY,
+)
 CLIENT_PROTOCOL_ERRORS = Counter(
     "appcast_hub_client_protocol_errors", "Requests refused by the HTTP parser, by kind (LineTooLong…)",
     ["kind"], registry=REGISTRY,

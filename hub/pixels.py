@@ -6,6 +6,12 @@ being killed. Every ``flush_seconds`` the spool file is swapped for a fresh one 
 added to the per-job, per-day counts in one transaction that also records the file's name, so a crash
 between the commit and the file's removal can never count it twice. Files a dead process left behind
 (no longer locked) are counted by whichever process flushes next; replicas may share the folder.
+
+Anyone can send hits, so what they can make the hub keep is bounded twice over. Hits for a job id the
+account never had are counted in one row per account and day (:data:`UNKNOWN_JOB`), never one row per id:
+random ids cannot grow the table. And the spool stops taking hits (counted as dropped) once the files
+waiting to be counted exceed ``max_spool_bytes``: during a long database outage under a flood, the disk
+fills to that and no further.
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from hub import models
+from hub.metrics import PIXEL_HITS_DROPPED, PIXEL_HITS_UNKNOWN
 
 _LOGGER = logging.getLogger(__name__)
 
 KINDS = ("view", "apply")
 #: Longest job id counted; longer ones are not job ids of any ATS we know, and are refused.
 MAX_JOB_ID = 255
+#: The ``ats_job_id`` under which hits for ids the account never had are counted (no ATS id is empty).
+UNKNOWN_JOB = ""
+#: Job ids looked up per query when a spool file is counted.
+_LOOKUP_CHUNK = 500
 #: Tries to count one spool file when another process's concurrent flush conflicts with ours.
 _COUNT_ATTEMPTS = 3
 _ACTIVE, _FULL, _NEW = ".active", ".full", ".new"
@@ -39,9 +50,13 @@ _ACTIVE, _FULL, _NEW = ".active", ".full", ".new"
 class PixelCounter:
     """Spools hits to disk at once and adds them to ``pixel_counts`` in batches."""
 
-    def __init__(self, spool_dir: Path, flush_seconds: float) -> None:
+    def __init__(self, spool_dir: Path, flush_seconds: float, max_spool_bytes: int = 256 * 2**20) -> None:
         self.spool_dir = spool_dir
         self.flush_seconds = flush_seconds
+        self.max_spool_bytes = max_spool_bytes
+        #: Bytes of spool files waiting to be counted, as of the last flush, plus what this process
+        #: has written since: once over ``max_spool_bytes`` (the database away for long), hits are dropped.
+        self._spooled = 0
         self._prefix = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._sequence = 0
         self._fd = -1
@@ -50,10 +65,17 @@ class PixelCounter:
 
     # --- the hot path -----------------------------------------------------------------------------------
 
-    def hit(self, account_id: int, kind: str, job_id: str) -> None:
-        """Record one hit durably (one ``write``); ``job_id`` must hold no tab or line break."""
+    def hit(self, account_id: int, kind: str, job_id: str) -> bool:
+        """Record one hit durably (one ``write``); False when the spool is full and the hit was dropped.
+
+        ``job_id`` must hold no tab or line break.
+        """
+        if self._spooled > self.max_spool_bytes:
+            PIXEL_HITS_DROPPED.inc()
+            return False
         day = datetime.now(UTC).date().isoformat()
-        os.write(self._fd, f"{account_id}\t{kind}\t{day}\t{job_id}\n".encode())
+        self._spooled += os.write(self._fd, f"{account_id}\t{kind}\t{day}\t{job_id}\n".encode())
+        return True
 
     # --- life cycle -------------------------------------------------------------------------------------
 
@@ -119,6 +141,13 @@ class PixelCounter:
         self._fd = fd
 
     async def _count_spooled(self) -> int:
+        try:
+            return await self._count_spooled_files()
+        finally:
+            # What is still waiting (the database away: everything) bounds what the hot path may add.
+            self._spooled = await asyncio.to_thread(_folder_bytes, self.spool_dir)
+
+    async def _count_spooled_files(self) -> int:
         total = 0
         for path in await asyncio.to_thread(lambda: sorted(self.spool_dir.iterdir())):
             if path.suffix == _NEW and not path.name.startswith(self._prefix) and _unlocked(path):
@@ -137,6 +166,8 @@ class PixelCounter:
     async def _count_file(self, path: Path) -> int:
         counts = await asyncio.to_thread(_read_spool, path)
         hits = sum(counts.values())
+        if counts:
+            counts = await _bucket_unknown(counts)
         for attempt in range(1, _COUNT_ATTEMPTS + 1):
             if not counts:
                 break
@@ -169,6 +200,14 @@ def _read_spool(path: Path) -> Counter[tuple[int, str, str, str]]:
     return counts
 
 
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):  # counted and removed by another process meanwhile
+            total += path.stat().st_size
+    return total
+
+
 def _unlocked(path: Path) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -181,6 +220,36 @@ def _unlocked(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+async def _known_ids(counts: Counter[tuple[int, str, str, str]]) -> set[tuple[int, str]]:
+    """The ``(account, job id)`` pairs of ``counts`` that name a job the account has (open or closed)."""
+    wanted: dict[int, set[str]] = {}
+    for account_id, _, _, job_id in counts:
+        wanted.setdefault(account_id, set()).add(job_id)
+    known: set[tuple[int, str]] = set()
+    for account_id, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _LOOKUP_CHUNK):
+            chunk = ordered[start : start + _LOOKUP_CHUNK]
+            found = await models.Job.filter(account_id=account_id, ats_id__in=chunk).values_list(
+                "ats_id", flat=True
+            )
+            known.update((account_id, ats_id) for ats_id in found)
+    return known
+
+
+async def _bucket_unknown(counts: Counter[tuple[int, str, str, str]]) -> Counter[tuple[int, str, str, str]]:
+    """``counts`` with every id the account never had counted under :data:`UNKNOWN_JOB` instead."""
+    known = await _known_ids(counts)
+    bucketed: Counter[tuple[int, str, str, str]] = Counter()
+    for (account_id, kind, day, job_id), n in counts.items():
+        if (account_id, job_id) not in known:
+            # Any id can be sent: one row per account and day for all of them, never one row per id.
+            PIXEL_HITS_UNKNOWN.labels(kind).inc(n)
+            job_id = UNKNOWN_JOB
+        bucketed[(account_id, kind, day, job_id)] += n
+    return bucketed
 
 
 async def _add_counts(counts: Counter[tuple[int, str, str, str]]) -> None:

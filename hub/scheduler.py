@@ -44,10 +44,12 @@ async def forget_old_rows(config: HubConfig) -> dict[str, int]:
     """Forget what is no longer needed; returns the rows deleted, by table.
 
     Processed webhooks once they are older than the replay window (a redelivery that old is refused as
-    stale anyway), records of counted spool files after :data:`PIXEL_BATCHES_KEPT`, and Apply idempotency
-    keys after :data:`APPLY_KEYS_KEPT`. Failed webhooks and every event and delivery are kept.
+    stale anyway), records of counted spool files after :data:`PIXEL_BATCHES_KEPT`, Apply idempotency
+    keys after :data:`APPLY_KEYS_KEPT`, and pixel counts older than ``[pixels] keep_days``. Failed
+    webhooks and every event and delivery are kept.
     """
     now = datetime.now(UTC)
+    first_day_kept = now.date() - timedelta(days=config.pixels["keep_days"])
     window = timedelta(seconds=config.events["webhook_max_age_seconds"])
     deleted = {
         "webhook_receipts": await models.WebhookReceipt.filter(
@@ -55,6 +57,7 @@ async def forget_old_rows(config: HubConfig) -> dict[str, int]:
         ).delete(),
         "pixel_batches": await models.PixelBatch.filter(applied_at__lt=now - PIXEL_BATCHES_KEPT).delete(),
         "apply_requests": await models.ApplyRequest.filter(created_at__lt=now - APPLY_KEYS_KEPT).delete(),
+        "pixel_counts": await models.PixelCount.filter(day__lt=first_day_kept).delete(),
     }
     if any(deleted.values()):
         _LOGGER.info(

@@ -8,6 +8,7 @@ from tortoise.functions import Count, Sum
 
 from hub import models
 from hub.accounts import LiveAccount
+from hub.pixels import UNKNOWN_JOB
 
 
 @dataclass(slots=True)
@@ -27,7 +28,8 @@ class JobStats:
 
 async def job_stats(account: LiveAccount, ats_job_id: str | None = None) -> JobStats:
     """Totals for one job, or for the account when ``ats_job_id`` is None."""
-    pixels = models.PixelCount.filter(account_id=account.row.id)
+    # Hits for ids the account never had (hub.pixels.UNKNOWN_JOB) belong to no job: not in the totals.
+    pixels = models.PixelCount.filter(account_id=account.row.id).exclude(ats_job_id=UNKNOWN_JOB)
     hires = models.Event.filter(account_id=account.row.id, kind="hired")
     if ats_job_id is not None:
         pixels = pixels.filter(ats_job_id=ats_job_id)
@@ -42,6 +44,7 @@ async def top_jobs(account: LiveAccount, limit: int = 10) -> list[JobStats]:
     """The jobs with the most views, with their applies and hires."""
     rows = (
         await models.PixelCount.filter(account_id=account.row.id)
+        .exclude(ats_job_id=UNKNOWN_JOB)
         .group_by("ats_job_id")
         .annotate(v=Sum("views"), a=Sum("applies"))
         .order_by("-v")

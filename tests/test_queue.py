@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from hub import models
-from hub.pixels import PixelCounter
+from hub.metrics import PIXEL_HITS_DROPPED
+from hub.pixels import UNKNOWN_JOB, PixelCounter
 from hub.queue import Leases, claim_due, still_claimed
 
 
@@ -93,8 +94,17 @@ async def test_a_lost_claim_neither_renews_nor_writes_its_outcome(migrated: str)
 # --- the pixel spool ----------------------------------------------------------------------------------
 
 
+async def _jobs(account: models.Account, *ats_ids: str) -> None:
+    """Jobs the account has: pixel hits for them are counted under their own ids."""
+    now = datetime.now(UTC)
+    await models.Job.bulk_create(
+        [models.Job(account=account, ats_id=i, title=i, posted_at=now, content_hash="-") for i in ats_ids]
+    )
+
+
 async def test_counters_sharing_a_spool_count_every_hit_once(migrated: str, tmp_path: Path) -> None:
     account = await _account()
+    await _jobs(account, *(f"job-{n}" for n in range(40)))
     spool = tmp_path / "spool"
     counters = [PixelCounter(spool, flush_seconds=0.01) for _ in range(3)]
     for counter in counters:
@@ -116,6 +126,7 @@ async def test_a_dead_process_spool_is_counted_once_and_its_leftovers_cleared(
     migrated: str, tmp_path: Path
 ) -> None:
     account = await _account()
+    await _jobs(account, "job-a")
     spool = tmp_path / "spool"
     spool.mkdir()
     day = datetime.now(UTC).date().isoformat()
@@ -147,6 +158,41 @@ async def test_an_active_spool_file_is_locked_before_others_can_see_it(migrated:
             os.close(probe)
     finally:
         await counter.stop()
+
+
+async def test_hits_for_ids_the_account_never_had_are_one_row(migrated: str, tmp_path: Path) -> None:
+    account = await _account()
+    await _jobs(account, "known")
+    counter = PixelCounter(tmp_path / "spool", 3600)
+    await counter.start()
+    for n in range(300):
+        counter.hit(account.id, "view", f"random-{n}")
+    counter.hit(account.id, "apply", "known")
+    await counter.stop()
+    assert sorted(await models.PixelCount.all().values_list("ats_job_id", "views", "applies")) == [
+        (UNKNOWN_JOB, 300, 0),
+        ("known", 0, 1),
+    ]
+
+
+async def test_a_full_spool_drops_hits_until_it_is_counted(migrated: str, tmp_path: Path) -> None:
+    """While nothing can be counted (the database away), the spool stops at max_spool_bytes: a flood then
+    cannot fill the disk. The hits are dropped and counted as such; once counted, the spool takes hits."""
+    account = await _account()
+    await _jobs(account, "job")
+    counter = PixelCounter(tmp_path / "spool", 3600, max_spool_bytes=2000)
+    await counter.start()
+    dropped = PIXEL_HITS_DROPPED._value.get()
+    try:
+        accepted = sum(counter.hit(account.id, "view", "job") for _ in range(500))
+        assert 2000 / 40 <= accepted < 500  # a line is about 30 bytes
+        assert PIXEL_HITS_DROPPED._value.get() - dropped == 500 - accepted
+        assert sum(path.stat().st_size for path in (tmp_path / "spool").iterdir()) < 2100
+        assert await counter.flush() == accepted
+        assert counter.hit(account.id, "view", "job")
+    finally:
+        await counter.stop()
+    assert await models.PixelCount.all().values_list("views", flat=True) == [accepted + 1]
 
 
 def test_spool_lines_split_on_newlines_only_and_drop_nul(tmp_path: Path) -> None:

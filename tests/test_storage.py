@@ -144,8 +144,13 @@ async def test_housekeeping_forgets_only_what_is_no_longer_needed(hub) -> None:
             account_id=account.row.id, idempotency_key=key, ats_job_id="J-1"
         )
         await models.ApplyRequest.filter(id=row.id).update(created_at=now - age)
+    keep = timedelta(days=config.pixels["keep_days"])
+    for job, age in [("J-old", keep + timedelta(days=1)), ("J-kept", keep), ("J-new", timedelta(0))]:
+        await models.PixelCount.create(account_id=account.row.id, ats_job_id=job, day=(now - age).date())
 
-    assert await forget_old_rows(config) == {"webhook_receipts": 1, "pixel_batches": 1, "apply_requests": 1}
+    assert await forget_old_rows(config) == {
+        "webhook_receipts": 1, "pixel_batches": 1, "apply_requests": 1, "pixel_counts": 1,
+    }  # fmt: skip
     assert sorted(await models.WebhookReceipt.all().values_list("identity", flat=True)) == [
         "new-processed",
         "old-failed",
@@ -153,7 +158,10 @@ async def test_housekeeping_forgets_only_what_is_no_longer_needed(hub) -> None:
     ]
     assert await models.PixelBatch.all().values_list("name", flat=True) == ["new.spool"]
     assert await models.ApplyRequest.all().values_list("idempotency_key", flat=True) == ["new-key"]
-    assert await forget_old_rows(config) == {"webhook_receipts": 0, "pixel_batches": 0, "apply_requests": 0}
+    assert sorted(await models.PixelCount.all().values_list("ats_job_id", flat=True)) == ["J-kept", "J-new"]
+    assert await forget_old_rows(config) == {
+        "webhook_receipts": 0, "pixel_batches": 0, "apply_requests": 0, "pixel_counts": 0,
+    }  # fmt: skip
 
 
 async def test_unique_keys_hold(migrated: str) -> None:

@@ -26,10 +26,15 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+#: Methods counted by name; any other (aiohttp takes any token, "BREW" or "X1234") is "other", so a
+#: client cannot make a metric series per request.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _count(request: web.Request, status: int, seconds: float) -> None:
-    # Few keys: the routes are the hub's, the statuses its answers, and aiohttp's parser refuses
-    # methods it does not know.
-    route, method = _route(request), request.method
+    # Few keys: the routes are the hub's, the statuses its answers, the methods the ones above.
+    route = _route(request)
+    method = request.method if request.method in _METHODS else "other"
     children = _children.get((route, method, status))
     if children is None:
         children = _children[route, method, status] = (

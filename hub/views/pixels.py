@@ -51,7 +51,8 @@ async def pixel(request: web.Request) -> web.Response:
         account = await request.app[ACCOUNTS].get(request.match_info["account"])
     except UnknownAccount:
         return _gif("unknown account")
-    request.app[PIXELS].hit(account.row.id, kind, job_id)
+    if not request.app[PIXELS].hit(account.row.id, kind, job_id):
+        return _gif("spool full: the hub cannot count hits right now")
     PIXEL_HITS.labels(kind).inc()
     return _gif()
 

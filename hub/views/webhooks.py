@@ -18,11 +18,14 @@ from hub import models
 from hub.accounts import UnknownAccount
 from hub.appkeys import ACCOUNTS, INBOX, PLUGINS
 from hub.errors import WebhookMalformed, WebhookRejected
+from hub.logs import QuietLog
 from hub.metrics import WEBHOOK_REFUSED
 from hub.normalised import WebhookRequest
 from hub.views.errors import json_error, read_body, storable, text_problem
 
 _LOGGER = logging.getLogger(__name__)
+#: Anyone can send refused webhooks: one line per account and reason a minute, the rest counted.
+_QUIET = QuietLog(_LOGGER)
 
 routes = web.RouteTableDef()
 
@@ -66,7 +69,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
     try:
         given = await plugins.call(adapter, "appcast_hub_verify_webhook", account.config, request=webhook)
     except WebhookRejected as error:
-        _LOGGER.info("webhook for %s refused: %s", account.name, error)
+        _QUIET.log(
+            logging.INFO, (account.name, "signature"), "webhook for %s refused: %s", account.name, error
+        )
         WEBHOOK_REFUSED.labels(account.name, "signature").inc()
         return json_error(401, f"webhook refused: {error}")
     except WebhookMalformed as error:
@@ -75,7 +80,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except (RecursionError, ValueError) as error:
         # The adapter should say WebhookMalformed, but its parser gave up on the body first: nesting too
         # deep, a number too long to convert… A sender's mistake all the same, so never a 500.
-        _LOGGER.info("webhook for %s unparseable: %s: %s", account.name, type(error).__name__, error)
+        _QUIET.log(logging.INFO, (account.name, "malformed"), "webhook for %s unparseable: %s: %.200s",
+                   account.name, type(error).__name__, error)  # fmt: skip
         WEBHOOK_REFUSED.labels(account.name, "malformed").inc()
         problem = (
             "JSON nested too deeply" if isinstance(error, RecursionError) else "the body cannot be parsed"
