@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from hub import models
 from hub.config import Account, FeedPolicy, HubConfig
+from hub.db import is_outage
 
 
 class UnknownAccount(LookupError):
@@ -89,7 +90,9 @@ class AccountCache:
     """Account rows for the hot read paths (feed polls, pixel hits, webhooks), at most ``ttl`` seconds old.
 
     A 304 or a pixel hit must not cost a database read of the account: rows are kept for ``ttl`` (changes
-    made by other replicas show within that), and dropped at once when this process changes one.
+    made by other replicas show within that), and dropped at once when this process changes one. While
+    the database is unreachable the last row read is served however old it is, so pixels keep counting
+    and unchanged feeds keep answering 304; :meth:`load` reads every account at start-up for that.
     """
 
     def __init__(self, config: HubConfig, ttl: float = 1.0) -> None:
@@ -107,9 +110,19 @@ class AccountCache:
         if cached is not None and cached[0] > now and cached[1] == _generation:
             return cached[2]
         generation = _generation
-        live = await get_account(self.config, name)
+        try:
+            live = await get_account(self.config, name)
+        except Exception as error:
+            if cached is None or not is_outage(error):
+                raise
+            return cached[2]  # stale, but the account it names is the same one
         self._accounts[name] = (now + self.ttl, generation, live)
         return live
+
+    async def load(self) -> None:
+        """Read every configured account now (at start-up: what an outage later falls back on)."""
+        for name in self.config.accounts:
+            await self.get(name)
 
 
 async def all_accounts(config: HubConfig) -> list[LiveAccount]:

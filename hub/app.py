@@ -38,6 +38,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with db.database(config.database_url, run_migrations=config.database["migrate_on_start"]):
         await ensure_accounts(config)
         app[ACCOUNTS] = AccountCache(config)
+        await app[ACCOUNTS].load()
         yield
 
 

@@ -8,7 +8,10 @@ databases.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +21,7 @@ import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -32,8 +36,51 @@ MIGRATIONS_MODULE = "hub.migrations"
 MIGRATION_LOCK_KEY = 0x6170_7063_6173_7402
 
 
+#: Seconds a client is asked to wait (``Retry-After``) while the database is unreachable.
+OUTAGE_RETRY_AFTER = 10
+
+#: What a database that is away raises: refused or dropped connections, a server shutting down or still
+#: starting, a pool that cannot connect. Anything else from a query is a bug, not an outage.
+_OUTAGE_ERRORS = (
+    ConnectionError,  # refused, reset, aborted, a broken pipe
+    socket.gaierror,  # the database's host name does not resolve
+    TimeoutError,
+    DBConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+#: SQLite's words for a database it cannot use right now (another writer, a disk in trouble).
+_SQLITE_OUTAGES = ("database is locked", "disk i/o error", "unable to open", "disk is full", "readonly")
+
+
 class SchemaOutOfDate(HubError):
     """The database lacks migrations this version of the hub needs."""
+
+
+def is_outage(error: BaseException) -> bool:
+    """Is ``error`` (or what caused it) the database being unreachable, rather than a bug?
+
+    Views answer such errors 503 with ``Retry-After`` (:data:`OUTAGE_RETRY_AFTER`), and workers wait for
+    the database to come back, instead of reporting a crash.
+    """
+    seen: BaseException | None = error
+    for _ in range(8):  # causes chain a few deep at most; never loop on a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, _OUTAGE_ERRORS) or (
+            isinstance(seen, OSError) and seen.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH)
+        ):
+            return True
+        if isinstance(seen, sqlite3.OperationalError) and any(
+            words in str(seen).lower() for words in _SQLITE_OUTAGES
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args else None)
+        if not isinstance(seen, BaseException):
+            return False
+    return False
 
 
 def tortoise_config(url: str) -> dict[str, Any]:

@@ -125,6 +125,9 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # Their INFO lines repeat, per job and per connection, what the hub's own lines already say.
     for chatty in ("apscheduler", "tortoise", "aiosqlite", "asyncio"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))
+    # asyncpg's pool warns with a traceback at every reconnection attempt while the database is away;
+    # the hub's own lines say so once a minute.
+    logging.getLogger("asyncpg").setLevel(max(root.level, logging.ERROR))
 
 
 class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]

@@ -31,9 +31,12 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from hub import models
+from hub.db import is_outage
+from hub.logs import QuietLog
 from hub.metrics import PIXEL_HITS_DROPPED, PIXEL_HITS_UNKNOWN
 
 _LOGGER = logging.getLogger(__name__)
+_QUIET = QuietLog(_LOGGER)
 
 KINDS = ("view", "apply")
 #: Longest job id counted; longer ones are not job ids of any ATS we know, and are refused.
@@ -112,8 +115,11 @@ class PixelCounter:
                 return
             try:
                 await self.flush()
-            except Exception:  # the database may be briefly away: the files wait on disk
-                _LOGGER.exception("flushing pixel hits failed; they stay spooled")
+            except Exception as error:  # the database may be away: the files wait on disk
+                outage = is_outage(error)
+                _QUIET.log(logging.WARNING if outage else logging.ERROR, outage,
+                           "counting pixel hits failed (%s); they stay spooled", type(error).__name__,
+                           exc_info=not outage)  # fmt: skip
 
     # --- files ------------------------------------------------------------------------------------------
 

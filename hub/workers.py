@@ -22,15 +22,19 @@ import aiohttp
 from hub import models
 from hub.accounts import LiveAccount
 from hub.config import HubConfig
+from hub.db import is_outage
 from hub.errors import AdapterUnavailable, WebhookMalformed
 from hub.events import store_events
 from hub.http import backoff_delay, retry_delay
+from hub.logs import QuietLog
 from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 from hub.normalised import Delivery, WebhookRequest
 from hub.plugins import PluginHost
 from hub.queue import Leases, still_claimed
 
 _LOGGER = logging.getLogger(__name__)
+#: A round that fails fails again at the next poll: said once a minute, not every couple of seconds.
+_QUIET = QuietLog(_LOGGER)
 
 #: Rows claimed per round, and deliveries sent at once.
 BATCH = 20
@@ -79,8 +83,13 @@ class Worker:
         while not self._stopping:
             try:
                 busy = await self.work_once()
-            except Exception:  # the loop must survive anything, a database blip included
-                _LOGGER.exception("%s round failed", self.name)
+            except Exception as error:  # the loop must survive anything, a database outage included
+                if is_outage(error):
+                    _QUIET.log(logging.WARNING, (self.name, "outage"), "%s waits for the database: %s",
+                               self.name, type(error).__name__)  # fmt: skip
+                else:
+                    _QUIET.log(logging.ERROR, (self.name, type(error)), "%s round failed", self.name,
+                               exc_info=True)  # fmt: skip
                 busy = False
             if busy or self._stopping:
                 continue  # a full batch: there may be more

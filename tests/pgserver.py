@@ -49,14 +49,23 @@ class PostgresServer:
         """initdb and start the server; returns self."""
         if self.prefix:
             shutil.chown(self.base, "postgres", "postgres")
-        initdb, pg_ctl = str(self.bin_dir / "initdb"), str(self.bin_dir / "pg_ctl")
+        initdb = str(self.bin_dir / "initdb")
         self._run(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.resume()
+        self.version = self._run(str(self.bin_dir / "postgres"), "--version").stdout.strip()
+        return self
+
+    def pause(self) -> None:
+        """Shut the server down (an outage), keeping its data for :meth:`resume`."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port, and wait until it takes connections."""
         # 200 connections: a whole test session's pools, replicas included.
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
         options += " -c max_connections=200"
+        pg_ctl = str(self.bin_dir / "pg_ctl")
         self._run(pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.base / "log"), "-w", "start")
-        self.version = self._run(str(self.bin_dir / "postgres"), "--version").stdout.strip()
-        return self
 
     def stop(self) -> None:
         """Stop the server at once and delete its folder."""

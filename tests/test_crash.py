@@ -25,6 +25,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -294,6 +295,16 @@ async def _run(
             return await models.Job.filter(ats_id__in=postings).count() == len(postings)
 
         await _until(synced, 30, "start-up sync", cluster)
+        # Each pixel hit names a job of its own, so every hit can be checked to be counted exactly once
+        # (a hit for an id the account never had would be counted in one shared row).
+        account = await models.Account.get(name=ACCOUNT)
+        now = datetime.now(UTC)
+        await models.Job.bulk_create(
+            [
+                models.Job(account=account, ats_id=f"px-{i}", title="Pixel", posted_at=now, content_hash="-")
+                for i in range(size.pixels)
+            ]
+        )
 
         # The hires, and the webhooks reporting them.
         tally = Tally()

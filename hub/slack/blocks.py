@@ -197,6 +197,14 @@ def failure() -> Message:
     return note(f"{WARNING} Something went wrong on the hub while doing that. Its log has the details.")
 
 
+def database_away() -> Message:
+    """The hub's database did not answer: nothing was done, and trying again later will work."""
+    return note(
+        f"{WARNING} The hub cannot reach its database right now, so nothing was done. "
+        "Try again in a minute; pixel hits are still being counted."
+    )
+
+
 def working(what: str) -> Message:
     """The acknowledgement of a slow command; the answer follows in the same conversation."""
     return message(what, [context(f":hourglass_flowing_sand: {escape(what)}")])

@@ -44,13 +44,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER, SLACK
-from hub.logs import redactor
+from hub.db import is_outage
+from hub.logs import QuietLog, redactor
 from hub.slack import blocks
 from hub.slack.commands import Command, Help, UsageError, parse
 from hub.slack.handlers import CommandRunner, Gatekeeper, Reply, Services
 from hub.views.errors import json_error
 
 _LOGGER = logging.getLogger(__name__)
+_QUIET = QuietLog(_LOGGER)
 
 EVENTS_PATH = "/slack/events"
 #: Slack accepts a request timestamp up to 5 minutes either side of now, so one signature stays valid
@@ -266,9 +268,14 @@ class SlackBot:
         """Run ``work`` and send its reply; a failure becomes a short apology, never a traceback."""
         try:
             reply = await work()
-        except Exception:
-            _LOGGER.exception("a Slack command failed")
-            reply = Reply(blocks.failure())
+        except Exception as error:
+            if is_outage(error):
+                _QUIET.log(logging.WARNING, "outage", "a Slack command waits for the database: %s",
+                           type(error).__name__)  # fmt: skip
+                reply = Reply(blocks.database_away())
+            else:
+                _LOGGER.exception("a Slack command failed")
+                reply = Reply(blocks.failure())
         response_url = body.get("response_url")
         if response_url:
             extra = {"replace_original": reply.replace_original} if action else {}

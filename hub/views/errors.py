@@ -16,7 +16,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 
+from hub.db import OUTAGE_RETRY_AFTER, is_outage
+from hub.logs import QuietLog
+
 _LOGGER = logging.getLogger(__name__)
+_QUIET = QuietLog(_LOGGER)
 
 #: Longest id (ATS job id, stage id, workflow, idempotency key) the hub's id columns hold.
 MAX_ID = 255
@@ -143,6 +147,15 @@ async def error_middleware(
         cause = error if isinstance(error, HttpProcessingError) else error.__cause__
         detail = cause.message if isinstance(cause, HttpProcessingError) else str(error)
         return json_error(400, f"the request body could not be read: {detail.strip() or 'malformed'}")
-    except Exception:
+    except Exception as error:
+        if is_outage(error):
+            # Not the client's doing and not a bug: said once a minute, and the client told to come back.
+            _QUIET.log(logging.WARNING, "outage", "the database is unreachable (%s): answering 503",
+                       type(error).__name__)  # fmt: skip
+            return json_error(
+                503,
+                "the hub cannot reach its database right now: nothing was done, try again shortly",
+                **{"Retry-After": str(OUTAGE_RETRY_AFTER)},
+            )
         _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal error: the hub logged the details")

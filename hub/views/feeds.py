@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from hub import feed
+from hub import db, feed
 from hub.accounts import UnknownAccount
 from hub.appkeys import ACCOUNTS, PLUGINS
 from hub.metrics import FEED_BYTES, FEED_JOBS, FEED_SECONDS
@@ -46,6 +46,9 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
         response = web.Response(headers=headers, content_type="application/xml", charset="utf-8")
         response.last_modified = last_modified
         return response
+    # Once the 200 headers are out, a failing query can only cut the document short: make sure first
+    # that the database answers, so an outage is a clean 503 (views.errors), not a truncated feed.
+    await db.ping()
     response = web.StreamResponse(headers=headers)
     response.content_type = "application/xml"
     response.charset = "utf-8"

@@ -7,8 +7,10 @@ import logging
 from aiohttp import web
 
 from hub import __version__, db
+from hub.logs import QuietLog
 
 _LOGGER = logging.getLogger(__name__)
+_QUIET = QuietLog(_LOGGER)
 
 routes = web.RouteTableDef()
 
@@ -19,9 +21,10 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         await db.ping()
     except Exception as error:  # any failure to reach the database means "not ready"
-        _LOGGER.warning("health check: database unreachable: %s", type(error).__name__)
+        _QUIET.log(logging.WARNING, "down", "health check: database unreachable: %s", type(error).__name__)
         return web.json_response(
             {"status": "unavailable", "database": f"unreachable: {type(error).__name__}"},
             status=503,
+            headers={"Retry-After": str(db.OUTAGE_RETRY_AFTER)},
         )
     return web.json_response({"status": "ok", "database": "ok", "version": __version__})

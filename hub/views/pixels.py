@@ -16,6 +16,7 @@ from aiohttp import web
 
 from hub.accounts import UnknownAccount, get_account
 from hub.appkeys import ACCOUNTS, CONFIG, PIXELS, PLUGINS
+from hub.db import is_outage
 from hub.metrics import PIXEL_HITS
 from hub.pixels import KINDS, MAX_JOB_ID
 from hub.views.errors import json_error
@@ -51,6 +52,10 @@ async def pixel(request: web.Request) -> web.Response:
         account = await request.app[ACCOUNTS].get(request.match_info["account"])
     except UnknownAccount:
         return _gif("unknown account")
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        return _gif("the hub cannot reach its database")  # only before the account was ever read
     if not request.app[PIXELS].hit(account.row.id, kind, job_id):
         return _gif("spool full: the hub cannot count hits right now")
     PIXEL_HITS.labels(kind).inc()
