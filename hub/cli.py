@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from hub import __version__, db
+from hub import __version__, db, held
 from hub.accounts import UnknownAccount, ensure_accounts, get_account, set_integration
 from hub.app import HTTP_TIMEOUT, create_app
 from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, load_config
@@ -29,11 +29,13 @@ from hub.errors import AdapterUnavailable, ConfigError, HubError
 from hub.events import reconcile_account
 from hub.feed import write_feed
 from hub.jobs import list_jobs, switch_jobs
+from hub.jsonio import dumps
 from hub.logs import redactor, setup_logging
 from hub.normalised import FUNNEL_EVENTS, Stage
 from hub.plugins import HOOK_PREFIX, PluginHost, load_plugins
 from hub.stages import map_stage, stage_views
 from hub.stats import job_stats, top_jobs
+from hub.status import AccountStatus, account_status
 from hub.sync import sync_account
 
 _LOGGER = logging.getLogger(__name__)
@@ -355,6 +357,70 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     return _run(work)
 
 
+def _print_status(status: AccountStatus) -> None:
+    sync = "not synced yet"
+    if status.sync_ok is not None:
+        when = status.sync_finished_at.isoformat(timespec="seconds") if status.sync_finished_at else "?"
+        failing = f"failing ({status.sync_failures} in a row): {status.sync_error}"
+        sync = f"synced {when}" if status.sync_ok else failing
+    integration = "on" if status.enabled else "off"
+    print(f"{status.name}: {status.company} ({status.adapter}), integration {integration}")
+    print(f"  sync:       {sync}")
+    print(f"  feed:       {status.feed_url}: {status.feed_jobs} of {status.open_jobs} open jobs "
+          f"({status.feed_policy})")  # fmt: skip
+    print(f"  deliveries: {', '.join(f'{n} {state}' for state, n in status.deliveries.items())}")
+    if status.held is not None:
+        print(f"  HELD:       {status.held.summary()}: appcast-hub held {status.name} confirm|keep")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Every account (or one) at a glance: switches, last sync, feed, deliveries, held changes."""
+    config, _ = _load(args)
+    names = [args.account] if args.account else sorted(config.accounts)
+
+    async def work() -> int:
+        async with _opened(config):
+            statuses = [await account_status(config, await get_account(config, name)) for name in names]
+        if args.json:
+            print(dumps({"accounts": [status.as_json() for status in statuses]}, indent=2))
+        else:
+            for status in statuses:
+                _print_status(status)
+        return 0
+
+    return _run(work)
+
+
+def cmd_held(args: argparse.Namespace) -> int:
+    """Show the mass close a sync held back, or confirm it (the jobs close) or keep the jobs open."""
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            account = await get_account(config, args.account)
+            if args.action is None:
+                change = await held.held_now(account.row.id)
+                if args.json:
+                    print(dumps({"held": change.as_json() if change is not None else None}, indent=2))
+                elif change is None:
+                    print(f"{account.name}: nothing held")
+                else:
+                    print(f"{account.name}: {change.summary()}")
+                    print(f"  among them: {', '.join(change.sample)}")
+                    print(f"  appcast-hub held {account.name} confirm   # close them")
+                    print(f"  appcast-hub held {account.name} keep      # keep them open")
+                return 0
+            resolve = held.confirm if args.action == "confirm" else held.keep
+            jobs = await resolve(account, actor=_actor(), source="cli")
+            if jobs is None:
+                print(f"{account.name}: nothing held", file=sys.stderr)
+                return EXIT_FAILED
+            print(f"{account.name}: {'closed' if args.action == 'confirm' else 'kept open'} {jobs} jobs")
+            return 0
+
+    return _run(work)
+
+
 def cmd_integration(args: argparse.Namespace) -> int:
     """Switch an account's Appcast integration on or off."""
     config, _ = _load(args)
@@ -453,6 +519,19 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile = commands.add_parser("reconcile", parents=[common], help="poll the ATS for missed events")
     reconcile.add_argument("account", nargs="?", help="one account (default: all)")
     reconcile.set_defaults(func=cmd_reconcile)
+
+    status = commands.add_parser("status", parents=[common], help="accounts at a glance")
+    status.add_argument("account", nargs="?", help="one account (default: all)")
+    status.add_argument("--json", action="store_true", help="one JSON document, as the admin API gives it")
+    status.set_defaults(func=cmd_status)
+
+    held_command = commands.add_parser("held", parents=[common], help="a mass close a sync held back")
+    held_command.add_argument("account")
+    held_command.add_argument("action", nargs="?", choices=("confirm", "keep"), help="apply it, or keep open")
+    held_command.add_argument(
+        "--json", action="store_true", help="one JSON document, as the admin API gives it"
+    )
+    held_command.set_defaults(func=cmd_held)
 
     integration = commands.add_parser("integration", parents=[common], help="switch an account's integration")
     integration.add_argument("account")

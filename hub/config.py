@@ -142,6 +142,12 @@ ACCOUNT_OPTIONS = (
     Option("feed_token", "if set, the feed needs ?token=", secret=True),
     Option("sync_interval_minutes", "overrides [sync] interval_minutes", type=float),
     Option("apply_key", "bearer key Appcast Apply sends to POST /apply/{account}/{job}", secret=True),
+    Option(
+        "mass_close_threshold",
+        "a full sync closing more than this fraction of the open jobs is held for confirmation (1: never)",
+        type=float,
+        default=0.5,
+    ),
 )
 #: The account sub-table mapping ATS stage ids to funnel events; every other sub-table is a plugin's.
 STAGES_TABLE = "stages"
@@ -168,6 +174,8 @@ class Account:
     feed_token: str | None
     sync_interval_minutes: float | None
     apply_key: str | None = None
+    #: A full sync that would close more than this fraction of the open jobs is held (:mod:`hub.held`).
+    mass_close_threshold: float = 0.5
     #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
     stage_map: Mapping[str, str | None] = field(default_factory=dict)
     #: Each plugin's table for this account, by plugin name (the adapter's always present).
@@ -309,6 +317,9 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
     core = {k: v for k, v in table.items() if not isinstance(v, dict)}
     plugin_tables = {k: v for k, v in table.items() if isinstance(v, dict) and k != STAGES_TABLE}
     values = validate_options(ACCOUNT_OPTIONS, core, key=key, base_dir=base_dir)
+    if not 0 < values["mass_close_threshold"] <= 1:
+        raise ConfigError("must be more than 0 and at most 1 (a fraction of the open jobs)",
+                          key=f"{key}.mass_close_threshold")  # fmt: skip
     stage_map = _parse_stage_map(table.get(STAGES_TABLE, {}), f"{key}.{STAGES_TABLE}")
     plugin_tables.setdefault(values["adapter"], {})
     return Account(
@@ -321,6 +332,7 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
         feed_token=values["feed_token"],
         sync_interval_minutes=values["sync_interval_minutes"],
         apply_key=values["apply_key"],
+        mass_close_threshold=values["mass_close_threshold"],
         stage_map=stage_map,
         plugin_options=plugin_tables,
     )

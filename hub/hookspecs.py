@@ -72,7 +72,8 @@ def appcast_hub_fetch_jobs(
 
     Return an async iterator (an ``async def`` generator is simplest) and page through the ATS until the
     end; yield each page as it arrives so memory stays flat. ``since`` is None for a full sync: list every
-    job (open and closed) with ``snapshot=True``, and the hub closes the jobs you did not list. When
+    job (open and closed) with ``snapshot=True``, and the hub closes the jobs you did not list (a close
+    of more than the account's ``mass_close_threshold`` of its open jobs is held for an admin). When
     ``since`` is a time and the ATS can filter by update time, you may return only jobs changed since
     then with ``snapshot=False``. Raise :class:`~hub.errors.AdapterUnavailable` (or
     :class:`~hub.errors.AdapterAuthError`) when the ATS fails; the hub keeps the last good jobs.

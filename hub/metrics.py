@@ -28,6 +28,10 @@ DELIVERIES = Gauge(
     ["state"],
     registry=REGISTRY,
 )
+HELD_JOBS = Gauge(
+    "appcast_hub_held_close_jobs", "Jobs a held mass close would close, by account (cluster-wide; 0: none)",
+    ["account"], registry=REGISTRY,
+)  # fmt: skip
 DELIVERY_ATTEMPTS = Counter(
     "appcast_hub_delivery_attempts", "Delivery attempts, by destination and outcome",
     ["destination", "outcome"], registry=REGISTRY,

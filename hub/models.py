@@ -250,3 +250,32 @@ class ApplyRequest(Model):
     class Meta:
         table = "apply_requests"
         unique_together = (("account", "idempotency_key"),)
+
+
+class HeldChange(Model):
+    """A change a sync held back instead of applying (a sudden mass close), until confirmed or dropped.
+
+    ``state``: ``held`` while it waits; then ``applied`` (the next full sync agreed, or an admin
+    confirmed), ``kept`` (an admin kept the jobs open) or ``dropped`` (the ATS listed the jobs again).
+    At most one per account is ``held``.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="held_changes", on_delete=fields.CASCADE
+    )
+    #: What the sync wanted to do: ``close`` (jobs it did not see in a full snapshot).
+    kind = fields.CharField(max_length=16, default="close")
+    #: The ATS ids of the jobs it would close.
+    ats_ids = fields.JSONField()
+    #: How many of the account's jobs were open when it was held.
+    open_jobs = fields.IntField()
+    state = fields.CharField(max_length=16, default="held")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    resolved_at = fields.DatetimeField(null=True)
+    #: Who resolved it: an admin (as in the audit log), or ``system`` for a sync.
+    resolved_by = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "held_changes"
+        indexes = (("account_id", "state"),)

@@ -21,7 +21,7 @@ from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from hub import models
+from hub import held, models
 from hub.accounts import LiveAccount, note_changed
 from hub.errors import AdapterUnavailable
 from hub.logs import QuietLog
@@ -70,9 +70,13 @@ class SyncResult:
     closed: int = 0
     #: Jobs the adapter listed that could not be stored (no id, no title…): logged and counted.
     refused: int = 0
+    #: Jobs a mass close would have closed, held instead (:mod:`hub.held`).
+    held: int = 0
     error: str | None = None
     #: ATS ids listed by this sync, to find the vanished ones after a snapshot.
     seen_ids: set[str] = dataclasses.field(default_factory=set, repr=False)
+    #: Open jobs the ATS says are closed: closed once every page is in, unless that is a mass close.
+    closing: set[str] = dataclasses.field(default_factory=set, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -85,9 +89,14 @@ class SyncResult:
             return f"{self.account}: sync failed: {self.error}"
         kind = "full" if self.full else "incremental"
         refused = f", {self.refused} refused (see the log)" if self.refused else ""
+        held_back = (
+            f"; closing {self.held} jobs the ATS no longer lists is held: confirm or keep them open"
+            if self.held
+            else ""
+        )
         return (
             f"{self.account}: {kind} sync saw {self.seen} jobs: {self.created} new, "
-            f"{self.updated} changed, {self.closed} closed{refused}"
+            f"{self.updated} changed, {self.closed} closed{refused}{held_back}"
         )
 
 
@@ -179,14 +188,15 @@ async def sync_account(
         started = datetime.now(UTC)
         since = None
         recent_full = row.last_full_sync_at and started - row.last_full_sync_at < FULL_SYNC_EVERY
-        if full is False or (full is None and recent_full and row.last_sync_ok):
+        # A held mass close waits for a full sync to agree: the next sync is one.
+        incremental_ok = recent_full and row.last_sync_ok and await held.held_close(row.id) is None
+        if full is False or (full is None and incremental_ok):
             since = row.last_sync_started_at
         result = SyncResult(account.name, full=since is None)
         await models.Account.filter(id=row.id).update(last_sync_started_at=started)
         try:
             snapshot = await _pull(host, http, account, row.id, since, result)
-            if snapshot:
-                result.closed = await _close_vanished(row.id, result)
+            result.closed = await _close(account, row.id, result, snapshot=snapshot)
         except AdapterUnavailable as error:
             result.error = str(error)
         except Exception as error:  # a bug in a plugin must not take the scheduler down
@@ -271,6 +281,10 @@ async def _upsert_page(account: LiveAccount, account_id: int, jobs: list[Job], r
     for ats_id, (is_open, values) in incoming.items():
         digest = _digest(values)
         known = existing.get(ats_id)
+        if known is not None and known[2] and not is_open:
+            # Closing waits for the last page (sync_account → _close), where a mass close is held.
+            result.closing.add(ats_id)
+            is_open = True
         if known is None:
             new_rows.append(
                 models.Job(
@@ -292,14 +306,34 @@ async def _upsert_page(account: LiveAccount, account_id: int, jobs: list[Job], r
     result.updated += len(changed_rows)
 
 
-async def _close_vanished(account_id: int, result: SyncResult) -> int:
-    """Close the open jobs a complete snapshot did not list; returns how many."""
-    open_jobs = await models.Job.filter(account_id=account_id, is_open=True).values_list("id", "ats_id")
-    vanished = [pk for pk, ats_id in open_jobs if ats_id not in result.seen_ids]
-    now = datetime.now(UTC)
-    for start in range(0, len(vanished), _CHUNK):
-        await models.Job.filter(id__in=vanished[start : start + _CHUNK]).update(is_open=False, changed_at=now)
-    return len(vanished)
+async def _close(account: LiveAccount, account_id: int, result: SyncResult, *, snapshot: bool) -> int:
+    """Close the jobs the ATS closed, and after a complete snapshot those it no longer lists.
+
+    Returns how many closed: 0 when the close is held. Closing more than the account's
+    ``mass_close_threshold`` of its open jobs at once is held instead (:mod:`hub.held`), and applied
+    only by the next full sync that agrees, or by an admin.
+    """
+    open_jobs = await models.Job.filter(account_id=account_id, is_open=True).values_list("ats_id", flat=True)
+    closing = [ats_id for ats_id in open_jobs if ats_id in result.closing]
+    if snapshot:
+        closing += [ats_id for ats_id in open_jobs if ats_id not in result.seen_ids]
+    pending = await held.held_close(account_id) if snapshot else None
+    if held.is_mass_close(len(closing), len(open_jobs), account.config.mass_close_threshold):
+        if pending is None:
+            await held.hold_close(account, closing, len(open_jobs))
+            result.held = len(closing)
+            _LOGGER.warning(
+                "%s: the ATS closed or no longer lists %d of %d open jobs: closing them is held until the "
+                "next full sync agrees or an admin confirms (appcast-hub held %s confirm)",
+                account.name, len(closing), len(open_jobs), account.name,
+            )  # fmt: skip
+            return 0
+        # The second full sync in a row that closes them: the ATS means it.
+        await held.resolve(account, pending, "applied", actor="system", source="sync")
+    elif pending is not None:
+        # The ATS lists (most of) them again: the change it held is no longer wanted.
+        await held.resolve(account, pending, "dropped", actor="system", source="sync")
+    return await held.close_jobs(account_id, closing)
 
 
 async def _record(row: models.Account, started: datetime, result: SyncResult) -> None:

@@ -340,6 +340,9 @@ ROUTES: list[tuple[str, str, set[str], bool]] = [
     ("/api/accounts/{account}/sync", "/api/accounts/acme/sync", {"POST"}, True),
     ("/api/accounts/{account}/reconcile", "/api/accounts/acme/reconcile", {"POST"}, True),
     ("/api/accounts/{account}/integration", "/api/accounts/acme/integration", {"POST"}, True),
+    ("/api/accounts/{account}/held", "/api/accounts/acme/held", {"GET", "HEAD"}, True),
+    ("/api/accounts/{account}/held/confirm", "/api/accounts/acme/held/confirm", {"POST"}, True),
+    ("/api/accounts/{account}/held/keep", "/api/accounts/acme/held/keep", {"POST"}, True),
     ("/api/accounts/{account}/stages", "/api/accounts/acme/stages", {"GET", "HEAD"}, True),
     ("/api/accounts/{account}/stages/{stage_id}", "/api/accounts/acme/stages/some-stage", {"PUT"}, True),
     ("/api/accounts/{account}/stats", "/api/accounts/acme/stats", {"GET", "HEAD"}, True),
@@ -1436,6 +1439,31 @@ async def test_requests_the_parser_refuses_are_counted_and_logged_once(
 
 
 # --- hostile text from the ATS side: the feed stays well-formed ------------------------------------------
+
+
+async def test_an_ats_answering_an_empty_list_cannot_empty_the_feed(hub: Hub) -> None:
+    """Lever answering 200 with no postings used to close every job: every Appcast campaign stopped. The
+    close is held: the feed keeps its jobs, status and the metrics show it, an admin decides."""
+    before = await hub.send("GET", f"/feeds/acme.xml?token={FEED_TOKEN}")
+    advertised = before.body.count(b"<job>")
+    assert advertised > 5
+    hub.lever.empty_listings = 1
+    answer = await hub.send("POST", "/api/accounts/acme/sync?full=true", headers=ADMIN)
+    assert answer.status == 200, answer.text
+    assert "is held" in json.loads(answer.body)["summary"]
+    after = await hub.send("GET", f"/feeds/acme.xml?token={FEED_TOKEN}")
+    assert after.body.count(b"<job>") == advertised
+    account = json.loads((await hub.send("GET", "/api/accounts/acme", headers=ADMIN)).body)
+    assert account["held"]["jobs"] == account["open_jobs"] > 5
+    metrics = (await hub.send("GET", "/metrics")).text
+    assert f'appcast_hub_held_close_jobs{{account="acme"}} {float(account["open_jobs"])}' in metrics
+    kept = await hub.send("POST", "/api/accounts/acme/held/keep", headers=ADMIN)
+    assert json.loads(kept.body) == {"kept": account["open_jobs"]}
+    refused(await hub.send("POST", "/api/accounts/acme/held/confirm", headers=ADMIN), 404, "no held change")
+    assert 'appcast_hub_held_close_jobs{account="acme"} 0.0' in (await hub.send("GET", "/metrics")).text
+    # The ATS is back to normal: the next full sync holds nothing and closes nothing.
+    answer = await hub.send("POST", "/api/accounts/acme/sync?full=true", headers=ADMIN)
+    assert "held" not in json.loads(answer.body)["summary"]
 
 
 async def test_an_ats_job_id_xml_forbids_cannot_cut_the_feed_short(hub: Hub) -> None:

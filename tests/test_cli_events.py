@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hub import db, models
-from tests.conftest import demo_config, free_port, hub_command, write_config
+from tests.conftest import SAMPLE_JOBS, demo_config, free_port, hub_command, write_config
 
 
 @pytest.fixture
@@ -78,3 +79,33 @@ async def test_stats_integration_and_reconcile(config: Path) -> None:
     assert feed.stdout.count("<job>") == 0
     reconcile = run(config, "reconcile")
     assert "the file adapter cannot be polled for events" in reconcile.stdout
+
+
+async def test_status_and_a_held_close_from_the_command_line(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.json"
+    sample = json.loads(SAMPLE_JOBS.read_text(encoding="utf-8"))
+    jobs.write_text(json.dumps(sample), encoding="utf-8")
+    config = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", free_port(), jobs))
+    assert run(config, "sync").returncode == 0
+    status = run(config, "status")
+    assert status.returncode == 0, status.stderr
+    assert "demo: Northwind Health (file), integration on" in status.stdout
+    assert "44 of 44 open jobs (all-open)" in status.stdout
+    assert "HELD" not in status.stdout
+
+    jobs.write_text(json.dumps({"jobs": sample["jobs"][:3]}), encoding="utf-8")
+    synced = run(config, "sync", "demo")
+    assert "is held" in synced.stdout
+    status = run(config, "status", "demo", "--json")
+    [account] = json.loads(status.stdout)["accounts"]
+    assert (account["open_jobs"], account["held"]["jobs"]) == (44, 42)
+    assert "HELD:" in run(config, "status").stdout
+    shown = run(config, "held", "demo")
+    assert "42 of 44 open jobs would close" in shown.stdout
+    assert "appcast-hub held demo confirm" in shown.stdout
+    kept = run(config, "held", "demo", "keep")
+    assert (kept.returncode, kept.stdout.strip()) == (0, "demo: kept open 42 jobs")
+    nothing = run(config, "held", "demo", "confirm")
+    assert nothing.returncode == 1
+    assert "nothing held" in nothing.stderr
+    assert json.loads(run(config, "held", "demo", "--json").stdout) == {"held": None}

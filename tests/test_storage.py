@@ -19,6 +19,7 @@ from hub import db, hookimpl, models
 from hub.accounts import ensure_accounts, get_account
 from hub.config import HubConfig, bind_plugins, load_config
 from hub.feed import BATCH, FEED_COLUMNS, job_of, write_feed
+from hub.held import confirm, held_now, keep
 from hub.jobs import list_jobs, switch_jobs
 from hub.metrics import JOB_FIELDS_DROPPED, JOBS_REFUSED
 from hub.normalised import Job, xml_safe
@@ -61,9 +62,15 @@ def ats(tmp_path: Path) -> Ats:
 
 
 async def open_hub(
-    migrated: str, ats: Ats, folder: Path, plugins: PluginHost | None = None, extra: str = ""
+    migrated: str,
+    ats: Ats,
+    folder: Path,
+    plugins: PluginHost | None = None,
+    extra: str = "",
+    account_options: str = "",
 ) -> tuple[HubConfig, PluginHost]:
-    """One account, ``acme``, on the file adapter reading ``ats``, opted-in; ``extra`` ends its config."""
+    """One account, ``acme``, on the file adapter reading ``ats``, opted-in; ``extra`` ends its config,
+    ``account_options`` ends its ``[accounts.acme]`` table."""
     config_file = write_config(
         folder,
         f"""
@@ -73,6 +80,7 @@ url = "{migrated}"
 adapter = "file"
 company = "Acme"
 feed_policy = "opted-in"
+{account_options}
 [accounts.acme.file]
 path = "{ats.path}"
 page_size = 3
@@ -200,7 +208,8 @@ async def test_sync_updates_changed_closes_vanished_and_reopens(hub, ats: Ats) -
     ats.jobs.append(job_entry(99))
     ats.save()
     result = await sync(hub)
-    assert (result.created, result.updated, result.closed) == (1, 2, 1)
+    # J-1 changed; J-2 (closed in the ATS) and J-3 (no longer listed) both closed; J-99 new.
+    assert (result.created, result.updated, result.closed) == (1, 1, 2)
     jobs = {job.ats_id: job for job in await models.Job.all()}
     assert jobs["J-1"].title == "Head Nurse"
     assert not jobs["J-2"].is_open
@@ -494,3 +503,99 @@ async def test_any_text_in_any_job_field_makes_a_well_formed_feed(
     title = xml_safe(texts["title"].strip())
     if title.strip():  # else refused: the last good version stays
         assert await models.Job.filter(ats_id="J-1").first().values_list("title", flat=True) == title
+
+
+# --- a sudden mass close is held, not applied ----------------------------------------------------------
+
+
+async def open_ids() -> set[str]:
+    return set(await models.Job.filter(is_open=True).values_list("ats_id", flat=True))
+
+
+async def actions() -> list[str]:
+    return [
+        entry.action for entry in await models.AuditEntry.filter(action__startswith="held.").order_by("id")
+    ]
+
+
+async def test_an_empty_listing_is_held_until_the_next_full_sync_agrees(hub, ats: Ats) -> None:
+    """An ATS answering an empty list used to close every job (and stop every campaign) at once."""
+    await sync(hub)
+    assert (await sync(hub)).full is False  # recent and successful: incremental
+    ats.jobs = []
+    ats.save()
+    result = await sync(hub, full=True)
+    assert (result.closed, result.held) == (0, 7)
+    assert "closing 7 jobs the ATS no longer lists is held" in result.summary()
+    assert await open_ids() == {f"J-{n}" for n in range(1, 8)}
+    change = await held_now((await models.Account.get(name="acme")).id)
+    assert change is not None
+    assert (change.jobs, change.open_jobs) == (7, 7)
+    # The next sync is a full one (a held close waits for one), and it agrees: applied.
+    result = await sync(hub)
+    assert result.full is True
+    assert (result.closed, result.held) == (7, 0)
+    assert await open_ids() == set()
+    assert await actions() == ["held.close", "held.applied"]
+
+
+async def test_a_held_close_is_dropped_when_the_ats_lists_the_jobs_again(hub, ats: Ats) -> None:
+    await sync(hub)
+    everything = list(ats.jobs)
+    ats.jobs = everything[:2]  # five of seven gone at once
+    ats.save()
+    assert (await sync(hub)).held == 5
+    ats.jobs = everything
+    ats.save()
+    result = await sync(hub)
+    assert (result.closed, result.held) == (0, 0)
+    assert len(await open_ids()) == 7
+    assert await actions() == ["held.close", "held.dropped"]
+    assert await held_now((await models.Account.get(name="acme")).id) is None
+
+
+async def test_closes_the_ats_reports_count_too_and_small_closes_are_applied(hub, ats: Ats) -> None:
+    """Jobs listed as closed count towards a mass close like jobs no longer listed; a few do not hold."""
+    await sync(hub)
+    for entry in ats.jobs[:4]:
+        entry["status"] = "closed"
+    ats.save()
+    result = await sync(hub)
+    assert (result.closed, result.held) == (0, 4)
+    assert len(await open_ids()) == 7
+    ats.jobs[3]["status"] = "open"  # the ATS fixes most of it: 3 of 7 close, under half
+    for entry in ats.jobs[1:4]:
+        entry["status"] = "open"
+    ats.save()
+    result = await sync(hub)
+    assert (result.closed, result.held) == (1, 0)
+    assert await open_ids() == {f"J-{n}" for n in range(2, 8)}
+
+
+async def test_admins_confirm_or_keep_a_held_close_audited(hub, ats: Ats) -> None:
+    config, _ = hub
+    await sync(hub)
+    account = await get_account(config, "acme")
+    ats.jobs = ats.jobs[:1]
+    ats.save()
+    assert (await sync(hub)).held == 6
+    assert await keep(account, actor="U1", source="slack") == 6
+    assert len(await open_ids()) == 7
+    assert await keep(account, actor="U1", source="slack") is None  # nothing held any more
+    assert (await sync(hub)).held == 6  # still not listed: held again
+    version = (await models.Account.get(name="acme")).feed_version
+    assert await confirm(account, actor="cli:ops", source="cli") == 6
+    assert await open_ids() == {"J-1"}
+    assert (await models.Account.get(name="acme")).feed_version > version  # Appcast's next poll sees it
+    entries = await models.AuditEntry.filter(action__startswith="held.").order_by("id")
+    assert [(e.action, e.actor) for e in entries] == [
+        ("held.close", "system"), ("held.kept", "U1"), ("held.close", "system"), ("held.applied", "cli:ops"),
+    ]  # fmt: skip
+
+
+async def test_a_threshold_of_one_never_holds(migrated: str, ats: Ats, tmp_path: Path) -> None:
+    hub = await open_hub(migrated, ats, tmp_path, account_options="mass_close_threshold = 1.0")
+    await sync(hub)
+    ats.jobs = []
+    ats.save()
+    assert ((result := await sync(hub)).closed, result.held) == (7, 0)

@@ -19,13 +19,17 @@ from datetime import datetime
 from typing import Any
 
 from hub.config import SLACK_USER_ID
+from hub.held import HeldClose
 from hub.slack.commands import CHANGING, USAGE, Typed, UsageError
+from hub.status import AccountStatus
 
 Message = dict[str, Any]
 
 ACTION_ENABLE = "appcast_job_enable"
 ACTION_DISABLE = "appcast_job_disable"
 ACTION_PAGE = "appcast_jobs_page"
+ACTION_HELD_CONFIRM = "appcast_held_confirm"
+ACTION_HELD_KEEP = "appcast_held_keep"
 COMMAND = "/appcast"
 #: Slack's limits: blocks per message, characters per section text, per button value.
 MAX_BLOCKS = 50
@@ -112,7 +116,10 @@ def divider() -> dict[str, Any]:
     return {"type": "divider"}
 
 
-def button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+def button(
+    label: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None
+) -> dict[str, Any]:
+    """A Block Kit button; ``confirm`` makes Slack ask "are you sure?" with that text before it acts."""
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": label[:75]},
@@ -121,6 +128,13 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
     }
     if style is not None:
         element["style"] = style
+    if confirm is not None:
+        element["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": confirm[:300]},
+            "confirm": {"type": "plain_text", "text": label[:30]},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
     return element
 
 
@@ -409,25 +423,6 @@ def integration(account: str, on: bool, changed: bool, actor: str | None = None)
 # --- status, feed, sync -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class AccountStatus:
-    name: str
-    company: str
-    adapter: str
-    enabled: bool
-    feed_policy: str
-    feed_url: str
-    feed_token: bool
-    open_jobs: int
-    feed_jobs: int
-    sync_finished_at: datetime | None
-    sync_ok: bool | None
-    sync_error: str | None
-    sync_failures: int
-    pending: int
-    dead: int
-
-
 def _sync_line(status: AccountStatus) -> str:
     if status.sync_ok is None:
         return "not synced yet"
@@ -446,17 +441,55 @@ def status(statuses: list[AccountStatus]) -> Message:
     for item in statuses:
         switch = f"{IN_FEED} integration on" if item.enabled else f"{NOT_IN_FEED} integration off"
         token = " (needs `?token=`)" if item.feed_token else ""
-        dead = f" · {WARNING} *{item.dead} failed*: `{COMMAND} deliveries failed`" if item.dead else ""
+        failed = item.deliveries["dead"]
+        dead = f" · {WARNING} *{failed} failed*: `{COMMAND} deliveries failed`" if failed else ""
+        held = (
+            f"\n{WARNING} *Held:* {escape(item.held.summary())}: `{COMMAND} held {escape(item.name)}`"
+            if item.held is not None
+            else ""
+        )
         blocks.append(
             section(
                 f"*{escape(item.name)}* — {escape(item.company)} · {switch}\n"
                 f"ATS: {escape(item.adapter)} · {_sync_line(item)}\n"
                 f"Feed: {escape(item.feed_url)}{token} · {item.feed_jobs} of {item.open_jobs} open jobs "
                 f"({escape(item.feed_policy)})\n"
-                f"Deliveries: {item.pending} pending{dead}"
+                f"Deliveries: {item.deliveries['pending']} pending{dead}{held}"
             )
         )
     return message(f"Status of {len(statuses)} account(s)", blocks)
+
+
+def held(account: str, change: HeldClose | None) -> Message:
+    """A mass close a sync held back, with buttons to apply it or keep the jobs open (admins only)."""
+    if change is None:
+        return note(f"Nothing is held for *{escape(account)}*: its syncs apply what the ATS lists.")
+    sample = ", ".join(code(ats_id) for ats_id in change.sample)
+    more = f" and {change.jobs - len(change.sample)} more" if change.jobs > len(change.sample) else ""
+    text = (
+        f"{WARNING} *{escape(account)}*: {escape(change.summary())}.\n"
+        f"Closing them takes them out of the Appcast feed. Among them: {sample}{more}.\n"
+        "The next full sync applies it if the ATS still does not list them; or decide now."
+    )
+    actions = {
+        "type": "actions",
+        "elements": [
+            button(f"Close {change.jobs} jobs", ACTION_HELD_CONFIRM, account, "danger",
+                   confirm=f"Close {change.jobs} jobs of *{escape(account)}* and take them out of the feed?"),
+            button("Keep them open", ACTION_HELD_KEEP, account),
+        ],
+    }  # fmt: skip
+    return message(f"{account}: {change.summary()}", [section(text), actions])
+
+
+def held_resolved(account: str, confirmed: bool, jobs: int | None, actor: str | None = None) -> Message:
+    """What confirming or keeping a held close did (``jobs`` None: nothing was held any more)."""
+    if jobs is None:
+        return note(f"Nothing is held for *{escape(account)}* any more.")
+    who = f"{user(actor)} " if actor else ""
+    if confirmed:
+        return note(f"{DONE} {who}closed {jobs} jobs of *{escape(account)}* that the ATS no longer lists.")
+    return note(f"{DONE} {who}kept {jobs} jobs of *{escape(account)}* open; the next full sync checks again.")
 
 
 def feed_preview(item: AccountStatus, jobs: list[JobLine], *, preview_size: int) -> Message:

@@ -161,6 +161,8 @@ class SlackBot:
             (blocks.ACTION_ENABLE, self._click_enable),
             (blocks.ACTION_DISABLE, self._click_disable),
             (blocks.ACTION_PAGE, self._click_page),
+            (blocks.ACTION_HELD_CONFIRM, self._click_held_confirm),
+            (blocks.ACTION_HELD_KEEP, self._click_held_keep),
         ):
             self.app.action(action_id)(ack=self._ack_action, lazy=[click])
         self.socket_mode: AsyncSocketModeHandler | None = None
@@ -252,6 +254,12 @@ class SlackBot:
 
     async def _click_page(self, body: dict[str, Any]) -> None:
         await self._click(body, lambda user, value: self.runner.click_page(value))
+
+    async def _click_held_confirm(self, body: dict[str, Any]) -> None:
+        await self._click(body, lambda user, value: self.runner.click_held(user, value, confirmed=True))
+
+    async def _click_held_keep(self, body: dict[str, Any]) -> None:
+        await self._click(body, lambda user, value: self.runner.click_held(user, value, confirmed=False))
 
     async def _click(self, body: dict[str, Any], work: Callable[[str, str], Awaitable[Reply]]) -> None:
         actions = body.get("actions") or [{}]

@@ -41,6 +41,10 @@ USAGE: dict[str, tuple[str, str]] = {
         f"events: {', '.join(FUNNEL_EVENTS)}",
     ),
     "sync": ("sync <account>", "fetch the account's jobs from the ATS now"),
+    "held": (
+        "held <account> [confirm|keep]",
+        "a mass close a sync held back: see it, apply it, or keep the jobs open",
+    ),
     "deliveries": ("deliveries [failed]", "events sent to Appcast, or only the failed (dead) ones"),
     "retry": ("retry <delivery-id|failed>", "send failed deliveries again"),
     "stats": ("stats [job <id>]", "views, applies, conversion and hires"),
@@ -146,6 +150,18 @@ class Sync(Command):
     name: ClassVar[str] = "sync"
     slow: ClassVar[bool] = True
     account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Held(Command):
+    name: ClassVar[str] = "held"
+    account: str = ""
+    #: None: show it; ``confirm``: apply it; ``keep``: keep the jobs open.
+    action: str | None = None
+
+    @property
+    def changes(self) -> bool:
+        return self.action is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +277,8 @@ class _Parser:
             account = self.args[0].lower() if self.args and self.args[0].lower() in self.accounts else None
             words = self.args[1:] if account else self.args
             return Jobs(account=account, words=" ".join(words))
+        if head == "held":
+            return self._held()
         if head == "deliveries":
             return self._deliveries()
         if head == "retry":
@@ -353,6 +371,16 @@ class _Parser:
             workflow=workflow,
             funnel_event=None if event == NO_EVENT else event,
         )
+
+    def _held(self) -> Command:
+        account, rest = self._account("held", self.args, required=True)
+        assert account is not None
+        action = rest[0].lower() if rest else None
+        if action not in (None, "confirm", "keep"):
+            raise _Invalid("`held` takes `confirm` or `keep` after the account, not ", Typed(rest[0]), ".",
+                           closest="held")  # fmt: skip
+        self._extra("held", rest[1:])
+        return Held(account=account, action=action)
 
     def _deliveries(self) -> Command:
         args = [arg.lower() for arg in self.args]

@@ -21,13 +21,12 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hub import models
+from hub import held, models
 from hub.accounts import LiveAccount, UnknownAccount, get_account, set_integration
 from hub.audit import recent_entries
 from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
 from hub.errors import AdapterUnavailable
-from hub.feed import in_feed
 from hub.jobs import list_jobs, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
@@ -38,6 +37,7 @@ from hub.slack.commands import (
     Command,
     Deliveries,
     Feed,
+    Held,
     Help,
     JobRef,
     Jobs,
@@ -52,6 +52,7 @@ from hub.slack.commands import (
 )
 from hub.stages import map_stage, stage_views
 from hub.stats import JobStats, job_stats, top_jobs
+from hub.status import AccountStatus, account_status
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class CommandRunner:
             Stages: self._stages,
             MapStage: self._map_stage,
             Sync: self._sync,
+            Held: self._held,
             Deliveries: self._deliveries,
             Retry: self._retry,
             Stats: self._stats,
@@ -208,27 +210,8 @@ class CommandRunner:
     async def _help(self) -> Reply:
         return Reply(blocks.help_message())
 
-    async def _account_status(self, name: str) -> blocks.AccountStatus:
-        account = await get_account(self.config, name)
-        row = account.row
-        counts = await counts_by_state(row.id)
-        return blocks.AccountStatus(
-            name=account.name,
-            company=account.config.company,
-            adapter=account.config.adapter,
-            enabled=account.enabled,
-            feed_policy=account.feed_policy,
-            feed_url=f"{self.config.public_url}/feeds/{account.name}.xml",
-            feed_token=bool(account.config.feed_token),
-            open_jobs=await models.Job.filter(account_id=row.id, is_open=True).count(),
-            feed_jobs=await models.Job.filter(in_feed(account)).count(),
-            sync_finished_at=row.last_sync_finished_at,
-            sync_ok=row.last_sync_ok,
-            sync_error=row.last_sync_error,
-            sync_failures=row.consecutive_sync_failures,
-            pending=counts["pending"],
-            dead=counts["dead"],
-        )
+    async def _account_status(self, name: str) -> AccountStatus:
+        return await account_status(self.config, await get_account(self.config, name))
 
     async def _status(self, command: Status, user: str) -> Reply:
         names = [command.account] if command.account else sorted(self.config.accounts)
@@ -432,6 +415,31 @@ class CommandRunner:
         if result is None:
             return Reply(blocks.note(f"{blocks.WARNING} The hub is shutting down: the sync was stopped."))
         return Reply(blocks.sync_result(command.account, result.summary(), result.error))
+
+    async def _held(self, command: Held, user: str) -> Reply:
+        account = await get_account(self.config, command.account)
+        if command.action is None:
+            return Reply(blocks.held(account.name, await held.held_now(account.row.id)))
+        return await self._resolve_held(account, user, confirmed=command.action == "confirm")
+
+    async def click_held(self, user: str, value: str, *, confirmed: bool) -> Reply:
+        """Confirm or Keep on a held mass close (the button's value is the account)."""
+        if value not in self.config.accounts:
+            return Reply(STALE_BUTTON)
+        if not await self.gate.may_change(user):
+            return Reply(self.gate.refusal(user))
+        account = await get_account(self.config, value)
+        return await self._resolve_held(account, user, confirmed=confirmed, replace=True)
+
+    async def _resolve_held(
+        self, account: LiveAccount, user: str, *, confirmed: bool, replace: bool = False
+    ) -> Reply:
+        resolve = held.confirm if confirmed else held.keep
+        jobs = await resolve(account, actor=user, source=SOURCE)
+        announcement = (
+            blocks.held_resolved(account.name, confirmed, jobs, actor=user) if jobs is not None else None
+        )
+        return Reply(blocks.held_resolved(account.name, confirmed, jobs), announcement, replace)
 
     async def _retry(self, command: Retry, user: str) -> Reply:
         asked = None if command.delivery_id is None else [command.delivery_id]

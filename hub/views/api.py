@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from hub.accounts import LiveAccount, UnknownAccount, all_accounts, get_account, set_integration
+from hub import held
+from hub.accounts import UnknownAccount, all_accounts, get_account, set_integration
 from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
 from hub.deliveries import list_deliveries, replay
 from hub.errors import AdapterUnavailable
 from hub.jobs import list_jobs, switch_jobs
+from hub.jsonio import dumps
 from hub.normalised import FUNNEL_EVENTS
 from hub.stages import map_stage, stage_views
 from hub.stats import job_stats
+from hub.status import account_status
 from hub.views.errors import MAX_ID, BadJson, credential_bytes, json_error, read_json, text_problem
 
 routes = web.RouteTableDef()
@@ -40,15 +41,9 @@ class BadRequest(Exception):
     """The request names something wrong; the message says what (answered 400)."""
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    raise TypeError(type(value).__name__)
-
-
 def reply(body: Any, status: int = 200) -> web.Response:
     """A JSON answer, datetimes as ISO 8601."""
-    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_json_default))
+    return web.json_response(body, status=status, dumps=dumps)
 
 
 @web.middleware
@@ -70,26 +65,6 @@ async def api_auth_middleware(
         return json_error(400, str(error))
     except UnknownAccount as error:
         return json_error(404, str(error))
-
-
-def _account_summary(account: LiveAccount) -> dict[str, Any]:
-    row = account.row
-    return {
-        "name": account.name,
-        "adapter": account.config.adapter,
-        "company": account.config.company,
-        "enabled": account.enabled,
-        "feed_policy": account.feed_policy,
-        "feed_path": f"/feeds/{account.name}.xml",
-        "sync": {
-            "last_started_at": row.last_sync_started_at,
-            "last_finished_at": row.last_sync_finished_at,
-            "ok": row.last_sync_ok,
-            "error": row.last_sync_error,
-            "jobs_seen": row.last_sync_jobs_seen,
-            "consecutive_failures": row.consecutive_sync_failures,
-        },
-    }
 
 
 def _text(request: web.Request, name: str, max_length: int | None = None) -> str | None:
@@ -145,14 +120,18 @@ async def _ids(request: web.Request) -> list[str]:
 @routes.get("/api/accounts")
 async def accounts_index(request: web.Request) -> web.Response:
     """Every configured account with its switches and last sync."""
-    accounts = await all_accounts(request.app[CONFIG])
-    return reply({"accounts": [_account_summary(a) for a in accounts]})
+    config = request.app[CONFIG]
+    return reply(
+        {"accounts": [(await account_status(config, a)).as_json() for a in await all_accounts(config)]}
+    )
 
 
 @routes.get("/api/accounts/{account}")
 async def account_detail(request: web.Request) -> web.Response:
     """One account with its switches and last sync."""
-    return reply(_account_summary(await get_account(request.app[CONFIG], request.match_info["account"])))
+    config = request.app[CONFIG]
+    account = await get_account(config, request.match_info["account"])
+    return reply((await account_status(config, account)).as_json())
 
 
 @routes.get("/api/accounts/{account}/jobs")
@@ -235,6 +214,34 @@ async def account_integration(request: web.Request) -> web.Response:
         raise BadRequest('"enabled" must be true or false')
     changed = await set_integration(account, enabled=enabled, actor="api", source="api")
     return reply({"enabled": enabled, "changed": changed})
+
+
+@routes.get("/api/accounts/{account}/held")
+async def held_index(request: web.Request) -> web.Response:
+    """The mass close a sync held back, if any (``held`` null when nothing waits)."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    change = await held.held_now(account.row.id)
+    return reply({"held": change.as_json() if change is not None else None})
+
+
+@routes.post("/api/accounts/{account}/held/confirm")
+async def held_confirm(request: web.Request) -> web.Response:
+    """Apply the held mass close: the jobs still open among it close (audited); 404 when nothing is held."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    closed = await held.confirm(account, actor="api", source="api")
+    if closed is None:
+        return json_error(404, f"account {account.name!r} has no held change")
+    return reply({"closed": closed})
+
+
+@routes.post("/api/accounts/{account}/held/keep")
+async def held_keep(request: web.Request) -> web.Response:
+    """Keep the jobs of the held mass close open (audited); 404 when nothing is held."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    kept = await held.keep(account, actor="api", source="api")
+    if kept is None:
+        return json_error(404, f"account {account.name!r} has no held change")
+    return reply({"kept": kept})
 
 
 @routes.get("/api/accounts/{account}/stages")
@@ -337,6 +344,9 @@ OPENAPI: dict[str, Any] = {
         "/api/accounts/{account}/sync": {"post": {"summary": "sync now (?full=true: whole snapshot)"}},
         "/api/accounts/{account}/reconcile": {"post": {"summary": "poll the ATS for missed events"}},
         "/api/accounts/{account}/integration": {"post": {"summary": 'switch: {"enabled": bool}'}},
+        "/api/accounts/{account}/held": {"get": {"summary": "the mass close a sync held back, if any"}},
+        "/api/accounts/{account}/held/confirm": {"post": {"summary": "apply the held mass close"}},
+        "/api/accounts/{account}/held/keep": {"post": {"summary": "keep the held jobs open"}},
         "/api/accounts/{account}/stages": {"get": {"summary": "stages and their funnel events"}},
         "/api/accounts/{account}/stages/{stage_id}": {
             "put": {"summary": 'map: {"funnel_event": "interview"|null, "workflow": ""}'}

@@ -10,7 +10,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.deliveries import counts_by_state
-from hub.metrics import DELIVERIES, HTTP_REQUESTS, HTTP_SECONDS, REGISTRY
+from hub.held import held_jobs_by_account
+from hub.metrics import DELIVERIES, HELD_JOBS, HTTP_REQUESTS, HTTP_SECONDS, REGISTRY
 
 routes = web.RouteTableDef()
 
@@ -68,4 +69,6 @@ async def metrics(request: web.Request) -> web.Response:
     """Every metric of this process, the outbox backlog read fresh from the database."""
     for state, count in (await counts_by_state()).items():
         DELIVERIES.labels(state).set(count)
+    for name, jobs in (await held_jobs_by_account()).items():
+        HELD_JOBS.labels(name).set(jobs)
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

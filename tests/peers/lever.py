@@ -387,6 +387,8 @@ class FakeLever:
         self.url = ""
         #: Answer the next N posting lists with the wrong JSON shape (v0 an object, v1 an array).
         self.wrong_shape = 0
+        #: Answer the next N posting lists 200 with no postings at all (an ATS misbehaving).
+        self.empty_listings = 0
         # Test changes by index: merged over the generated posting (added postings live here too).
         self._changes: dict[int, dict[str, Any]] = {}
         self._published: list[int] | None = None
@@ -660,6 +662,9 @@ class FakeLever:
         if self.wrong_shape:
             self.wrong_shape -= 1
             return web.json_response({"ok": True, "postings": []})
+        if self.empty_listings:
+            self.empty_listings -= 1
+            return web.json_response([])
         query = self._ints(request, skip=0, limit=None)
         published = self._published_indexes()
         skip = max(0, query["skip"] or 0)
@@ -704,6 +709,9 @@ class FakeLever:
         if self.wrong_shape:
             self.wrong_shape -= 1
             return web.json_response([])
+        if self.empty_listings:
+            self.empty_listings -= 1
+            return self._paged([], None)
         since = self._ints(request, updated_at_start=None)["updated_at_start"]
         states = set(request.query.getall("state", []))
 

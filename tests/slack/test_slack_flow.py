@@ -561,6 +561,41 @@ async def test_status_feed_and_stats(hub: Setup) -> None:
     assert "*Not found* (1): `NOPE`" in missing
 
 
+async def test_a_held_mass_close_is_shown_and_resolved_from_slack(hub: Setup) -> None:
+    """The ATS stops listing most of acme's jobs: the close is held, status says so, and an admin keeps
+    the jobs open with a button (Slack asks first for the destructive one) or confirms it by command."""
+    jobs_file(hub.folder / "acme.json", ACME_IDS[:2], "Portland")
+    await hub.api_sync("acme")
+    status = text_of(await hub.ask("status acme"))
+    assert "*Held:* 11 of 13 open jobs would close" in status
+    assert "`/appcast held acme`" in status
+
+    shown = await hub.ask("held acme")
+    confirm_button, keep_button = buttons(shown)
+    assert confirm_button["action_id"] == "appcast_held_confirm"
+    assert confirm_button["confirm"]["title"]["text"] == "Are you sure?"
+    assert "Close 11 jobs" in confirm_button["text"]["text"]
+    assert keep_button["action_id"] == "appcast_held_keep"
+
+    refused = await hub.click(keep_button["action_id"], keep_button["value"], user=MEMBER)
+    assert "only hub admins" in text_of(refused)
+    kept = await hub.click(keep_button["action_id"], keep_button["value"])
+    assert "kept 11 jobs of *acme* open" in text_of(kept)
+    assert "Nothing is held" in text_of(await hub.ask("held acme"))
+
+    await hub.api_sync("acme")  # still not listed: held again
+    assert "only hub admins" in text_of(await hub.ask("held acme confirm", user=MEMBER))
+    confirmed = await hub.ask("held acme confirm")
+    assert "closed 11 jobs of *acme*" in text_of(confirmed)
+    assert "0 of 2 open jobs" in text_of(await hub.ask("status acme"))
+    assert [(row[0], row[2]) for row in await audit_rows(action__startswith="held.")] == [
+        ("system", "held.close"), (ADMIN, "held.kept"), ("system", "held.close"), (ADMIN, "held.applied"),
+    ]  # fmt: skip
+    posted = await hub.slack.wait_posted(2)
+    assert "kept 11 jobs" in text_of(posted[0])
+    assert "closed 11 jobs" in text_of(posted[1])
+
+
 async def test_integration_switch_is_announced_and_audited(hub: Setup) -> None:
     await hub.ask("enable job ACME-1")
     reply = await hub.ask("disable integration acme")

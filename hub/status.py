@@ -1,0 +1,92 @@
+"""An account at a glance: one shape for ``appcast-hub status``, the admin API and ``/appcast status``.
+
+Switches, the last sync, the feed, the outbox and any change a sync held back, read in one place so the
+three surfaces can never tell an admin different things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hub import models
+from hub.accounts import LiveAccount
+from hub.config import HubConfig
+from hub.deliveries import counts_by_state
+from hub.feed import in_feed
+from hub.held import HeldClose, held_now
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStatus:
+    """What ``status`` shows of one account."""
+
+    name: str
+    company: str
+    adapter: str
+    enabled: bool
+    feed_policy: str
+    feed_path: str
+    feed_url: str
+    feed_token: bool
+    open_jobs: int
+    feed_jobs: int
+    sync_started_at: datetime | None
+    sync_finished_at: datetime | None
+    sync_ok: bool | None
+    sync_error: str | None
+    sync_jobs_seen: int
+    sync_failures: int
+    deliveries: dict[str, int]
+    held: HeldClose | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The admin API's (and ``--json``'s) shape; datetimes stay datetimes for the caller to render."""
+        return {
+            "name": self.name,
+            "adapter": self.adapter,
+            "company": self.company,
+            "enabled": self.enabled,
+            "feed_policy": self.feed_policy,
+            "feed_path": self.feed_path,
+            "feed_url": self.feed_url,
+            "feed_token": self.feed_token,
+            "open_jobs": self.open_jobs,
+            "feed_jobs": self.feed_jobs,
+            "sync": {
+                "last_started_at": self.sync_started_at,
+                "last_finished_at": self.sync_finished_at,
+                "ok": self.sync_ok,
+                "error": self.sync_error,
+                "jobs_seen": self.sync_jobs_seen,
+                "consecutive_failures": self.sync_failures,
+            },
+            "deliveries": dict(self.deliveries),
+            "held": self.held.as_json() if self.held is not None else None,
+        }
+
+
+async def account_status(config: HubConfig, account: LiveAccount) -> AccountStatus:
+    """Read the account's status now."""
+    row = account.row
+    return AccountStatus(
+        name=account.name,
+        company=account.config.company,
+        adapter=account.config.adapter,
+        enabled=account.enabled,
+        feed_policy=account.feed_policy,
+        feed_path=f"/feeds/{account.name}.xml",
+        feed_url=f"{config.public_url}/feeds/{account.name}.xml",
+        feed_token=bool(account.config.feed_token),
+        open_jobs=await models.Job.filter(account_id=row.id, is_open=True).count(),
+        feed_jobs=await models.Job.filter(in_feed(account)).count(),
+        sync_started_at=row.last_sync_started_at,
+        sync_finished_at=row.last_sync_finished_at,
+        sync_ok=row.last_sync_ok,
+        sync_error=row.last_sync_error,
+        sync_jobs_seen=row.last_sync_jobs_seen,
+        sync_failures=row.consecutive_sync_failures,
+        deliveries=await counts_by_state(row.id),
+        held=await held_now(row.id),
+    )
