@@ -12,10 +12,11 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -102,10 +103,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"server:   http://{config.server['host']}:{config.server['port']} (public {config.public_url})")
     print(f"admin:    {'API on' if config.admin['api_token'] else 'API off (no admin.api_token)'}")
     slack = config.slack
+    token_refused = False
     if slack["enabled"]:
         transport = "Socket Mode" if slack["socket_mode"] else "HTTP at /slack/events"
         group = f" + user group {slack['admin_usergroup']}" if slack["admin_usergroup"] else ""
         print(f"slack:    on ({transport}), {len(slack['admins'])} admins{group}")
+        token = asyncio.run(_check_slack_token(slack))
+        print(f"          {token.describe()}")
+        token_refused = token.ok is False
     else:
         print("slack:    off")
     print(f"plugins:  {', '.join(plugins.names())}")
@@ -120,8 +125,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             secrets = plugins.info(plugin).secret_names()
             shown = {k: ("***" if k in secrets and v else v) for k, v in options.items()}
             print(f"  {plugin}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    if token_refused:
+        print("appcast-hub: config error: slack.bot_token: Slack refused it", file=sys.stderr)
+        return EXIT_USAGE
     print("ok")
     return 0
+
+
+async def _check_slack_token(settings: Mapping[str, Any]) -> Any:
+    # Imported here: a hub without Slack never loads slack_sdk. Without a session of its own, the
+    # client opens and closes one for the call.
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from hub.slack.token import check_token
+
+    return await check_token(AsyncWebClient(token=settings["bot_token"], base_url=settings["api_base_url"]))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

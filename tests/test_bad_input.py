@@ -1651,6 +1651,18 @@ SLACK_BODIES = [
     ("payload null", b"payload=null"),
     ("payload actions not a list", _payload({"type": "block_actions", "actions": 5})),
     ("payload actions of junk", _payload({"type": "block_actions", "actions": [1, None, "x"]})),
+    # Bolt's own middlewares read these fields with no check of their types: each used to be a 500.
+    ("json event a string", b'{"event": "x"}'),
+    ("json event a list", b'{"type": "event_callback", "event": [1]}'),
+    ("json event of junk", b'{"type": "event_callback", "event": {"type": 5, "user": [], "channel": {}}}'),
+    ("json authorizations junk", b'{"type": "event_callback", "authorizations": "x", "event": {}}'),
+    ("json team a list", b'{"team": [], "team_id": 7, "enterprise": "e", "user": "u", "channel": 3}'),
+    ("json view and message", b'{"type": "view_submission", "view": "x", "message": 5, "container": []}'),
+    ("json url verification", b'{"type": "url_verification", "challenge": {"x": 1}}'),
+    ("payload user a string", _payload({"type": "block_actions", "user": "x", "actions": []})),
+    ("payload team junk", _payload({"type": "block_actions", "team": 5, "enterprise": [], "actions": []})),
+    ("payload view junk", _payload({"type": "view_submission", "view": "v"})),
+    ("payload shortcut junk", _payload({"type": "shortcut", "callback_id": [], "user": 1})),
 ]  # fmt: skip
 
 

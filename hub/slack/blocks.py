@@ -433,11 +433,11 @@ def _sync_line(status: AccountStatus) -> str:
     return f"{WARNING} last sync failed{failures} {when(status.sync_finished_at)}: {error}"
 
 
-def status(statuses: list[AccountStatus]) -> Message:
-    """Each account at a glance: switch, ATS and last sync, feed, deliveries."""
+def status(statuses: list[AccountStatus], slack_problem: str | None = None) -> Message:
+    """Each account at a glance: switch, ATS and last sync, feed, deliveries; and the bot's own trouble."""
     if not statuses:
         return note("No accounts are configured.")
-    blocks = []
+    blocks = [context(f"{WARNING} {escape(slack_problem)}")] if slack_problem else []
     for item in statuses:
         switch = f"{IN_FEED} integration on" if item.enabled else f"{NOT_IN_FEED} integration off"
         token = " (needs `?token=`)" if item.feed_token else ""

@@ -31,6 +31,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.lazy_listener.async_internals import to_runnable_function
 from slack_bolt.lazy_listener.async_runner import AsyncLazyListenerRunner
 from slack_sdk.errors import SlackApiError
@@ -49,6 +50,7 @@ from hub.logs import QuietLog, redactor
 from hub.slack import blocks
 from hub.slack.commands import Command, Help, UsageError, parse
 from hub.slack.handlers import CommandRunner, Gatekeeper, Reply, Services
+from hub.slack.token import TokenCheck, check_token
 from hub.views.errors import json_error
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,6 +64,38 @@ REPLAY_WINDOW_SECONDS = 11 * 60
 RATE_LIMIT_RETRIES = 2
 #: The longest shutdown waits for lazy listeners still answering.
 DRAIN_SECONDS = 10.0
+#: While Slack's Web API cannot be reached, the token is checked again after 1 s, 2 s, … up to this.
+TOKEN_RECHECK_CAP_SECONDS = 300.0
+
+
+#: Fields of a button click's payload, and the type Slack sends each in: Bolt's middlewares read them
+#: without checking (a string ``user`` or ``view`` made a 500).
+_ACTION_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "user": dict, "team": (dict, type(None)), "enterprise": (dict, str, type(None)),
+    "channel": (dict, type(None)), "container": (dict, type(None)), "message": (dict, type(None)),
+    "view": (dict, type(None)), "state": (dict, type(None)), "actions": list,
+}  # fmt: skip
+
+
+def shape_problem(body: Any) -> str | None:
+    """Why a signed body is not one of the two kinds this app takes, or None when it is one.
+
+    The app takes slash commands (a form of text fields) and button clicks (``block_actions`` payloads);
+    it subscribes to no events, views or shortcuts. Slack signs only what it sends, but a body of another
+    kind (or a field of another type) would reach Bolt's middlewares, which assume Slack's shapes.
+    """
+    if not isinstance(body, dict):
+        return "the body is not an object"
+    if "command" in body:
+        return None if all(isinstance(value, str) for value in body.values()) else "a command holds non-text"
+    if body.get("type") != "block_actions":
+        return "neither a slash command nor a button click"
+    for name, kinds in _ACTION_FIELDS.items():
+        if name in body and not isinstance(body[name], kinds):
+            return f"{name!r} is not what Slack sends"
+    if not all(isinstance(action, dict) for action in body.get("actions", ())):
+        return "'actions' holds something other than actions"
+    return None
 
 
 class ReplayGuard:
@@ -147,10 +181,14 @@ class SlackBot:
         self.runner = CommandRunner(
             services, Gatekeeper(settings["admins"], settings["admin_usergroup"], self.client)
         )
+        self.token = TokenCheck(None, "not checked yet")
+        self.runner.web_api_problem = lambda: None if self.token.ok else self.token.describe()
         self.app = AsyncApp(
             name="appcast-hub",
             client=self.client,
             signing_secret=settings["signing_secret"],
+            # Not Bolt's per-request auth.test (hub.slack.token says why): one workspace, one token.
+            authorize=self._authorizer(),
             logger=_LOGGER,
             process_before_response=False,
         )
@@ -169,17 +207,51 @@ class SlackBot:
         if settings["socket_mode"]:
             self.socket_mode = AsyncSocketModeHandler(self.app, settings["app_token"], logger=_LOGGER)
         self._connecting: asyncio.Task[None] | None = None
+        self._checking: asyncio.Task[None] | None = None
 
     # --- life cycle -----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect Socket Mode, when configured, in the background."""
+        """Check the bot token and connect Socket Mode, when configured, in the background."""
+        self._checking = asyncio.create_task(self._check_token(), name="slack-token")
         if self.socket_mode is not None:
             # connect() keeps retrying until Slack answers: a Slack outage must not hold up the hub.
             self._connecting = asyncio.create_task(self.socket_mode.connect_async())
 
+    async def _check_token(self) -> None:
+        """Ask Slack about the bot token until it answers; say once what it said (never the token)."""
+        delay = 1.0
+        while True:
+            self.token = await check_token(self.client)
+            if self.token.ok is not None:
+                log = _LOGGER.info if self.token.ok else _LOGGER.error
+                log("Slack: %s", self.token.describe())
+                return
+            _QUIET.log(logging.WARNING, "token", "Slack: %s; trying again", self.token.describe())
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, TOKEN_RECHECK_CAP_SECONDS)
+
+    def _authorizer(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """Bolt's ``authorize``: the one bot token, and what the start-up check learnt of it.
+
+        A plain function, not a method: Bolt passes it the arguments its parameters are named after.
+        """
+
+        async def authorize(
+            enterprise_id: str | None, team_id: str | None, user_id: str | None
+        ) -> AuthorizeResult:
+            return AuthorizeResult(
+                enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=self.client.token,
+                bot_user_id=self.token.bot_user_id, bot_id=self.token.bot_id,
+            )  # fmt: skip
+
+        return authorize
+
     async def stop(self) -> None:
         """Stop taking requests (Socket Mode), then let answers in flight finish for a few seconds."""
+        if self._checking is not None:
+            self._checking.cancel()
+            await asyncio.gather(self._checking, return_exceptions=True)
         if self.socket_mode is not None:
             if self._connecting is not None:
                 self._connecting.cancel()
@@ -214,9 +286,10 @@ class SlackBot:
             bolt_request = await to_bolt_request(request)
         except (ValueError, RecursionError, AttributeError, TypeError):
             return json_error(400, "malformed Slack request body")
-        actions = bolt_request.body.get("actions", [])
-        if not isinstance(actions, list) or not all(isinstance(action, dict) for action in actions):
-            return json_error(400, "malformed Slack request body")
+        problem = shape_problem(bolt_request.body)
+        if problem is not None:
+            _QUIET.log(logging.INFO, "shape", "refused a signed Slack request: %s", problem)
+            return json_error(400, f"not a Slack request this app takes: {problem}")
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
 
     # --- listeners --------------------------------------------------------------------------------------

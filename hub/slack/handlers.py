@@ -132,6 +132,9 @@ class CommandRunner:
         self.services = services
         self.config = services.config
         self.gate = gate
+        #: What is wrong with the bot's Web API access right now (its token, or reaching Slack), if
+        #: anything: ``status`` says so. Set by the bot, which checks.
+        self.web_api_problem: Callable[[], str | None] = lambda: None
         self._handlers: dict[type[Command], Callable[[Any, str], Awaitable[Reply]]] = {
             Help: lambda command, user: self._help(),
             Status: self._status,
@@ -215,7 +218,8 @@ class CommandRunner:
 
     async def _status(self, command: Status, user: str) -> Reply:
         names = [command.account] if command.account else sorted(self.config.accounts)
-        return Reply(blocks.status([await self._account_status(name) for name in names]))
+        statuses = [await self._account_status(name) for name in names]
+        return Reply(blocks.status(statuses, slack_problem=self.web_api_problem()))
 
     async def _jobs(self, command: Jobs, user: str) -> Reply:
         return Reply(await self.jobs_page(PageState(command.account, command.words, command.offset)))

@@ -8,9 +8,11 @@ import hashlib
 import hmac
 import json
 import re
+import subprocess
+import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 from lxml import etree
 
 from hub import models
-from tests.conftest import serving_hub, write_config
+from tests.conftest import free_port, hub_command, serving_hub, write_config
 from tests.peers.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 ADMIN = "UADMIN001"
@@ -725,3 +727,105 @@ admins = ["{ADMIN}"]
         )  # fmt: skip
         assert "is not an /appcast command" in text_of(ack["payload"])
     assert slack.calls_to("apps.connections.open")
+
+
+# --- Slack's Web API away, or the token wrong: commands still answer ---------------------------------------
+
+
+def _slack_table(api_base_url: str, token: str = BOT_TOKEN) -> str:
+    return f"""
+[slack]
+enabled = true
+bot_token = "{token}"
+signing_secret = "{SIGNING_SECRET}"
+api_base_url = "{api_base_url}"
+admins = ["{ADMIN}"]
+"""
+
+
+async def test_commands_answer_while_slacks_web_api_is_unreachable(
+    slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt checked the token with auth.test on every request: with Slack's Web API unreachable, every
+    command was a 500. Now each is acknowledged and answered (through response_url), saying why."""
+    dead = f"http://127.0.0.1:{free_port()}/api/"
+    config = slack_config(
+        f"sqlite://{tmp_path / 'hub.sqlite3'}",
+        slack,
+        tmp_path,
+        slack_table=_slack_table(dead),
+    )
+    async for hub in _setup(config, slack):
+        for _ in range(3):
+            status, ack, key = await hub.command("status")
+            assert status == 200, ack
+            reply = text_of(await hub.slack.wait_response(key))
+            assert "cannot reach Slack's Web API" in reply
+        enabled = await hub.ask("enable job ACME-1")
+        assert "Switched on" in text_of(enabled)
+        assert await hub.feed_ids() == {"ACME-1"}
+    tracebacks = [r for r in caplog.records if r.exc_info and r.name.startswith(("hub", "slack"))]
+    assert tracebacks == []
+
+
+async def test_a_token_slack_refuses_is_said_once_and_commands_still_answer(
+    slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = slack_config(
+        f"sqlite://{tmp_path / 'hub.sqlite3'}", slack, tmp_path,
+        slack_table=_slack_table(slack.api_base_url, token="xoxb-wrong-token-0000"),
+    )  # fmt: skip
+    async for hub in _setup(config, slack):
+        for _ in range(3):
+            reply = text_of(await hub.ask("status"))
+            assert "Slack refused the bot token (invalid_auth)" in reply
+            assert "xoxb-wrong-token-0000" not in reply
+    refused = [r for r in caplog.records if "Slack refused the bot token" in r.getMessage()]
+    assert len(refused) == 1, "said once, at start-up, not per request"
+    assert refused[0].levelname == "ERROR"
+
+
+def test_check_config_asks_slack_about_the_token(slack_server: str, tmp_path: Path) -> None:
+    good = write_config(tmp_path, f"{_slack_table(slack_server)}")
+    result = subprocess.run(hub_command("check-config", "-c", str(good)), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "the bot token works (workspace Acme" in result.stdout
+    bad = write_config(tmp_path, _slack_table(slack_server, token="xoxb-wrong-token-0000"))
+    result = subprocess.run(hub_command("check-config", "-c", str(bad)), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Slack refused the bot token (invalid_auth): check [slack] bot_token" in result.stdout
+    assert "slack.bot_token: Slack refused it" in result.stderr
+    assert "xoxb-wrong-token-0000" not in result.stdout + result.stderr
+    unreachable = write_config(tmp_path, _slack_table(f"http://127.0.0.1:{free_port()}/api/"))
+    result = subprocess.run(
+        hub_command("check-config", "-c", str(unreachable)), capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "cannot reach Slack's Web API" in result.stdout
+
+
+@pytest.fixture
+def slack_server() -> Iterator[str]:
+    """The fake Slack served from a thread of its own, for a command run as a child process."""
+    started = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def serve() -> None:
+        async def main() -> None:
+            fake = FakeSlack()
+            async with fake.serving():
+                holder["url"], holder["stop"] = fake.api_base_url, asyncio.Event()
+                holder["loop"] = asyncio.get_running_loop()
+                started.set()
+                await holder["stop"].wait()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        yield holder["url"]
+    finally:
+        holder["loop"].call_soon_threadsafe(holder["stop"].set)
+        thread.join(10)
