@@ -76,6 +76,8 @@ def _run(work: Callable[[], Awaitable[int | None]]) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the hub until SIGTERM or SIGINT, then finish in-flight work and exit 0."""
     config, plugins = _load(args)
+    for warning in config.warnings:
+        _LOGGER.warning("config: %s", warning)
     host = args.host or config.server["host"]
     port = args.port or config.server["port"]
     _LOGGER.info(
@@ -125,6 +127,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             secrets = plugins.info(plugin).secret_names()
             shown = {k: ("***" if k in secrets and v else v) for k, v in options.items()}
             print(f"  {plugin}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    for warning in config.warnings:
+        print(f"warning: {warning}")
     if token_refused:
         print("appcast-hub: config error: slack.bot_token: Slack refused it", file=sys.stderr)
         return EXIT_USAGE

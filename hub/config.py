@@ -198,6 +198,9 @@ class HubConfig:
     slack: Mapping[str, Any]
     plugins_disabled: frozenset[str]
     accounts: Mapping[str, Account]
+    #: What the plugins found risky in the accounts' options (:attr:`PluginInfo.check_options`), each
+    #: naming the key: ``check-config`` prints them and the hub logs them when it starts.
+    warnings: tuple[str, ...] = ()
 
     @property
     def database_url(self) -> str:
@@ -369,11 +372,13 @@ def _resolve_secrets(value: Any, key: str) -> Any:
 def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
     """Check every account's adapter and plugin tables against the plugins' declared options.
 
-    Returns the config with each table's options validated and defaults filled; registers every secret
-    option's value with the log redactor (also those not written as ``env:``).
+    Returns the config with each table's options validated and defaults filled, and the plugins'
+    warnings about them; registers every secret option's value with the log redactor (also those not
+    written as ``env:``).
     """
     base_dir = config.path.parent.resolve()
     accounts = {}
+    warnings: list[str] = []
     for account in config.accounts.values():
         key = f"accounts.{account.name}"
         try:
@@ -404,8 +409,15 @@ def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
                 bound[plugin_name] = validate_options(
                     info.options, table, key=f"{key}.{plugin_name}", base_dir=base_dir
                 )
+                if info.check_options is not None:
+                    warnings += [
+                        f"{key}.{plugin_name}.{option}: {warning}"
+                        for option, warning in info.check_options(bound[plugin_name])
+                    ]
             except ConfigError as error:
                 error.file = str(config.path)
+                if error.key is not None and not error.key.startswith(f"{key}."):
+                    error.key = f"{key}.{plugin_name}.{error.key}"  # the plugin named its option
                 raise
             for name in info.secret_names():
                 value = bound[plugin_name][name]
@@ -417,4 +429,4 @@ def bind_plugins(config: HubConfig, plugins: PluginHost) -> HubConfig:
         redactor.add([config.admin["api_token"]])
     for account in accounts.values():
         redactor.add(secret for secret in (account.feed_token, account.apply_key) if secret)
-    return replace(config, accounts=accounts)
+    return replace(config, accounts=accounts, warnings=tuple(warnings))

@@ -62,5 +62,14 @@ class WebhookMalformed(HubError):
     """A webhook's body could not be understood (not JSON, missing fields): answer 400."""
 
 
+class WebhookUnconfirmed(HubError):
+    """The ATS's API does not bear out what a webhook's unsigned part claims (a hire that is no hire).
+
+    Raised by ``parse_webhook`` where the ATS signs less than the whole body (Lever signs only a token and
+    a time): the hub keeps the webhook, marked failed with this message, and delivers nothing for it.
+    A true event is found again by reconciliation, from the API.
+    """
+
+
 class ApplicationRefused(HubError):
     """An application cannot be created as sent (unsupported question, missing field): answer 422."""

@@ -120,6 +120,11 @@ def appcast_hub_parse_webhook(
     so a webhook and a reconciliation poll never store it twice. Raise ``AdapterUnavailable`` when a
     detail fetch fails (the hub retries later) and ``WebhookMalformed`` for a body that is not what
     the ATS sends (the hub keeps it, marked failed, for an operator to look at).
+
+    Act only on what the ATS signed. Where it signs the whole body, the body is trusted. Where it signs
+    less (Lever signs a token and a time), whatever could cause a delivery (a hire, a stage, the job,
+    the candidate) comes from the ATS's API, never from the unsigned body: raise
+    :class:`~hub.errors.WebhookUnconfirmed` when the API does not bear the webhook out.
     """
 
 

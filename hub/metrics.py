@@ -19,7 +19,8 @@ HTTP_SECONDS = Histogram(
     registry=REGISTRY,
 )  # fmt: skip
 WEBHOOK_REFUSED = Counter(
-    "appcast_hub_webhook_refused", "Webhooks refused, by account and reason (signature, malformed)",
+    "appcast_hub_webhook_refused",
+    "Webhooks refused, by account and reason (signature, malformed, replay, unconfirmed by the ATS's API)",
     ["account", "reason"], registry=REGISTRY,
 )  # fmt: skip
 DELIVERIES = Gauge(

@@ -6,7 +6,7 @@ A plugin returns a :class:`PluginInfo` from ``appcast_hub_plugin_info``; the hub
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,6 +67,11 @@ class PluginInfo:
     version: str | None = None
     #: Extra facts for ``appcast-hub plugins`` (e.g. "supports incremental sync").
     notes: tuple[str, ...] = field(default=())
+    #: Checks an account's table as a whole, once each option was validated alone (start-up and
+    #: ``check-config``): raise :class:`~hub.errors.ConfigError` with ``key`` the option's name for a
+    #: combination that cannot work, and return ``(option, warning)`` pairs for one that works with a
+    #: risk the admin should know about (each names what is at risk).
+    check_options: Callable[[Mapping[str, Any]], Sequence[tuple[str, str]]] | None = None
 
     def secret_names(self) -> set[str]:
         """Names of the options whose values must never be shown."""

@@ -23,11 +23,11 @@ from hub import models
 from hub.accounts import LiveAccount
 from hub.config import HubConfig
 from hub.db import is_outage
-from hub.errors import AdapterUnavailable, WebhookMalformed
+from hub.errors import AdapterUnavailable, WebhookMalformed, WebhookUnconfirmed
 from hub.events import store_events
 from hub.http import backoff_delay, retry_delay
 from hub.logs import QuietLog
-from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
+from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, WEBHOOK_REFUSED
 from hub.normalised import Delivery, WebhookRequest
 from hub.plugins import PluginHost
 from hub.queue import Leases, still_claimed
@@ -154,6 +154,9 @@ class InboxWorker(Worker):
             result = await store_events(account, self.plugins, list(events or ()))
         except WebhookMalformed as error:
             await self._finish(receipt, "failed", f"malformed: {error}")
+        except WebhookUnconfirmed as error:
+            WEBHOOK_REFUSED.labels(account.name, "unconfirmed").inc()
+            await self._finish(receipt, "failed", f"unconfirmed: {error}")
         except AdapterUnavailable as error:
             if receipt.attempts >= self.max_attempts:
                 await self._finish(receipt, "failed", f"gave up after {receipt.attempts} attempts: {error}")

@@ -185,6 +185,7 @@ class Hub:
     plain_job: str
     #: The fake Slack the bot answers (a tests.peers.slack.FakeSlack), when the hub has a bot.
     slack: Any = None
+    appcast: FakeAppcast | None = None
 
     async def send(
         self,
@@ -239,7 +240,9 @@ async def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         app = create_app(bind_plugins(load_config(config_file), plugins), plugins)
         url = await stack.enter_async_context(running(app))
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        hub = Hub(url, app, lever, http, request.param, sorted(lever.postings_asking("plain"))[0], slack)
+        hub = Hub(
+            url, app, lever, http, request.param, sorted(lever.postings_asking("plain"))[0], slack, appcast
+        )
         for account in ("acme", "demo"):
             answer = await hub.send("POST", f"/api/accounts/{account}/sync", headers=ADMIN)
             assert answer.status == 200, answer.text
@@ -1274,8 +1277,13 @@ async def test_signed_webhooks_with_odd_headers_and_queries_are_stored_once(hub:
         ("", [], "t" * 300),
     ]
     receipts = await models.WebhookReceipt.all().count()
-    for index, (query, headers, token) in enumerate(odd):
-        signed = hub.lever.signed_webhook("candidateHired", {"opportunityId": f"odd-{index}"}, token=token)
+    for query, headers, token in odd:
+        # A real hire, as Lever's API confirms it.
+        opportunity = hub.lever.hire(posting=hub.plain_job)
+        archived_at = hub.lever.opportunity(opportunity)["archived"]["archivedAt"]
+        signed = hub.lever.signed_webhook(
+            "candidateHired", {"opportunityId": opportunity}, token=token, triggered_at=archived_at
+        )
         data = rawhttp.build(
             "POST", f"/webhooks/acme{query}", [(b"Content-Type", b"application/json"), *headers], signed.body
         )
@@ -1439,6 +1447,52 @@ async def test_requests_the_parser_refuses_are_counted_and_logged_once(
 
 
 # --- hostile text from the ATS side: the feed stays well-formed ------------------------------------------
+
+
+async def _inbox_idle() -> None:
+    deadline = time.monotonic() + 10
+    while await models.WebhookReceipt.filter(state="pending").exists():
+        assert time.monotonic() < deadline, "stored webhooks were never processed"
+        await asyncio.sleep(0.05)
+
+
+async def test_an_altered_lever_body_cannot_send_a_false_hire(hub: Hub) -> None:
+    """Lever signs only the token and triggeredAt. A fresh, genuine hire webhook for one candidate, its
+    event and data changed to name another (real but unhired, or unknown with an open job's posting),
+    used to make the hub send Appcast a false hire, and to refuse the genuine webhook as a replay.
+    Now the false hire is never sent, and the genuine one is delivered once, by reconciliation."""
+    assert hub.appcast is not None
+    lever, before = hub.lever, len(hub.appcast.events)
+    hired = lever.hire(posting=hub.plain_job, email=f"genuine-{hub.database}@example.com")
+    unhired = lever.add_opportunity(posting=hub.plain_job)
+    genuine = lever.signed_webhook(
+        "candidateHired",
+        {"opportunityId": hired},
+        triggered_at=lever.opportunity(hired)["archived"]["archivedAt"],
+    )
+    body = json.loads(genuine.body)
+    forged_unhired = json.dumps(body | {"data": {"opportunityId": unhired}}).encode()
+    other = json.loads(lever.signed_webhook("applicationCreated", {"opportunityId": unhired}).body)
+    forged_unknown = json.dumps(
+        other | {"event": "candidateHired", "data": {"opportunityId": "no-such", "postingId": hub.plain_job}}
+    ).encode()
+    for forged in (forged_unhired, forged_unknown):
+        assert (await hub.send("POST", "/webhooks/acme", data=forged)).status == 202  # signed: stored
+    refused(await hub.send("POST", "/webhooks/acme", data=genuine.body), 401, "already used for another body")
+    await _inbox_idle()
+    failed = await models.WebhookReceipt.filter(state="failed", last_error__startswith="unconfirmed").count()
+    assert failed >= 2
+    await asyncio.sleep(0.3)
+    assert len(hub.appcast.events) == before, "nothing was sent for a webhook Lever's API does not bear out"
+    assert not await models.Event.filter(ats_application_id__in=[unhired, "no-such"], kind="hired").exists()
+    # The genuine hire is not lost: the next reconciliation finds it in Lever and it is sent, once.
+    answer = await hub.send("POST", "/api/accounts/acme/reconcile", headers=ADMIN)
+    assert answer.status == 200, answer.text
+    [sent] = [e for e in await hub.appcast.wait_for_events(before + 1) if e.body["application_id"] == hired]
+    assert sent.body["event"] == "hired"
+    await hub.send("POST", "/api/accounts/acme/reconcile", headers=ADMIN)
+    await asyncio.sleep(0.3)
+    assert [e.body["application_id"] for e in hub.appcast.events].count(hired) == 1
 
 
 async def test_an_ats_answering_an_empty_list_cannot_empty_the_feed(hub: Hub) -> None:

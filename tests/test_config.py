@@ -103,8 +103,13 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
         ("[server\n", "not valid TOML"),
         ("[accounts.a]\nadapter = 'nope'\ncompany = 'x'", "unknown adapter plugin 'nope'"),
         (GOOD, "accounts.demo.feed_token: environment variable HUB_TEST_FEED_TOKEN is not set"),
+        (
+            "[accounts.a]\nadapter = 'lever'\ncompany = 'x'\n[accounts.a.lever]\nsite = 's'\n"
+            "webhook_tokens = ['t0k3n']",
+            "accounts.a.lever.api_key: required when webhook_tokens is set",
+        ),
     ],
-    ids=["malformed", "unknown-plugin", "missing-env-secret"],
+    ids=["malformed", "unknown-plugin", "missing-env-secret", "lever-webhooks-without-api-key"],
 )
 @pytest.mark.parametrize("command", ["check-config", "serve"])
 def test_cli_prints_one_line_and_exits_2(tmp_path: Path, body: str, expected: str, command: str) -> None:
@@ -133,6 +138,22 @@ def test_check_config_shows_what_would_run_without_secrets(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "account demo: adapter file, feed policy opted-in, integration on" in result.stdout
     assert "tok-98765" not in result.stdout + result.stderr
+
+
+def test_check_config_prints_the_plugins_warnings(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "[accounts.a]\nadapter = 'lever'\ncompany = 'x'\n[accounts.a.lever]\nsite = 's'\n"
+        "[accounts.p]\nadapter = 'pinpoint'\ncompany = 'y'\n[accounts.p.pinpoint]\nsubdomain = 'p'\n"
+        "api_key = 'k3y-k3y'\n",
+    )
+    result = run_hub("check-config", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "warning: accounts.a.lever.api_key: not set: only published postings sync" in result.stdout
+    assert (
+        "warning: accounts.p.pinpoint.webhook_secret: not set: Pinpoint's webhooks are refused"
+        in result.stdout
+    )
 
 
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:

@@ -146,9 +146,10 @@ async def test_a_hire_reaches_appcast_exactly_once(setup: Setup) -> None:
     }
     assert received.authorization == "Bearer appcast-bearer-for-tests"
     assert "grace" not in json.dumps(received.body).lower()
-    # The same hire found again by reconciliation is not stored nor sent twice.
+    # The same hire found again by reconciliation is not stored nor sent twice (its application, which
+    # no webhook reported, is stored now: Appcast is not sent "applied" in this config).
     status, result = await setup.api("POST", "/api/accounts/acme/reconcile")
-    assert (status, result["stored"]) == (200, 0)
+    assert (status, result["stored"], result["deliveries"]) == (200, 1, 0)
     await asyncio.sleep(0.3)
     assert len(setup.appcast.received) == 1
     assert await models.Event.filter(kind="hired").count() == 1
@@ -158,7 +159,7 @@ async def test_reconciliation_recovers_a_hire_whose_webhook_never_came(setup: Se
     posting = await setup.switched_on_posting()
     setup.lever.hire(posting=posting, email="late@example.com")
     status, result = await setup.api("POST", "/api/accounts/acme/reconcile")
-    assert (status, result["stored"], result["deliveries"]) == (200, 1, 1)
+    assert (status, result["stored"], result["deliveries"]) == (200, 2, 1)  # its application, and the hire
     [received] = await setup.appcast.wait_for_events(1)
     assert received.body["job_reference"] == posting
 
@@ -176,8 +177,12 @@ async def test_stage_changes_follow_the_mapping_and_unmapped_stages_show(setup: 
     posting = await setup.switched_on_posting()
     opportunity = setup.lever.add_opportunity(posting=posting)
     data = {"opportunityId": opportunity, "postingId": posting, "fromStageId": "applicant-new"}
-    assert (await setup.webhook("candidateStageChange", {**data, "toStageId": INTERVIEW_STAGE}))[0] == 202
-    assert (await setup.webhook("candidateStageChange", {**data, "toStageId": UNMAPPED_STAGE}))[0] == 202
+    for stage in (INTERVIEW_STAGE, UNMAPPED_STAGE):
+        moved_at = setup.lever.move(opportunity, stage)  # Lever records it, then sends the webhook
+        status, _ = await setup.webhook(
+            "candidateStageChange", {**data, "toStageId": stage}, triggered_at=moved_at
+        )
+        assert status == 202
     [received] = await setup.appcast.wait_for_events(1)
     assert received.body["event"] == "interview"
     assert received.body["stage"]["id"] == INTERVIEW_STAGE
@@ -408,13 +413,12 @@ async def test_the_story_of_a_candidate_from_application_to_hire(setup: Setup) -
     opportunity = setup.lever.add_opportunity(posting=posting, email="story@example.com", source="Appcast")
     setup.appcast.faults.server_errors = 3  # the first attempts fail: retried with the same keys
     base = {"opportunityId": opportunity, "candidateId": opportunity, "postingId": posting}
-    steps = [
-        ("applicationCreated", {**base, "applicationId": "app-1"}),
-        ("candidateStageChange", {**base, "fromStageId": "applicant-new", "toStageId": INTERVIEW_STAGE}),
-        ("candidateStageChange", {**base, "fromStageId": INTERVIEW_STAGE, "toStageId": UNMAPPED_STAGE}),
-    ]
-    for event, data in steps:
-        assert (await setup.webhook(event, data))[0] == 202
+    application = setup.lever.opportunity(opportunity)["applications"][0]
+    assert (await setup.webhook("applicationCreated", {**base, "applicationId": application}))[0] == 202
+    for before, stage in (("applicant-new", INTERVIEW_STAGE), (INTERVIEW_STAGE, UNMAPPED_STAGE)):
+        moved_at = setup.lever.move(opportunity, stage)
+        data = {**base, "fromStageId": before, "toStageId": stage}
+        assert (await setup.webhook("candidateStageChange", data, triggered_at=moved_at))[0] == 202
     setup.lever.hire(opportunity)
     assert (await setup.webhook("candidateHired", base))[0] == 202
 

@@ -24,6 +24,7 @@ import aiohttp
 from hub.errors import AdapterAuthError, AdapterUnavailable, ApplicationRefused
 from hub.http import RateLimiter, request_json
 from plugins.lever import const
+from plugins.lever.mapping import epoch_ms
 
 #: One limiter per (origin, API key or site, rate), because Lever's limit is per key, not per account;
 #: application POSTs have their own, per site (``apply:<site>``).
@@ -55,11 +56,6 @@ def signature_matches(secrets: Iterable[str], token: str, triggered_at: int, sen
         # No early exit: the time taken does not tell which configured token (if any) matched.
         matched |= hmac.compare_digest(signature(secret, token, triggered_at).encode(), sent_bytes)
     return matched
-
-
-def epoch_ms(moment: datetime) -> int:
-    """A datetime as Lever's epoch milliseconds."""
-    return int(moment.timestamp() * 1000)
 
 
 def _limiter(api_origin: str, identity: str, rate: float, burst: int | None = None) -> RateLimiter:

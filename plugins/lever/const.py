@@ -47,6 +47,10 @@ UNSUPPORTED_QUESTION_TYPES = {
     "rating-scale": "Rating Scale",
 }
 
+#: A webhook's event is confirmed by Lever's own record of it (an archiving, a move, an application)
+#: within this of the webhook's signed ``triggeredAt``: Lever sends the webhook as the change happens.
+DEFAULT_CONFIRM_WINDOW_SECONDS = 600.0
+
 #: Archive reason ``type`` that marks a hire.
 HIRED_REASON_TYPE = "hired"
 #: ``Event.ats_event`` of hires found by the reconciliation poll rather than by a webhook.

@@ -30,6 +30,10 @@ class OpportunityError(ValueError):
     """An opportunity from API v1 is not the shape Lever documents."""
 
 
+class Unconfirmed(ValueError):
+    """Lever's API does not bear out what a webhook's unsigned body claims (the message says what)."""
+
+
 class ApplicationFormError(ValueError):
     """An application cannot fill the posting's form as sent (the message says why, for the hub)."""
 
@@ -284,57 +288,198 @@ def hire_dedupe_key(opportunity: str) -> str:
     return f"hired:{opportunity}"
 
 
-def event_from_webhook(
-    body: Mapping[str, Any], archive_reason_types: Mapping[str, str] | None = None
-) -> Event | None:
-    """Map a verified webhook body to an event; None for events the hub does not use.
+def stage_change_key(opportunity: str, to_stage: str, moved_at_ms: int) -> str:
+    """The identity of one move into a stage: the opportunity's ``stageChanges`` entry, however found."""
+    return f"stage:{opportunity}:{to_stage}:{moved_at_ms}"
 
-    ``archive_reason_types`` (reason id → ``hired``/``non-hired``) turns an archive with a hired
-    reason into a hire, which is how Lever records most hires.
+
+def application_key(application: str) -> str:
+    """The identity of an application's creation, however found."""
+    return f"application:{application}"
+
+
+def archive_key(opportunity: str, archived_at_ms: int) -> str:
+    """The identity of an archiving (not a hire) of an opportunity."""
+    return f"archived:{opportunity}:{archived_at_ms}"
+
+
+def webhook_claim(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(event, opportunity id)`` a verified webhook asks the hub to look at; None for nothing to do.
+
+    Only the token and ``triggeredAt`` are signed: the rest merely says where to look in Lever's API.
+    None for events the hub does not use, for a candidate leaving the archive, and for a webhook that
+    names no opportunity (Lever's connection test).
     """
     name = body.get("event")
-    kind = _EVENT_KINDS.get(name) if isinstance(name, str) else None
-    if kind is None:
+    if name not in _EVENT_KINDS:
         return None
     data = body.get("data")
     if not isinstance(data, Mapping):
         raise WebhookShapeError(f"{name}: 'data' must be an object")
-    occurred_at = from_epoch_ms(body.get("triggeredAt"))
-    if occurred_at is None:
+    if from_epoch_ms(body.get("triggeredAt")) is None:
         raise WebhookShapeError(f"{name}: 'triggeredAt' must be epoch milliseconds")
-    from_stage = to_stage = None
-    if kind == "stage_changed":
-        from_stage, to_stage = _text(data.get("fromStageId")), _text(data.get("toStageId"))
-        if to_stage is None:
-            raise WebhookShapeError(f"{name}: 'data.toStageId' is missing")
-    elif kind == "archived":
-        reason = archive_reason(body)
-        if reason is None:
-            # ``toArchived: null`` is a candidate brought back from the archive: nothing to report.
-            return None
-        if archive_reason_types and archive_reason_types.get(reason) == const.HIRED_REASON_TYPE:
-            kind = "hired"
+    if name == const.EVENT_STAGE_CHANGE and _text(data.get("toStageId")) is None:
+        raise WebhookShapeError(f"{name}: 'data.toStageId' is missing")
+    if name == const.EVENT_ARCHIVE_CHANGE and archive_reason(body) is None:
+        return None  # ``toArchived: null``: brought back from the archive, nothing to report
     opportunity = _text(data.get("opportunityId"))
-    if kind == "hired" and opportunity:
-        dedupe_key = hire_dedupe_key(opportunity)
-    else:
-        # Lever's ``token`` is unique per event and kept across redeliveries of it.
-        dedupe_key = f"{name}:{body.get('token')}"
-    return Event(
-        kind=kind,
-        dedupe_key=dedupe_key,
-        occurred_at=occurred_at,
-        ats_job_id=_text(data.get("postingId")),
-        # The opportunity is what moves through stages and gets hired: using it for every event (the
-        # application id only when there is no opportunity) lets the hub tie a hire to its application.
-        ats_application_id=opportunity or _text(data.get("applicationId")),
-        # ``contactId`` is the person (an opportunity's ``contact``, as reconciliation reports it);
-        # ``candidateId`` is Lever's older name for the opportunity, used only when there is no contact.
-        ats_candidate_id=_text(data.get("contactId")) or _text(data.get("candidateId")),
-        from_stage_id=from_stage,
-        to_stage_id=to_stage,
+    return (name, opportunity) if opportunity else None
+
+
+def _near(moment_ms: int | None, triggered_ms: int, window_ms: int) -> bool:
+    return moment_ms is not None and abs(moment_ms - triggered_ms) <= window_ms
+
+
+def _ms(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _stage_changes(opportunity: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """The opportunity's moves as ``(stage, epoch ms)``, oldest first (the first is where it started)."""
+    moves = []
+    for entry in opportunity.get("stageChanges") or ():
+        if (
+            isinstance(entry, Mapping)
+            and (stage := _text(entry.get("toStageId")))
+            and (at := _ms(entry.get("updatedAt"))) is not None
+        ):
+            moves.append((stage, at))
+    return sorted(moves, key=lambda move: move[1])
+
+
+def _applications(opportunity: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [a for a in opportunity.get("applications") or () if isinstance(a, Mapping) and _text(a.get("id"))]
+
+
+def _opportunity_id(opportunity: Any) -> str:
+    if not isinstance(opportunity, Mapping):
+        raise OpportunityError(f"an opportunity must be an object, not {type(opportunity).__name__}")
+    ats_id = _text(opportunity.get("id"))
+    if not ats_id:
+        raise OpportunityError("an opportunity has no id")
+    return ats_id
+
+
+def _stage_event(
+    opportunity: Mapping[str, Any], moves: list[tuple[str, int]], index: int, name: str
+) -> Event:
+    stage, at = moves[index]
+    opportunity_id = _opportunity_id(opportunity)
+    event = Event(
+        kind="stage_changed",
+        dedupe_key=stage_change_key(opportunity_id, stage, at),
+        occurred_at=from_epoch_ms(at),  # type: ignore[arg-type]  # an int always converts
+        ats_application_id=opportunity_id,
+        from_stage_id=moves[index - 1][0],
+        to_stage_id=stage,
         ats_event=name,
     )
+    return with_opportunity_details(event, opportunity)
+
+
+def _application_event(opportunity: Mapping[str, Any], application: Mapping[str, Any], name: str) -> Event:
+    created = _ms(application.get("createdAt"))
+    application_id = _text(application.get("id"))
+    if created is None or application_id is None:
+        raise OpportunityError(f"an application of {opportunity.get('id')} has no id or createdAt")
+    event = Event(
+        kind="application_created",
+        dedupe_key=application_key(application_id),
+        occurred_at=from_epoch_ms(created),  # type: ignore[arg-type]
+        ats_job_id=_text(application.get("posting")),
+        ats_application_id=_opportunity_id(opportunity),
+        ats_event=name,
+    )
+    return with_opportunity_details(event, opportunity)
+
+
+def confirmed_event(
+    body: Mapping[str, Any],
+    opportunity: Mapping[str, Any],
+    archive_reason_types: Mapping[str, str],
+    window_ms: int,
+) -> Event:
+    """The event a verified webhook reports, as Lever's API shows it; raises :class:`Unconfirmed`.
+
+    ``opportunity`` is ``GET /v1/opportunities/{id}?expand=applications`` for the webhook's
+    :func:`webhook_claim`. What the event says (a hire, the stage moved into, the application, the job,
+    the candidate, the time) comes from it; of the body, only the signed ``triggeredAt`` is used, to ask
+    that the API's record of the change be within ``window_ms`` of it.
+    """
+    name = str(body["event"])
+    triggered = int(body["triggeredAt"])
+    opportunity_id = _opportunity_id(opportunity)
+    data = _mapping(body.get("data"))
+    if name == const.EVENT_HIRED or name == const.EVENT_ARCHIVE_CHANGE:
+        hire = hire_from_opportunity(opportunity, archive_reason_types)
+        archived_at = _ms(_mapping(opportunity.get("archived")).get("archivedAt"))
+        if hire is None and name == const.EVENT_HIRED:
+            raise Unconfirmed(f"{name}: Lever says opportunity {opportunity_id} is not hired")
+        if not _near(archived_at, triggered, window_ms):
+            raise Unconfirmed(f"{name}: Lever shows no archiving of {opportunity_id} at that time")
+        if hire is not None:
+            return dataclasses.replace(hire, ats_event=name)
+        event = Event(
+            kind="archived",
+            dedupe_key=archive_key(opportunity_id, archived_at),  # type: ignore[arg-type]
+            occurred_at=from_epoch_ms(archived_at),  # type: ignore[arg-type]
+            ats_application_id=opportunity_id,
+            ats_event=name,
+        )
+        return with_opportunity_details(event, opportunity)
+    if name == const.EVENT_STAGE_CHANGE:
+        claimed = _text(data.get("toStageId"))
+        moves = _stage_changes(opportunity)
+        # The first entry is where the opportunity started, not a move.
+        matching = [
+            i
+            for i in range(1, len(moves))
+            if moves[i][0] == claimed and _near(moves[i][1], triggered, window_ms)
+        ]
+        if not matching:
+            raise Unconfirmed(
+                f"{name}: Lever shows no move of opportunity {opportunity_id} to stage {claimed} at that time"
+            )
+        nearest = min(matching, key=lambda i: abs(moves[i][1] - triggered))
+        return _stage_event(opportunity, moves, nearest, name)
+    claimed = _text(data.get("applicationId"))
+    made = [
+        a
+        for a in _applications(opportunity)
+        if claimed in (None, _text(a.get("id"))) and _near(_ms(a.get("createdAt")), triggered, window_ms)
+    ]
+    if not made:
+        raise Unconfirmed(f"{name}: Lever shows no application of {opportunity_id} made at that time")
+    return _application_event(opportunity, made[0], name)
+
+
+def events_since(opportunity: Any, archive_reason_types: Mapping[str, str], since_ms: int) -> list[Event]:
+    """Every event of an opportunity since ``since_ms``, keyed as its webhook's would be (reconciliation).
+
+    Applications made, moves into stages (not the first stage, where it started) and a hire; archives
+    that are no hire send Appcast nothing and are left to their webhooks.
+    """
+    events = []
+    for application in _applications(opportunity):
+        created = _ms(application.get("createdAt"))
+        if created is not None and created >= since_ms:
+            events.append(_application_event(opportunity, application, const.RECONCILIATION_EVENT))
+    moves = _stage_changes(opportunity)
+    events += [
+        _stage_event(opportunity, moves, index, const.RECONCILIATION_EVENT)
+        for index in range(1, len(moves))
+        if moves[index][1] >= since_ms
+    ]
+    hire = hire_from_opportunity(opportunity, archive_reason_types)
+    # Updated since, but hired before (a note added to an old hire): not an event of this period.
+    if hire is not None and epoch_ms(hire.occurred_at) >= since_ms:
+        events.append(hire)
+    return events
+
+
+def epoch_ms(moment: datetime) -> int:
+    """A datetime as Lever's epoch milliseconds."""
+    return int(moment.timestamp() * 1000)
 
 
 def _first_text(values: Any) -> str | None:

@@ -12,28 +12,54 @@ import aiohttp
 
 from hub import hookimpl
 from hub.config import Account
-from hub.errors import AdapterUnavailable, ApplicationRefused, WebhookMalformed, WebhookRejected
+from hub.errors import (
+    AdapterUnavailable,
+    ApplicationRefused,
+    ConfigError,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookUnconfirmed,
+)
 from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
 from hub.options import Option, PluginInfo
 from plugins.lever import const
-from plugins.lever.client import LeverClient, epoch_ms, origin, signature_matches
+from plugins.lever.client import LeverClient, origin, signature_matches
 from plugins.lever.mapping import (
     ApplicationFormError,
     OpportunityError,
     PostingError,
+    Unconfirmed,
     WebhookShapeError,
     apply_body,
-    archive_reason,
-    event_from_webhook,
-    hire_from_opportunity,
+    confirmed_event,
+    epoch_ms,
+    events_since,
     job_from_posting,
     opportunity_archive_reason,
-    opportunity_id,
     postings_api_body,
-    with_opportunity_details,
+    webhook_claim,
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def _check_options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if options["webhook_tokens"] and not options.get("api_key"):
+        # An error, not a warning: the only alternatives are trusting the unsigned body (false hires) or
+        # dropping every webhook while the admin believes they work.
+        raise ConfigError(
+            "required when webhook_tokens is set: Lever signs a webhook's token and time, not the event it "
+            "reports, so the hub confirms each event in API v1; without it, a captured webhook with another "
+            "body could send Appcast a false hire",
+            key="api_key",
+        )
+    if not options.get("api_key"):
+        return [("api_key", "not set: only published postings sync, and no hire or stage reaches Appcast")]
+    if not options["webhook_tokens"]:
+        return [
+            ("webhook_tokens", "none set: hires reach Appcast only by reconciliation, not as they happen")
+        ]
+    return []
 
 
 @hookimpl
@@ -84,11 +110,19 @@ def appcast_hub_plugin_info() -> PluginInfo:
                 type=float,
                 default=const.DEFAULT_WEBHOOK_MAX_AGE_SECONDS,
             ),
+            Option(
+                "webhook_confirm_window_seconds",
+                "a webhook's event must be in Lever's API this close to its triggeredAt to be believed",
+                type=float,
+                default=const.DEFAULT_CONFIRM_WINDOW_SECONDS,
+            ),
         ),
+        check_options=_check_options,
         notes=(
             "without api_key: published postings only, full sync (public postings API)",
             "with api_key: every posting state, incremental sync by updatedAt, stages, reconciliation",
-            "webhooks: applicationCreated, candidateStageChange, candidateHired, candidateArchiveChange",
+            "webhooks (need api_key): applicationCreated, candidateStageChange, candidateHired, "
+            "candidateArchiveChange, each confirmed in API v1 (Lever signs only token and time)",
             "applications: API v1 with api_key (questions checked), else postings API with postings_api_key",
         ),
     )
@@ -202,42 +236,38 @@ def appcast_hub_verify_webhook(options: Mapping[str, Any], request: WebhookReque
     return token
 
 
-async def _opportunity_or_none(client: LeverClient, opportunity: str) -> dict[str, Any] | None:
-    try:
-        return await client.opportunity(opportunity)
-    except AdapterUnavailable as error:
-        # Deleted since (404): the hire stands without the details. Anything else is retried later.
-        if error.status == 404:
-            return None
-        raise
-
-
 @hookimpl
 async def appcast_hub_parse_webhook(
     options: Mapping[str, Any], request: WebhookRequest, http: aiohttp.ClientSession
 ) -> Sequence[Event]:
+    # Lever signs the token and triggeredAt only: the event and its data merely say where to look. Every
+    # event is read back from the opportunity in API v1 (config requires api_key for webhooks).
     body = _body(request)
-    # Without a key there is no API v1: archives stay archives and hires carry what the webhook says.
-    client = _client(options, http) if options.get("api_key") else None
-    reason_types = None
-    reason = archive_reason(body) if body.get("event") == const.EVENT_ARCHIVE_CHANGE else None
-    if reason and client is not None:
-        # Most Lever hires are archives with a reason of type "hired": ask Lever which reasons are.
-        # Failing here (AdapterUnavailable) lets the hub retry rather than record a hire as archived.
-        reason_types = await client.archive_reason_types(_page_size(options), needed=reason)
     try:
-        event = event_from_webhook(body, reason_types)
+        claim = webhook_claim(body)
     except WebhookShapeError as error:
         raise WebhookMalformed(str(error)) from None
-    if event is None:
+    if claim is None:
         return []
-    opportunity = opportunity_id(body)
-    if event.kind == "hired" and client is not None and opportunity:
-        # Lever's hire webhooks are thin: the posting, source and e-mail come from the opportunity.
-        details = await _opportunity_or_none(client, opportunity)
-        if details is not None:
-            event = with_opportunity_details(event, details)
-    return [event]
+    client = _client(options, http)
+    if not client.has_key:
+        raise WebhookUnconfirmed("Lever webhooks are confirmed through API v1, and no api_key is set")
+    name, opportunity_id = claim
+    try:
+        opportunity = await client.opportunity(opportunity_id)
+    except AdapterUnavailable as error:
+        if error.status == 404:
+            raise WebhookUnconfirmed(f"{name}: Lever has no opportunity {opportunity_id}") from None
+        raise  # the hub retries the stored webhook later
+    reason = opportunity_archive_reason(opportunity)
+    reason_types = await client.archive_reason_types(_page_size(options), needed=reason) if reason else {}
+    try:
+        window_ms = int(options["webhook_confirm_window_seconds"] * 1000)
+        return [confirmed_event(body, opportunity, reason_types, window_ms)]
+    except Unconfirmed as error:
+        raise WebhookUnconfirmed(str(error)) from None
+    except OpportunityError as error:
+        raise AdapterUnavailable(f"{client.peer}: {error}") from None
 
 
 @hookimpl
@@ -248,33 +278,28 @@ async def appcast_hub_fetch_recent_events(
     if not client.has_key:
         raise AdapterUnavailable("reconciliation needs api_key")
     size = _page_size(options)
-    # Every opportunity archived and updated since then, once each (paging may repeat one).
-    archived: dict[str, dict[str, Any]] = {}
+    # Every opportunity updated since then, once each (paging may repeat one).
+    updated: dict[str, dict[str, Any]] = {}
     async for page in client.opportunities(size, updated_since=since):
         for opportunity in page:
             if not (isinstance(opportunity, dict) and isinstance(opportunity.get("id"), str)):
                 raise AdapterUnavailable(f"{client.peer}: /v1/opportunities listed one without an id")
-            if opportunity_archive_reason(opportunity):
-                archived[opportunity["id"]] = opportunity
-    if not archived:
-        return []
-    reason_types = await client.archive_reason_types(size)
-    unknown = {reason for o in archived.values() if (reason := opportunity_archive_reason(o))}
-    unknown -= set(reason_types)
-    if unknown:
-        # A reason created since the cache was filled: refresh it once.
-        reason_types = await client.archive_reason_types(size, needed=min(unknown))
+            updated[opportunity["id"]] = opportunity
+    reasons = {reason for o in updated.values() if (reason := opportunity_archive_reason(o))}
+    reason_types: dict[str, str] = {}
+    if reasons:
+        reason_types = await client.archive_reason_types(size)
+        if reasons - set(reason_types):
+            # A reason created since the cache was filled: refresh it once.
+            reason_types = await client.archive_reason_types(size, needed=min(reasons - set(reason_types)))
     since_ms = epoch_ms(since)
     events = []
-    for opportunity in archived.values():
+    for opportunity in updated.values():
         try:
-            event = hire_from_opportunity(opportunity, reason_types)
+            events += events_since(opportunity, reason_types, since_ms)
         except OpportunityError as error:
             raise AdapterUnavailable(f"{client.peer}: {error}") from None
-        # Updated since, but hired before (a note added to an old hire): not an event of this period.
-        if event is not None and epoch_ms(event.occurred_at) >= since_ms:
-            events.append(event)
-    _LOGGER.debug("%s: %s: %d hires since %s", account.name, client.peer, len(events), since.isoformat())
+    _LOGGER.debug("%s: %s: %d events since %s", account.name, client.peer, len(events), since.isoformat())
     return events
 
 

@@ -46,6 +46,13 @@ from plugins.pinpoint.mapping import (
 _LOGGER = logging.getLogger(__name__)
 
 
+def _check_options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if not options.get("webhook_secret"):
+        return [("webhook_secret", "not set: Pinpoint's webhooks are refused, so hires reach Appcast only by "
+                 "reconciliation, not as they happen")]  # fmt: skip
+    return []
+
+
 @hookimpl
 def appcast_hub_plugin_info() -> PluginInfo:
     return PluginInfo(
@@ -82,6 +89,7 @@ def appcast_hub_plugin_info() -> PluginInfo:
                 default=const.DEFAULT_WEBHOOK_MAX_AGE_SECONDS,
             ),
         ),
+        check_options=_check_options,
         notes=(
             "full sync only: Pinpoint documents no updated-since filter",
             "webhooks: application_hired becomes a hire; other events are stored and ignored",

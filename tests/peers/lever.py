@@ -582,6 +582,19 @@ class FakeLever:
         self.archive(opportunity, HIRED_REASON_ID, archived_at=archived_at)
         return opportunity
 
+    def move(self, opportunity: str, stage: str, *, at: int | None = None) -> int:
+        """Move an opportunity into ``stage`` (a stage id), now unless told when; returns the time (ms)."""
+        record = self._touch(opportunity)
+        moved_at = at or record["updatedAt"]
+        index = next((n for n, s in enumerate(STAGES) if s["id"] == stage), len(STAGES))
+        record["stage"] = stage
+        record["lastAdvancedAt"] = moved_at
+        record["stageChanges"] = [
+            *record["stageChanges"],
+            {"toStageId": stage, "toStageIndex": index, "updatedAt": moved_at},
+        ]
+        return moved_at
+
     def touch(self, opportunity: str) -> None:
         """Update an opportunity without changing anything that matters (a note added, say)."""
         self._touch(opportunity)

@@ -19,8 +19,10 @@ from hub.errors import (
     AdapterAuthError,
     AdapterUnavailable,
     ApplicationRefused,
+    ConfigError,
     WebhookMalformed,
     WebhookRejected,
+    WebhookUnconfirmed,
 )
 from hub.normalised import Application, ApplicationResult, Event, Job, WebhookRequest, candidate_hash
 from hub.options import validate_options
@@ -130,42 +132,13 @@ class _LeverContract(AdapterContract):
     def contract_min_pages(self) -> int:
         return 3
 
-    @pytest.fixture
-    def contract_signed_webhook(self, fake: FakeLever) -> WebhookRequest:
-        return fake.signed_webhook(
-            "candidateStageChange",
-            {
-                "opportunityId": OPPORTUNITY,
-                "candidateId": CANDIDATE,
-                "fromStageId": "lead-new",
-                "toStageId": "applicant-new",
-            },
-        )
-
-    async def test_lever_forgeries_are_refused(
-        self, adapter: AdapterUnderTest, contract_signed_webhook: WebhookRequest | None
-    ) -> None:
-        """Beyond the kit's forgeries: Lever signs token + triggeredAt inside the body."""
-        assert contract_signed_webhook is not None
-        now = datetime.now(UTC)
-        signed = contract_signed_webhook
-        forgeries = [
-            WebhookRequest(headers={}, body=b"", query={}, received_at=now),
-            WebhookRequest(headers={}, body=b'{"event": "candidateHired"}', query={}, received_at=now),
-            dataclasses.replace(signed, body=signed.body[:-1] + bytes([signed.body[-1] ^ 1])),
-            rewrite(signed, signature="0" * 64),
-            rewrite(signed, token="another-token"),
-            rewrite(signed, triggeredAt=json.loads(signed.body)["triggeredAt"] + 1),
-        ]
-        for forged in forgeries:
-            with pytest.raises((WebhookRejected, WebhookMalformed)):
-                await call(adapter, "verify_webhook", request=forged)
-
 
 class TestLeverPublicContract(_LeverContract):
+    """Without an API key: published postings only, and no webhooks (Lever's cannot be confirmed)."""
+
     @pytest.fixture
     def contract_options(self, fake: FakeLever) -> dict[str, Any]:
-        return {"site": fake.site, "base_url": fake.url, "webhook_tokens": [WEBHOOK_SECRET], **FAST}
+        return {"site": fake.site, "base_url": fake.url, **FAST}
 
     @pytest.fixture
     def contract_expected_ids(self, fake: FakeLever) -> set[str]:
@@ -195,6 +168,36 @@ class TestLeverV1Contract(_LeverContract):
     @pytest.fixture
     def contract_expected_ids(self, fake: FakeLever) -> set[str]:
         return fake.job_ids()
+
+    @pytest.fixture
+    def contract_signed_webhook(self, fake: FakeLever) -> WebhookRequest:
+        """A real move of a real opportunity, as Lever reports it: the adapter confirms it in API v1."""
+        opportunity = fake.add_opportunity(posting=posting_id(1))
+        moved_at = fake.move(opportunity, "offer")
+        return fake.signed_webhook(
+            "candidateStageChange",
+            {"opportunityId": opportunity, "candidateId": opportunity, "toStageId": "offer"},
+            triggered_at=moved_at,
+        )
+
+    async def test_lever_forgeries_are_refused(
+        self, adapter: AdapterUnderTest, contract_signed_webhook: WebhookRequest | None
+    ) -> None:
+        """Beyond the kit's forgeries: Lever signs token + triggeredAt inside the body."""
+        assert contract_signed_webhook is not None
+        now = datetime.now(UTC)
+        signed = contract_signed_webhook
+        forgeries = [
+            WebhookRequest(headers={}, body=b"", query={}, received_at=now),
+            WebhookRequest(headers={}, body=b'{"event": "candidateHired"}', query={}, received_at=now),
+            dataclasses.replace(signed, body=signed.body[:-1] + bytes([signed.body[-1] ^ 1])),
+            rewrite(signed, signature="0" * 64),
+            rewrite(signed, token="another-token"),
+            rewrite(signed, triggeredAt=json.loads(signed.body)["triggeredAt"] + 1),
+        ]
+        for forged in forgeries:
+            with pytest.raises((WebhookRejected, WebhookMalformed)):
+                await call(adapter, "verify_webhook", request=forged)
 
 
 # --- mapping ----------------------------------------------------------------------------------------
@@ -792,90 +795,161 @@ async def parse(adapter: AdapterUnderTest, request: WebhookRequest) -> list[Even
     return list(await call(adapter, "parse_webhook", request=request, http=adapter.http))
 
 
-async def test_parses_application_created(public: AdapterUnderTest, fake: FakeLever) -> None:
-    request = fake.signed_webhook(
-        "applicationCreated",
-        {
-            "candidateId": CANDIDATE,
-            "opportunityId": OPPORTUNITY,
-            "applicationId": "app-1",
-            "contactId": "contact-1",
-            "postingId": posting_id(0),
-        },
-        token="delivery-1",
-        triggered_at=1_763_900_000_000,
-        received_at=datetime.fromtimestamp(1_763_900_001, UTC),
-    )
-    assert await parse(public, request) == [
+def _webhook(
+    fake: FakeLever, event: str, opportunity: str, at: int, delivery: str | None = None, **data: Any
+) -> WebhookRequest:
+    """A webhook as Lever sends it for ``opportunity``, triggered at ``at`` (epoch ms)."""
+    body = {"opportunityId": opportunity, "candidateId": opportunity, **data}
+    return fake.signed_webhook(event, body, token=delivery, triggered_at=at, received_at=_at(at))
+
+
+def _at(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 10**6
+
+
+async def test_a_stage_change_is_read_back_from_the_opportunity(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    """The webhook only says where to look: stage, job and candidate come from Lever's API."""
+    opportunity = fake.add_opportunity(posting=posting_id(3), source="Appcast", email="Ada@Example.com")
+    moved_at = fake.move(opportunity, "offer")
+    request = _webhook(
+        fake, "candidateStageChange", opportunity, moved_at,
+        fromStageId="made-up", toStageId="offer", postingId=posting_id(9), contactId="made-up",
+    )  # fmt: skip
+    assert await parse(v1, request) == [
         Event(
-            kind="application_created",
-            dedupe_key="applicationCreated:delivery-1",
-            occurred_at=datetime.fromtimestamp(1_763_900_000, UTC),
-            ats_job_id=posting_id(0),
-            ats_application_id=OPPORTUNITY,
-            # The contact is the person, as reconciliation reports it (candidateId is the opportunity).
-            ats_candidate_id="contact-1",
-            ats_event="applicationCreated",
+            kind="stage_changed",
+            dedupe_key=f"stage:{opportunity}:offer:{moved_at}",
+            occurred_at=_at(moved_at),
+            ats_job_id=posting_id(3),
+            ats_application_id=opportunity,
+            ats_candidate_id=fake.opportunity(opportunity)["contact"],
+            from_stage_id="applicant-new",
+            to_stage_id="offer",
+            source="Appcast",
+            candidate_hash=candidate_hash("ada@example.com"),
+            ats_event="candidateStageChange",
         )
     ]
+    assert fake.faults.requests == [f"GET /v1/opportunities/{opportunity}?expand=applications"]
 
 
-async def test_parses_a_stage_change(public: AdapterUnderTest, fake: FakeLever) -> None:
-    request = fake.signed_webhook(
-        "candidateStageChange",
-        {
-            "opportunityId": OPPORTUNITY,
-            "candidateId": CANDIDATE,
-            "fromStageId": "lead-new",
-            "toStageId": "offer",
-        },
-        token="delivery-2",
-    )
-    [event] = await parse(public, request)
-    assert (event.kind, event.from_stage_id, event.to_stage_id) == ("stage_changed", "lead-new", "offer")
-    assert (event.ats_application_id, event.ats_candidate_id, event.ats_job_id) == (
-        OPPORTUNITY,
-        CANDIDATE,
-        None,
-    )
-    assert event.dedupe_key == "candidateStageChange:delivery-2"
-    assert event.occurred_at.tzinfo is not None
+async def test_an_application_is_read_back_from_the_opportunity(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    opportunity = fake.add_opportunity(posting=posting_id(4))
+    application = fake.opportunity(opportunity, expand=True)["applications"][0]
+    request = _webhook(
+        fake, "applicationCreated", opportunity, application["createdAt"],
+        applicationId=application["id"], postingId=posting_id(9),
+    )  # fmt: skip
+    [event] = await parse(v1, request)
+    assert (event.kind, event.dedupe_key) == ("application_created", f"application:{application['id']}")
+    assert (event.ats_job_id, event.ats_application_id) == (posting_id(4), opportunity)
 
 
-async def test_parses_a_hire(public: AdapterUnderTest, fake: FakeLever) -> None:
-    [event] = await parse(public, fake.signed_webhook("candidateHired", token="delivery-3"))
+async def test_a_hire_is_read_back_from_the_opportunity(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    opportunity = fake.hire(posting=posting_id(3), source="Appcast", email=" Ada.Lovelace@Example.com")
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+    [event] = await parse(v1, _webhook(fake, "candidateHired", opportunity, archived_at, postingId="x"))
     # A hire is keyed on its opportunity, as reconciliation keys it, not on the delivery.
     assert (event.kind, event.ats_event, event.dedupe_key) == (
         "hired",
         "candidateHired",
-        f"hired:{OPPORTUNITY}",
+        f"hired:{opportunity}",
     )
-    # Without an API key the webhook's thin data is all there is.
-    assert (event.ats_job_id, event.source, event.candidate_hash) == (None, None, None)
-    assert fake.faults.requests == []
+    assert (event.ats_job_id, event.source) == (posting_id(3), "Appcast")
+    assert event.candidate_hash == candidate_hash("ada.lovelace@example.com")
+    assert event.ats_candidate_id == fake.opportunity(opportunity)["contact"]
 
 
-def _archive(fake: FakeLever, reason: str, delivery: str = "delivery-4") -> WebhookRequest:
-    data = {
-        "opportunityId": OPPORTUNITY,
-        "candidateId": CANDIDATE,
-        "toArchived": {"archivedAt": 1_763_900_000_000, "reason": reason},
-        "fromArchived": None,
-    }
-    return fake.signed_webhook("candidateArchiveChange", data, token=delivery)
+def _archive(fake: FakeLever, opportunity: str, reason: str, delivery: str = "delivery-4") -> WebhookRequest:
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+    to_archived = {"archivedAt": archived_at, "reason": reason}
+    return _webhook(
+        fake, "candidateArchiveChange", opportunity, archived_at, delivery, toArchived=to_archived
+    )
 
 
 async def test_an_archive_with_a_hired_reason_is_a_hire(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    [event] = await parse(v1, _archive(fake, HIRED_REASON_ID))
+    opportunity = fake.hire(posting=posting_id(0))
+    [event] = await parse(v1, _archive(fake, opportunity, HIRED_REASON_ID))
     assert (event.kind, event.ats_event, event.to_stage_id) == ("hired", "candidateArchiveChange", None)
-    assert event.dedupe_key == f"hired:{OPPORTUNITY}"
+    assert event.dedupe_key == f"hired:{opportunity}"
 
 
 async def test_an_archive_with_another_reason_is_an_archive(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    [event] = await parse(v1, _archive(fake, NON_HIRED_REASON_ID))
-    assert (event.kind, event.to_stage_id, event.stage_name) == ("archived", None, None)
-    assert event.dedupe_key == "candidateArchiveChange:delivery-4"
-    assert not any("/v1/opportunities" in r for r in fake.faults.requests)  # only hires are filled in
+    opportunity = fake.add_opportunity()
+    fake.archive(opportunity, NON_HIRED_REASON_ID)
+    [event] = await parse(v1, _archive(fake, opportunity, NON_HIRED_REASON_ID))
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+    assert (event.kind, event.dedupe_key) == ("archived", f"archived:{opportunity}:{archived_at}")
+
+
+async def test_a_webhook_claiming_a_hire_lever_does_not_show_is_unconfirmed(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    """The attack: a fresh, genuinely signed webhook whose unsigned event and data were changed. It used
+    to send Appcast a false hire; now Lever's API is asked, and it says otherwise."""
+    applicant = fake.add_opportunity(posting=posting_id(2))
+    now = _now_ms()
+    forgeries = {
+        "is not hired": _webhook(fake, "candidateHired", applicant, now),
+        "has no opportunity": _webhook(
+            fake, "candidateHired", "no-such-opportunity", now, postingId=posting_id(2)
+        ),
+        "no archiving": _webhook(
+            fake,
+            "candidateArchiveChange",
+            applicant,
+            now,
+            toArchived={"archivedAt": now, "reason": HIRED_REASON_ID},
+        ),
+        "no move": _webhook(fake, "candidateStageChange", applicant, now, toStageId="offer"),
+        "no application": _webhook(fake, "applicationCreated", applicant, now, applicationId="someone-else"),
+    }
+    for message, forged in forgeries.items():
+        with pytest.raises(WebhookUnconfirmed, match=message):
+            await parse(v1, forged)
+
+
+async def test_an_old_fact_with_a_fresh_token_is_unconfirmed(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    """True, but not what this webhook is about: a hire from long ago, a stage it was in long ago."""
+    old_hire = fake.hire(archived_at=BASE_MS)
+    moved = fake.add_opportunity()
+    fake.move(moved, "offer", at=_now_ms() - 3_600_000)  # an hour ago: Lever's record is too old
+    fake.move(moved, "lead-new")
+    now = _now_ms()
+    with pytest.raises(WebhookUnconfirmed, match="no archiving"):
+        await parse(v1, _webhook(fake, "candidateHired", old_hire, now))
+    with pytest.raises(WebhookUnconfirmed, match="no move"):
+        await parse(v1, _webhook(fake, "candidateStageChange", moved, now, toStageId="offer"))
+
+
+async def test_without_an_api_key_nothing_is_confirmed(public: AdapterUnderTest, fake: FakeLever) -> None:
+    opportunity = fake.hire()
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+    with pytest.raises(WebhookUnconfirmed, match="no api_key"):
+        await parse(public, _webhook(fake, "candidateHired", opportunity, archived_at))
+
+
+def test_webhook_tokens_without_an_api_key_is_a_config_error(tmp_path: Path) -> None:
+    host = PluginHost()
+    assert host.register("lever", lever_plugin)
+    info = host.info("lever")
+    options = validate_options(
+        info.options, {"site": SITE, "webhook_tokens": ["t"]}, key="accounts.acme.lever", base_dir=tmp_path
+    )
+    assert info.check_options is not None
+    with pytest.raises(ConfigError, match="required when webhook_tokens is set") as raised:
+        info.check_options(options)
+    assert raised.value.key == "api_key"
+    assert "false hire" in str(raised.value)
 
 
 async def test_leaving_the_archive_is_not_an_event(v1: AdapterUnderTest, fake: FakeLever) -> None:
@@ -886,7 +960,7 @@ async def test_leaving_the_archive_is_not_an_event(v1: AdapterUnderTest, fake: F
         "toArchived": None,
     }
     assert await parse(v1, fake.signed_webhook("candidateArchiveChange", data)) == []
-    assert fake.faults.requests == []  # no reason to look up
+    assert fake.faults.requests == []  # nothing to look up
 
 
 def _reason_lookups(fake: FakeLever) -> list[str]:
@@ -894,42 +968,55 @@ def _reason_lookups(fake: FakeLever) -> list[str]:
 
 
 async def test_archive_reasons_are_cached(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    await parse(v1, _archive(fake, HIRED_REASON_ID, "a"))
-    await parse(v1, _archive(fake, NON_HIRED_REASON_ID, "b"))
+    hired, rejected = fake.hire(), fake.add_opportunity()
+    fake.archive(rejected, NON_HIRED_REASON_ID)
+    await parse(v1, _archive(fake, hired, HIRED_REASON_ID, "a"))
+    await parse(v1, _archive(fake, rejected, NON_HIRED_REASON_ID, "b"))
     assert _reason_lookups(fake) == ["GET /v1/archive_reasons?limit=7"]
 
 
 async def test_an_unknown_archive_reason_refreshes_the_cache(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    await parse(v1, _archive(fake, HIRED_REASON_ID, "a"))
-    [event] = await parse(v1, _archive(fake, "a-reason-created-since", "b"))
+    hired, other = fake.hire(), fake.add_opportunity()
+    fake.archive(other, "a-reason-created-since")
+    await parse(v1, _archive(fake, hired, HIRED_REASON_ID, "a"))
+    [event] = await parse(v1, _archive(fake, other, "a-reason-created-since", "b"))
     assert event.kind == "archived"
     assert _reason_lookups(fake) == ["GET /v1/archive_reasons?limit=7"] * 2
 
 
-async def test_without_a_key_an_archive_stays_an_archive(public: AdapterUnderTest, fake: FakeLever) -> None:
-    [event] = await parse(public, _archive(fake, HIRED_REASON_ID))
-    assert event.kind == "archived"
-    assert fake.faults.requests == []
-
-
 async def test_archive_reasons_unavailable_fails_the_parse(v1: AdapterUnderTest, fake: FakeLever) -> None:
     # Better retried later than a hire recorded as a plain archive.
+    opportunity = fake.hire()
+    request = _archive(fake, opportunity, HIRED_REASON_ID)
     fake.faults.server_errors = 1000
     with pytest.raises(AdapterUnavailable):
-        await parse(v1, _archive(fake, HIRED_REASON_ID))
+        await parse(v1, request)
 
 
-async def test_redelivery_keeps_the_dedupe_key(public: AdapterUnderTest, fake: FakeLever) -> None:
+async def test_redelivery_keeps_the_dedupe_key(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    opportunity = fake.add_opportunity()
+    moved_at = fake.move(opportunity, "offer")
     first = await parse(
-        public, fake.signed_webhook("candidateHired", token="same", triggered_at=time.time_ns() // 10**6)
+        v1, _webhook(fake, "candidateStageChange", opportunity, moved_at, "same", toStageId="offer")
     )
-    again = await parse(public, fake.signed_webhook("candidateHired", token="same"))
-    assert first[0].dedupe_key == again[0].dedupe_key
+    again = await parse(
+        v1, _webhook(fake, "candidateStageChange", opportunity, moved_at, "same", toStageId="offer")
+    )
+    assert first == again
 
 
 @pytest.mark.parametrize("event", ["candidateDeleted", "interviewCreated", "somethingNew"])
-async def test_ignores_events_it_does_not_use(public: AdapterUnderTest, fake: FakeLever, event: str) -> None:
-    assert await parse(public, fake.signed_webhook(event)) == []
+async def test_ignores_events_it_does_not_use(v1: AdapterUnderTest, fake: FakeLever, event: str) -> None:
+    assert await parse(v1, fake.signed_webhook(event)) == []
+    assert fake.faults.requests == []
+
+
+async def test_a_webhook_naming_no_opportunity_is_nothing_to_do(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    """Lever's connection test carries no opportunity: answered, stored, and nothing is looked up."""
+    assert await parse(v1, fake.signed_webhook("candidateHired", {"candidateId": CANDIDATE})) == []
+    assert fake.faults.requests == []
 
 
 @pytest.mark.parametrize(
@@ -941,98 +1028,30 @@ async def test_ignores_events_it_does_not_use(public: AdapterUnderTest, fake: Fa
     ],
 )
 async def test_refuses_known_events_with_unusable_data(
-    public: AdapterUnderTest, fake: FakeLever, event: str, data: Any
+    v1: AdapterUnderTest, fake: FakeLever, event: str, data: Any
 ) -> None:
     request = rewrite(fake.signed_webhook(event), data=data if data is not None else "nothing")
     with pytest.raises(WebhookMalformed):
-        await parse(public, request)
-
-
-# --- hires: one dedupe key for webhooks and reconciliation, details from the opportunity -------------
-
-
-def _hire_webhook(
-    fake: FakeLever, opportunity: str, event: str = "candidateHired", delivery: str = "t"
-) -> WebhookRequest:
-    data: dict[str, Any] = {
-        "opportunityId": opportunity,
-        "candidateId": opportunity,
-        "contactId": fake.opportunity(opportunity)["contact"]
-        if opportunity in fake.opportunity_ids()
-        else None,
-    }
-    if event == "candidateArchiveChange":
-        data |= {"toArchived": {"archivedAt": time.time_ns() // 10**6, "reason": HIRED_REASON_ID}}
-    return fake.signed_webhook(event, data, token=delivery)
-
-
-async def test_a_hire_webhook_is_filled_in_from_the_opportunity(
-    v1: AdapterUnderTest, fake: FakeLever
-) -> None:
-    fake.add_opportunity(
-        opportunity_id=OPPORTUNITY, email=" Ada.Lovelace@Example.com", posting=posting_id(3), source="Appcast"
-    )
-    [event] = await parse(v1, _hire_webhook(fake, OPPORTUNITY))
-    assert (event.kind, event.dedupe_key) == ("hired", f"hired:{OPPORTUNITY}")
-    assert event.ats_job_id == posting_id(3)
-    assert event.source == "Appcast"
-    assert event.candidate_hash == candidate_hash("ada.lovelace@example.com")
-    assert event.ats_candidate_id == fake.opportunity(OPPORTUNITY)["contact"]
-    assert fake.faults.requests == [f"GET /v1/opportunities/{OPPORTUNITY}?expand=applications"]
+        await parse(v1, request)
 
 
 async def test_both_hire_webhooks_of_one_hire_share_its_key(v1: AdapterUnderTest, fake: FakeLever) -> None:
     # Lever may send candidateHired and an archive with the Hired reason for the same hire.
-    fake.add_opportunity(opportunity_id=OPPORTUNITY, posting=posting_id(0), source="Appcast")
-    [hired] = await parse(v1, _hire_webhook(fake, OPPORTUNITY, delivery="one"))
-    [archived] = await parse(v1, _hire_webhook(fake, OPPORTUNITY, "candidateArchiveChange", delivery="two"))
-    assert hired.dedupe_key == archived.dedupe_key == f"hired:{OPPORTUNITY}"
+    opportunity = fake.hire(posting=posting_id(0), source="Appcast")
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+    [hired] = await parse(v1, _webhook(fake, "candidateHired", opportunity, archived_at, "one"))
+    [archived] = await parse(v1, _archive(fake, opportunity, HIRED_REASON_ID, "two"))
+    assert hired.dedupe_key == archived.dedupe_key == f"hired:{opportunity}"
     assert (archived.kind, archived.ats_job_id, archived.source) == ("hired", posting_id(0), "Appcast")
 
 
-@pytest.mark.parametrize(
-    ("event", "data", "key"),
-    [
-        (
-            "candidateStageChange",
-            {"opportunityId": OPPORTUNITY, "toStageId": "offer"},
-            "candidateStageChange:tk",
-        ),
-        ("applicationCreated", {"opportunityId": OPPORTUNITY}, "applicationCreated:tk"),
-        (
-            "candidateArchiveChange",
-            {"opportunityId": OPPORTUNITY, "toArchived": {"archivedAt": 1, "reason": NON_HIRED_REASON_ID}},
-            "candidateArchiveChange:tk",
-        ),
-        # A hire Lever sent without an opportunity has nothing else to be keyed on.
-        ("candidateHired", {"candidateId": CANDIDATE}, "candidateHired:tk"),
-    ],
-)
-async def test_other_events_are_keyed_on_the_token(
-    v1: AdapterUnderTest, fake: FakeLever, event: str, data: dict[str, Any], key: str
-) -> None:
-    [parsed] = await parse(v1, fake.signed_webhook(event, data, token="tk"))
-    assert parsed.dedupe_key == key
-
-
-async def test_a_deleted_opportunity_leaves_the_hire_as_the_webhook_says(
-    v1: AdapterUnderTest, fake: FakeLever
-) -> None:
-    [event] = await parse(v1, fake.signed_webhook("candidateHired"))  # the fake has no such opportunity
-    assert (event.kind, event.dedupe_key, event.source, event.ats_job_id) == (
-        "hired",
-        f"hired:{OPPORTUNITY}",
-        None,
-        None,
-    )
-
-
 async def test_an_unavailable_opportunity_fails_the_parse(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    # The hub's inbox keeps the webhook and retries; a hire is not recorded without its details.
-    fake.add_opportunity(opportunity_id=OPPORTUNITY)
+    # The hub's inbox keeps the webhook and retries: nothing is decided without Lever's word.
+    opportunity = fake.hire()
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
     fake.faults.server_errors = 1000
     with pytest.raises(AdapterUnavailable, match="503"):
-        await parse(v1, _hire_webhook(fake, OPPORTUNITY))
+        await parse(v1, _webhook(fake, "candidateHired", opportunity, archived_at))
 
 
 # --- reconciliation ---------------------------------------------------------------------------------
@@ -1058,7 +1077,8 @@ async def test_reconciliation_finds_hires(v1: AdapterUnderTest, fake: FakeLever)
     fake.archive(fake.add_opportunity(email="nope@example.com"), NON_HIRED_REASON_ID)
     fake.add_opportunity(email="still.interviewing@example.com")
     record = fake.opportunity(hired)
-    assert await reconcile(v1, since) == [
+    hires = [event for event in await reconcile(v1, since) if event.kind == "hired"]
+    assert hires == [
         Event(
             kind="hired",
             dedupe_key=f"hired:{hired}",
@@ -1078,13 +1098,49 @@ async def test_reconciliation_finds_hires(v1: AdapterUnderTest, fake: FakeLever)
     assert requests[1:] == ["GET /v1/archive_reasons?limit=7"]
 
 
+async def test_reconciliation_finds_applications_and_stage_changes(
+    v1: AdapterUnderTest, fake: FakeLever
+) -> None:
+    """Everything a webhook would have reported, so a webhook that never arrived (or that a forgery kept
+    out as a "replay") is delivered after all, once: the keys are the webhooks'."""
+    old = fake.add_opportunity(posting=posting_id(1))
+    fake.move(old, "offer")  # before the window, like the application itself
+    await asyncio.sleep(0.01)
+    since = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    moved_at = fake.move(old, "lead-reached-out")
+    new = fake.add_opportunity(posting=posting_id(5))
+    application = fake.opportunity(new, expand=True)["applications"][0]
+    events = {event.dedupe_key: event for event in await reconcile(v1, since)}
+    assert set(events) == {f"stage:{old}:lead-reached-out:{moved_at}", f"application:{application['id']}"}
+    moved = events[f"stage:{old}:lead-reached-out:{moved_at}"]
+    assert (moved.from_stage_id, moved.to_stage_id, moved.ats_job_id) == (
+        "offer",
+        "lead-reached-out",
+        posting_id(1),
+    )
+    # The webhooks for the same changes carry the same keys: whichever comes second is "already seen".
+    [pushed_move] = await parse(
+        v1, _webhook(fake, "candidateStageChange", old, moved_at, toStageId="lead-reached-out")
+    )
+    [pushed_application] = await parse(
+        v1,
+        _webhook(fake, "applicationCreated", new, application["createdAt"], applicationId=application["id"]),
+    )
+    assert pushed_move.dedupe_key in events
+    assert pushed_application.dedupe_key in events
+    same = ("kind", "ats_job_id", "ats_application_id", "from_stage_id", "to_stage_id", "occurred_at")
+    assert {n: getattr(pushed_move, n) for n in same} == {n: getattr(moved, n) for n in same}
+
+
 async def test_reconciliation_gives_a_hire_the_key_its_webhook_has(
     v1: AdapterUnderTest, fake: FakeLever
 ) -> None:
     since = _a_moment_ago()
     opportunity = fake.hire(posting=posting_id(4), source="Appcast")
-    [polled] = await reconcile(v1, since)
-    [pushed] = await parse(v1, _hire_webhook(fake, opportunity))
+    [polled] = [event for event in await reconcile(v1, since) if event.kind == "hired"]
+    archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+    [pushed] = await parse(v1, _webhook(fake, "candidateHired", opportunity, archived_at))
     assert polled.dedupe_key == pushed.dedupe_key
     same = ("kind", "ats_job_id", "ats_application_id", "ats_candidate_id", "source", "candidate_hash")
     assert {name: getattr(polled, name) for name in same} == {name: getattr(pushed, name) for name in same}
@@ -1096,20 +1152,23 @@ async def test_reconciliation_pages_through_every_opportunity(v1: AdapterUnderTe
     for n in range(6):
         fake.add_opportunity(email=f"applicant{n}@example.com")
     events = await reconcile(v1, since)
-    assert sorted(event.ats_application_id for event in events) == sorted(hires)
+    assert sorted(event.ats_application_id for event in events if event.kind == "hired") == sorted(hires)
+    assert sum(event.kind == "application_created" for event in events) == 16
     assert sum(r.startswith("GET /v1/opportunities") for r in fake.faults.requests) == 3  # 16 at 7 a page
 
 
-async def test_reconciliation_leaves_out_hires_from_before(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    # Hired last year, touched (a note, say) just now: updated since, but not hired since.
-    old = fake.hire(archived_at=BASE_MS)
+async def test_reconciliation_leaves_out_what_happened_before(v1: AdapterUnderTest, fake: FakeLever) -> None:
+    # Applied and hired last year, touched (a note, say) just now: updated since, but nothing happened.
+    old = fake.add_opportunity(opportunity_id="old-one")
+    fake._applications[fake.opportunity(old)["applications"][0]]["createdAt"] = BASE_MS
+    fake.hire(old, archived_at=BASE_MS)
     since = _a_moment_ago()
     fake.touch(old)
     assert await reconcile(v1, since) == []
 
 
 async def test_reconciliation_asks_only_for_recent_changes(v1: AdapterUnderTest, fake: FakeLever) -> None:
-    fake.hire()
+    fake.add_opportunity()
     assert await reconcile(v1, datetime.now(UTC) + timedelta(seconds=5)) == []
     assert fake.faults.requests[1:] == []  # nothing archived: archive reasons are not even read
 
