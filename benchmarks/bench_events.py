@@ -16,10 +16,12 @@ same run, rounds alternating between the two so that the machine's noise hits bo
   ``pixel_counts`` must equal the hits answered. A diagnostic third side asks for the pixel of an account
   the hub does not know: the same route and handler, answered with the same GIF before the account's
   database row is read (and not counted), so the difference is what that read costs;
-* **deliveries**: hire webhooks (``candidateHired`` naming a job of the feed) go through the inbox and the
-  outbox to a fake Appcast (``tests.peers.appcast.FakeAppcast`` in its own process, this module's
-  ``fake-appcast`` mode, which can be switched to answer 503). First *live*: ``--live-hires`` hires with
-  Appcast up: deliveries per second and the time from each webhook sent to its event arriving at Appcast.
+* **deliveries**: hire webhooks (``candidateHired`` naming a job of the feed, each confirmed by the inbox
+  in a fake Lever's API, ``benchmarks.serve_peer lever --hire-on-lookup``, as the adapter does) go
+  through the inbox and the outbox to a fake Appcast (``tests.peers.appcast.FakeAppcast`` in its own
+  process, this module's ``fake-appcast`` mode, which can be switched to answer 503). First *live*:
+  ``--live-hires`` hires with Appcast up: deliveries per second and the time from each webhook sent to
+  its event arriving at Appcast.
   Then an *outage*: Appcast answers 503 while ``--backlog`` hires are stored and every delivery has failed
   at least once; then it recovers, and the drain is timed from the recovery to the last of them arriving.
   ``[events]`` is set for that: ``backoff_seconds = 0.1`` and ``backoff_cap_seconds = 1`` (full-jitter
@@ -80,6 +82,7 @@ from benchmarks._common import (
 )
 from benchmarks._load import LoadResult, alternate, closed_loop, open_loop, ratio, request_bytes
 from tests.peers import free_port
+from tests.peers.lever import API_KEY as LEVER_API_KEY
 from tests.peers.lever import WEBHOOK_SECRET, lever_signature
 
 ACCOUNT = "acme"
@@ -183,7 +186,8 @@ def hires(base: str, count: int) -> tuple[list[bytes], list[str]]:
 
     requests, keys = [], []
     for number in range(count):
-        opportunity = str(uuid.uuid4())
+        # The fake Lever (--hire-on-lookup) confirms it as a hire of this posting when the hub asks.
+        opportunity = f"{uuid.uuid4()}@{_posting(number)}"
         body = lever_webhook(
             "candidateHired",
             {
@@ -270,7 +274,7 @@ async def seed(database_url: str, config_path: Path) -> None:
         )
 
 
-def _config(folder: Path, database_url: str, port: int, appcast: str) -> Path:
+def _config(folder: Path, database_url: str, port: int, appcast: str, lever: str) -> Path:
     path = folder / "config.toml"
     path.write_text(
         f"""
@@ -300,6 +304,9 @@ company = "Acme"
 feed_policy = "all-open"
 [accounts.{ACCOUNT}.lever]
 site = "acme"
+api_key = "{LEVER_API_KEY}"
+base_url = "{lever}"
+rate_per_second = 100000.0
 webhook_tokens = ["{WEBHOOK_SECRET}"]
 [accounts.{ACCOUNT}.appcast]
 client_id = "bench-client"
@@ -612,8 +619,16 @@ async def bench_database(
             f"appcast-{database}", ["-m", "benchmarks.bench_events", "fake-appcast"], folder, watchdog
         )
         children.append(appcast)
+        # Lever webhooks are confirmed in Lever's API: a fake Lever that confirms the benchmark's hires.
+        lever = await start_child(
+            f"lever-{database}",
+            ["-m", "benchmarks.serve_peer", "lever", "--jobs", "0", "--hire-on-lookup"],
+            folder,
+            watchdog,
+        )
+        children.append(lever)
         port = free_port()
-        config = _config(folder, url, port, appcast.url)
+        config = _config(folder, url, port, appcast.url, lever.url)
         await seed(url, config)
         hub = await start_child(
             f"hub-{database}",

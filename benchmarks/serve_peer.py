@@ -1,6 +1,7 @@
 """Serve one fake peer on loopback in its own process, for the benchmarks (not a benchmark itself).
 
     .venv/bin/python -m benchmarks.serve_peer lever --jobs 100000 --port 0
+    .venv/bin/python -m benchmarks.serve_peer lever --jobs 0 --hire-on-lookup
     .venv/bin/python -m benchmarks.serve_peer pinpoint --jobs 100000
     .venv/bin/python -m benchmarks.serve_peer hello
 
@@ -37,13 +38,13 @@ def _hello_app() -> web.Application:
     return app
 
 
-def _app(kind: str, jobs: int) -> web.Application:
+def _app(kind: str, jobs: int, hire_on_lookup: bool) -> web.Application:
     if kind == "hello":
         return _hello_app()
     if kind == "lever":
         from tests.peers.lever import FakeLever
 
-        return FakeLever(count=jobs).app
+        return FakeLever(count=jobs, hire_on_lookup=hire_on_lookup).app
     from tests.peers.pinpoint import FakePinpoint
 
     fake = FakePinpoint(jobs=jobs)
@@ -55,8 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", choices=("lever", "pinpoint", "hello"))
     parser.add_argument("--jobs", type=int, default=100_000, help="postings the fake ATS holds")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free one)")
+    parser.add_argument(
+        "--hire-on-lookup",
+        action="store_true",
+        help="lever: an opportunity id <anything>@<posting> is a hire when first looked up",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(serve_until_stopped(_app(args.kind, args.jobs), args.port))
+    asyncio.run(serve_until_stopped(_app(args.kind, args.jobs, args.hire_on_lookup), args.port))
     return 0
 
 

@@ -377,9 +377,18 @@ class FakeLever:
     """One Lever site with ``count`` generated postings, served by :attr:`app`."""
 
     def __init__(
-        self, count: int = 30, *, site: str = SITE, api_key: str = API_KEY, postings_api_key: str = APPLY_KEY
+        self,
+        count: int = 30,
+        *,
+        site: str = SITE,
+        api_key: str = API_KEY,
+        postings_api_key: str = APPLY_KEY,
+        hire_on_lookup: bool = False,
     ) -> None:
         self.site = site
+        #: For load generators that cannot call :meth:`hire` in this process: an opportunity id of the form
+        #: ``<anything>@<posting id>`` that nobody added is, when first looked up, a hire made just then.
+        self.hire_on_lookup = hire_on_lookup
         self.api_key = api_key
         self.postings_api_key = postings_api_key
         self.count = count
@@ -765,6 +774,8 @@ class FakeLever:
         if not self._authorised(request):
             return self._refuse()
         opportunity = request.match_info["opportunity"]
+        if opportunity not in self._opportunities and self.hire_on_lookup and "@" in opportunity:
+            self.hire(opportunity_id=opportunity, posting=opportunity.rpartition("@")[2])
         if opportunity not in self._opportunities:
             return web.json_response(
                 {"code": "ResourceNotFound", "message": "Opportunity not found"}, status=404
