@@ -16,8 +16,9 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from hub import models
-from hub.config import Account, FeedPolicy, HubConfig
+from hub.config import HubConfig
 from hub.db import is_outage
+from hub.normalised import Account, FeedPolicy
 
 
 class UnknownAccount(LookupError):

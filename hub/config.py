@@ -12,13 +12,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from hub.errors import ConfigError
 from hub.logs import redactor
-from hub.normalised import FUNNEL_EVENTS
+from hub.normalised import FEED_POLICIES, FUNNEL_EVENTS, Account
 from hub.options import Option, validate_options
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ CONFIG_ENV = "APPCAST_HUB_CONFIG"
 ENV_PREFIX = "env:"
 ACCOUNT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
-FeedPolicy = Literal["opted-in", "all-open"]
 
 SERVER_OPTIONS = (
     Option("host", "address to listen on", default="127.0.0.1"),
@@ -137,7 +136,7 @@ ACCOUNT_OPTIONS = (
         "feed_policy",
         "which open jobs the feed holds",
         default="opted-in",
-        choices=("opted-in", "all-open"),
+        choices=FEED_POLICIES,
     ),
     Option("feed_token", "if set, the feed needs ?token=", secret=True),
     Option("sync_interval_minutes", "overrides [sync] interval_minutes", type=float),
@@ -159,27 +158,6 @@ TOP_LEVEL = (
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 SLACK_USERGROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 SLACK_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """One employer's connection as configured. Handed to every plugin hook as ``account``."""
-
-    name: str
-    adapter: str
-    company: str
-    company_url: str | None
-    enabled: bool
-    feed_policy: FeedPolicy
-    feed_token: str | None
-    sync_interval_minutes: float | None
-    apply_key: str | None = None
-    #: A full sync that would close more than this fraction of the open jobs is held (:mod:`hub.held`).
-    mass_close_threshold: float = 0.5
-    #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
-    stage_map: Mapping[str, str | None] = field(default_factory=dict)
-    #: Each plugin's table for this account, by plugin name (the adapter's always present).
-    plugin_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,14 @@ class HubError(Exception):
     """Base class for every error the hub raises on purpose."""
 
 
+class ShapeError(HubError, ValueError):
+    """A shape (:class:`~hub.normalised.Job`, ``Event``, ``Stage``…) built with a value it cannot hold.
+
+    Raised where the shape is made, naming the field and the values it takes, so an adapter's mistake
+    (an event kind that does not exist, a naive time) fails loudly in its own code and its own tests.
+    """
+
+
 class ConfigError(HubError):
     """The configuration is wrong: names the file, the key and the problem, in one line."""
 

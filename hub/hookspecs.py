@@ -30,8 +30,8 @@ from hub import PROJECT_NAME
 if TYPE_CHECKING:
     import aiohttp
 
-    from hub.config import Account
     from hub.normalised import (
+        Account,
         Application,
         ApplicationResult,
         Delivery,

@@ -1,7 +1,9 @@
 """The normalised shapes that cross the plugin boundary: what adapters return and the hub stores.
 
 Adapters turn their ATS's JSON into these; everything downstream (sync, feed, deliveries, Slack) only
-ever sees these shapes, never an ATS's own.
+ever sees these shapes, never an ATS's own. Fields that take one of a few values (an event's kind, a
+workplace, a stage's funnel event) and times (which must carry a zone) are checked when a shape is
+built: a mistake raises :class:`~hub.errors.ShapeError` naming the field, in the adapter's own code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from hub.errors import ShapeError
+
 Workplace = Literal["onsite", "hybrid", "remote"]
 EventKind = Literal["application_created", "stage_changed", "hired", "archived"]
 FunnelEvent = Literal["applied", "screen", "interview", "offer", "hired"]
@@ -20,6 +24,28 @@ FunnelEvent = Literal["applied", "screen", "interview", "offer", "hired"]
 WORKPLACES: tuple[Workplace, ...] = ("onsite", "hybrid", "remote")
 EVENT_KINDS: tuple[EventKind, ...] = ("application_created", "stage_changed", "hired", "archived")
 FUNNEL_EVENTS: tuple[FunnelEvent, ...] = ("applied", "screen", "interview", "offer", "hired")
+FeedPolicy = Literal["opted-in", "all-open"]
+FEED_POLICIES: tuple[FeedPolicy, ...] = ("opted-in", "all-open")
+
+
+def _one_of(shape: str, name: str, value: Any, allowed: tuple[Any, ...], *, optional: bool = False) -> None:
+    if value not in allowed and not (optional and value is None):
+        choices = ", ".join(map(repr, allowed)) + (" or None" if optional else "")
+        raise ShapeError(f"{shape}.{name} must be one of {choices}, not {value!r}")
+
+
+def _aware(shape: str, name: str, value: Any, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, datetime):
+        raise ShapeError(f"{shape}.{name} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ShapeError(f"{shape}.{name} must carry a time zone: {value.isoformat()} has none")
+
+
+def _text(shape: str, name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ShapeError(f"{shape}.{name} must be non-empty text, not {value!r}")
 
 
 @dataclass(slots=True)
@@ -53,6 +79,14 @@ class Job:
     apply_url: str | None = None
     updated_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _text("Job", "ats_id", self.ats_id)
+        _aware("Job", "posted_at", self.posted_at)
+        _aware("Job", "updated_at", self.updated_at, optional=True)
+        if not isinstance(self.is_open, bool):
+            raise ShapeError(f"Job.is_open must be True or False, not {self.is_open!r}")
+        _one_of("Job", "workplace", self.workplace, WORKPLACES, optional=True)
+
 
 @dataclass(slots=True)
 class JobPage:
@@ -69,11 +103,21 @@ class JobPage:
 
 @dataclass(slots=True, frozen=True)
 class Stage:
-    """One pipeline stage of the ATS. ``workflow`` names the pipeline where the ATS has several."""
+    """One pipeline stage of the ATS. ``workflow`` names the pipeline where the ATS has several.
+
+    ``suggested_funnel_event`` is what the stage means by the ATS's own classification (a stage of kind
+    "interview", "offer", "hired"…), when it has one: a stage no admin mapped means that by default, and
+    admins see the suggestion marked as the ATS's.
+    """
 
     id: str
     name: str
     workflow: str = ""
+    suggested_funnel_event: FunnelEvent | None = None
+
+    def __post_init__(self) -> None:
+        _text("Stage", "id", self.id)
+        _one_of("Stage", "suggested_funnel_event", self.suggested_funnel_event, FUNNEL_EVENTS, optional=True)
 
 
 @dataclass(slots=True)
@@ -96,6 +140,15 @@ class Event:
     candidate_hash: str | None = None
     #: The ATS's own event name (e.g. ``candidateStageChange``), kept for audit and debugging.
     ats_event: str = ""
+    #: For a stage change: what the stage moved into means by the ATS's own classification (see
+    #: :attr:`Stage.suggested_funnel_event`), used when no admin mapped the stage.
+    suggested_funnel_event: FunnelEvent | None = None
+
+    def __post_init__(self) -> None:
+        _one_of("Event", "kind", self.kind, EVENT_KINDS)
+        _text("Event", "dedupe_key", self.dedupe_key)
+        _aware("Event", "occurred_at", self.occurred_at)
+        _one_of("Event", "suggested_funnel_event", self.suggested_funnel_event, FUNNEL_EVENTS, optional=True)
 
 
 def candidate_hash(email: str | None) -> str | None:
@@ -199,3 +252,27 @@ def xml_safe(text: str) -> str:
 def is_xml_safe(text: str) -> bool:
     """Does ``text`` hold only characters XML 1.0 allows (so ``xml_safe(text) == text``)?"""
     return _XML_FORBIDDEN.search(text) is None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One employer's connection as configured. Handed to every plugin hook as ``account``."""
+
+    name: str
+    adapter: str
+    company: str
+    company_url: str | None
+    enabled: bool
+    feed_policy: FeedPolicy
+    feed_token: str | None
+    sync_interval_minutes: float | None
+    apply_key: str | None = None
+    #: A full sync that would close more than this fraction of the open jobs is held (:mod:`hub.held`).
+    mass_close_threshold: float = 0.5
+    #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
+    stage_map: Mapping[str, str | None] = field(default_factory=dict)
+    #: Each plugin's table for this account, by plugin name (the adapter's always present).
+    plugin_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _one_of("Account", "feed_policy", self.feed_policy, FEED_POLICIES)

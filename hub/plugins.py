@@ -22,7 +22,7 @@ from hub import PROJECT_NAME, hookspecs
 from hub.options import PluginInfo
 
 if TYPE_CHECKING:
-    from hub.config import Account
+    from hub.normalised import Account
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 ``application_created`` always means ``applied`` and ``hired`` means ``hired``; a stage change means what
 the account's mapping says for the stage it moved to — a run-time mapping (Slack, CLI, admin API) first,
-then ``[accounts.NAME.stages]`` in the config — and nothing when the stage is unmapped.
+then ``[accounts.NAME.stages]`` in the config, then what the ATS's own classification of the stage
+suggests (:attr:`~hub.normalised.Stage.suggested_funnel_event`) — and nothing when none of them says.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from hub.accounts import LiveAccount
 from hub.normalised import FUNNEL_EVENTS, Event, Stage
 
 UNMAPPED = "unmapped"
+#: The origin of a mapping that is the ATS's own classification of the stage.
+SUGGESTED = "ats"
 
 
 def config_mapping(account: LiveAccount, workflow: str, stage_id: str) -> tuple[bool, str | None]:
@@ -38,7 +41,8 @@ async def funnel_event_for(account: LiveAccount, event: Event) -> str | None:
     )
     if row is not None:
         return row.funnel_event
-    return config_mapping(account, event.workflow, event.to_stage_id)[1]
+    found, funnel = config_mapping(account, event.workflow, event.to_stage_id)
+    return funnel if found else event.suggested_funnel_event
 
 
 async def map_stage(
@@ -83,7 +87,7 @@ class StageView:
     name: str
     workflow: str
     funnel_event: str | None
-    #: ``runtime`` (Slack/CLI/API), ``config``, or ``unmapped``.
+    #: ``runtime`` (Slack/CLI/API), ``config``, ``ats`` (the ATS's classification), or ``unmapped``.
     origin: str
     #: Stage changes into this stage stored while it was unmapped.
     unmapped_events: int = 0
@@ -102,6 +106,7 @@ async def stage_views(account: LiveAccount, stages: list[Stage]) -> list[StageVi
         if stage_id:
             seen[(workflow, stage_id)] = seen.get((workflow, stage_id), 0) + 1
     known = {(s.workflow, s.id): s.name for s in stages}
+    suggested = {(s.workflow, s.id): s.suggested_funnel_event for s in stages if s.suggested_funnel_event}
     for key in seen:
         known.setdefault(key, rows[key].stage_name if key in rows and rows[key].stage_name else key[1])
     views = []
@@ -112,5 +117,7 @@ async def stage_views(account: LiveAccount, stages: list[Stage]) -> list[StageVi
         else:
             found, funnel = config_mapping(account, workflow, stage_id)
             origin = "config" if found else UNMAPPED
+            if not found and (workflow, stage_id) in suggested:
+                funnel, origin = suggested[(workflow, stage_id)], SUGGESTED
         views.append(StageView(stage_id, name, workflow, funnel, origin, seen.get((workflow, stage_id), 0)))
     return views

@@ -39,9 +39,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.config import Account
 from hub.errors import WebhookMalformed, WebhookRejected
-from hub.normalised import WORKPLACES, Job, JobPage, Stage, WebhookRequest
+from hub.normalised import WORKPLACES, Account, Job, JobPage, Stage, WebhookRequest
 from hub.options import PluginInfo, validate_options
 from hub.plugins import PluginHost
 

@@ -554,7 +554,7 @@ def stages(account: str, lines: list[StageLine], problem: str | None, listable: 
             mapped = "_unmapped_"
         else:
             mapped = f"*{stage.funnel_event}*" if stage.funnel_event else "none (on purpose)"
-            mapped += f" ({stage.origin})"
+            mapped += " (the ATS's own classification)" if stage.origin == "ats" else f" ({stage.origin})"
         waiting = f" · {stage.unmapped_events} events waiting" if stage.unmapped_events else ""
         rows.append(f"• {escape(stage.name)} {code(key)} → {mapped}{waiting}")
     blocks.extend(sections(rows) if rows else [section("No stages known yet.")])

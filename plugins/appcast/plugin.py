@@ -16,9 +16,8 @@ from typing import Any
 import aiohttp
 
 from hub import hookimpl
-from hub.config import Account
 from hub.errors import AdapterUnavailable
-from hub.normalised import FUNNEL_EVENTS, Delivery, Event, Job
+from hub.normalised import FUNNEL_EVENTS, Account, Delivery, Event, Job
 from hub.options import Option, PluginInfo
 from plugins.appcast import const, pixels
 from plugins.appcast.client import post_event

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hub import hookimpl
-from hub.config import Account
 from hub.errors import AdapterUnavailable, WebhookRejected
-from hub.normalised import JobPage, WebhookRequest
+from hub.normalised import Account, JobPage, WebhookRequest
 from hub.options import Option, PluginInfo
 from plugins.file.client import JobsFileError, read_jobs_file
 from plugins.file.const import DEFAULT_PAGE_SIZE

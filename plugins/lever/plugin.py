@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 
 from hub import hookimpl
-from hub.config import Account
 from hub.errors import (
     AdapterUnavailable,
     ApplicationRefused,
@@ -20,7 +19,7 @@ from hub.errors import (
     WebhookRejected,
     WebhookUnconfirmed,
 )
-from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
+from hub.normalised import Account, Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
 from hub.options import Option, PluginInfo
 from plugins.lever import const
 from plugins.lever.client import LeverClient, origin, signature_matches

@@ -21,9 +21,8 @@ from typing import Any
 import aiohttp
 
 from hub import hookimpl
-from hub.config import Account
 from hub.errors import AdapterUnavailable, ApplicationRefused, WebhookMalformed, WebhookRejected
-from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
+from hub.normalised import Account, Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
 from hub.options import Option, PluginInfo
 from plugins.pinpoint import const
 from plugins.pinpoint.client import BadRequest, NotFound, PinpointClient, webhook_signature

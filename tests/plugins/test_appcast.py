@@ -18,9 +18,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.config import Account
 from hub.errors import AdapterAuthError, AdapterUnavailable, ConfigError
-from hub.normalised import Delivery, Event, Job, candidate_hash
+from hub.normalised import Account, Delivery, Event, Job, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
 from hub.testing import make_account

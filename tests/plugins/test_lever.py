@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.config import Account
 from hub.errors import (
     AdapterAuthError,
     AdapterUnavailable,
@@ -24,7 +23,7 @@ from hub.errors import (
     WebhookRejected,
     WebhookUnconfirmed,
 )
-from hub.normalised import Application, ApplicationResult, Event, Job, WebhookRequest, candidate_hash
+from hub.normalised import Account, Application, ApplicationResult, Event, Job, WebhookRequest, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
 from hub.testing import AdapterContract, AdapterUnderTest, make_account

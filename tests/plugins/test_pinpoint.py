@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from hub.config import Account
 from hub.errors import (
     AdapterAuthError,
     AdapterUnavailable,
@@ -25,7 +24,7 @@ from hub.errors import (
     WebhookMalformed,
     WebhookRejected,
 )
-from hub.normalised import Application, ApplicationResult, Event, Job, JobPage, Stage, candidate_hash
+from hub.normalised import Account, Application, ApplicationResult, Event, Job, JobPage, Stage, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
 from hub.testing import AdapterContract, make_account
