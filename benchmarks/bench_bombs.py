@@ -42,9 +42,9 @@ from benchmarks._common import (
     wait_healthy,
     write_hub_config,
 )
+from hub.testing.peers import free_port
 from tests import rawhttp
 from tests.conftest import SAMPLE_JOBS
-from tests.peers import free_port
 
 ADMIN_TOKEN = "bench-admin-token"  # noqa: S105 - a throwaway hub on loopback
 #: A route that reads its body (behind the admin token, so the body is read), one that does not exist,

@@ -18,7 +18,7 @@ same run, rounds alternating between the two so that the machine's noise hits bo
   database row is read (and not counted), so the difference is what that read costs;
 * **deliveries**: hire webhooks (``candidateHired`` naming a job of the feed, each confirmed by the inbox
   in a fake Lever's API, ``benchmarks.serve_peer lever --hire-on-lookup``, as the adapter does) go
-  through the inbox and the outbox to a fake Appcast (``tests.peers.appcast.FakeAppcast`` in its own
+  through the inbox and the outbox to a fake Appcast (``hub.testing.appcast.FakeAppcast`` in its own
   process, this module's ``fake-appcast`` mode, which can be switched to answer 503). First *live*:
   ``--live-hires`` hires with Appcast up: deliveries per second and the time from each webhook sent to
   its event arriving at Appcast.
@@ -81,7 +81,7 @@ from benchmarks._common import (
     wait_healthy,
 )
 from benchmarks._load import LoadResult, alternate, closed_loop, open_loop, ratio, request_bytes
-from tests.peers import free_port
+from hub.testing.peers import free_port
 from tests.peers.lever import API_KEY as LEVER_API_KEY
 from tests.peers.lever import WEBHOOK_SECRET, lever_signature
 
@@ -104,7 +104,7 @@ async def _serve_fake_appcast() -> None:
 
     from aiohttp import web
 
-    from tests.peers.appcast import EVENTS_PATH, FakeAppcast
+    from hub.testing.appcast import EVENTS_PATH, FakeAppcast
 
     fake = FakeAppcast(token=APPCAST_TOKEN)
     state: dict[str, Any] = {"outage": False, "refused": 0}

@@ -80,7 +80,7 @@ from benchmarks._common import (
     write_hub_config,
 )
 from benchmarks._load import alternate, closed_loop, ratio, request_bytes
-from tests.peers import free_port
+from hub.testing.peers import free_port
 
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
 INSERT_BATCH = 2000

@@ -5,7 +5,7 @@ freshly migrated PostgreSQL database, all due in a day; then 1 (or 2) ``appcast-
 started on that database, and once every one answers ``/healthz`` the deliveries are made due at once
 (one ``UPDATE``). The clock runs from that moment until the fake Appcast has received all N distinct
 ``Idempotency-Key`` s; the database is checked afterwards (N delivered, none pending or dead). The fake
-Appcast (:class:`tests.peers.appcast.FakeAppcast`) runs in a process of its own and answers every event
+Appcast (:class:`hub.testing.appcast.FakeAppcast`) runs in a process of its own and answers every event
 after a fixed delay (default 20 ms), standing in for a remote endpoint's latency.
 
 Each round uses a fresh database, and the rounds alternate (1, 2, 1, 2, …) so a noisy neighbour on the
@@ -56,7 +56,7 @@ from benchmarks._common import (
     wait_healthy,
     write_hub_config,
 )
-from tests.peers import free_port
+from hub.testing.peers import free_port
 
 ACCOUNT = "bench"
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
@@ -69,7 +69,7 @@ INSERT_BATCH = 2000
 async def _serve_appcast(delay: float) -> None:
     from aiohttp import web
 
-    from tests.peers.appcast import FakeAppcast
+    from hub.testing.appcast import FakeAppcast
 
     appcast = FakeAppcast(token=None)
     appcast.faults.delay = delay

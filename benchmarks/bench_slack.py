@@ -59,7 +59,7 @@ from benchmarks._common import (
     start_child,
     wait_healthy,
 )
-from tests.peers import free_port
+from hub.testing.peers import free_port
 from tests.peers.lever import API_KEY, SITE, WEBHOOK_SECRET, lever_signature
 from tests.peers.slack import BOT_TOKEN, SIGNING_SECRET
 

@@ -80,4 +80,13 @@ class WebhookUnconfirmed(HubError):
 
 
 class ApplicationRefused(HubError):
-    """An application cannot be created as sent (unsupported question, missing field): answer 422."""
+    """An application cannot be created as sent (unsupported question, missing field): answer 422.
+
+    ``status`` and ``detail`` are the ATS's answer when it was the ATS that refused (a 4xx), for adapters
+    that look at why (and may send again without what it refused).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, detail: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail

@@ -7,17 +7,19 @@ every ATS and destination; failures surface as :mod:`hub.errors` exceptions the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Hashable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
-from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
+from hub.errors import AdapterAuthError, AdapterUnavailable, ApplicationRefused, OutcomeUnknown
 
 #: Longest ``Retry-After`` waited for within one call before giving up: a peer asking for more is
 #: effectively down for now.
@@ -51,6 +53,75 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+#: The limiters of each event loop, by the key their callers share (an asyncio lock must not cross loops).
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RateLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
+_unlimited = False
+
+
+def rate_limiter(key: Hashable, rate: float, burst: int = 1) -> RateLimiter | None:
+    """The one limiter for ``key`` on the running event loop, made on first use; None for no limit.
+
+    An ATS limits requests per API key (or per account), not per hub object: every client of the same key
+    passes the same ``key`` (hash the API key itself into it rather than keep it in clear) and so shares
+    one budget. ``rate <= 0`` means no limit, and so does :func:`unlimited`, for tests.
+    """
+    if rate <= 0 or _unlimited:
+        return None
+    limiters = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    limiter = limiters.get(key)
+    if limiter is None or (limiter.rate, limiter.burst) != (rate, burst):
+        limiter = limiters[key] = RateLimiter(rate, burst)
+    return limiter
+
+
+@contextlib.contextmanager
+def unlimited() -> Iterator[None]:
+    """Within the block, :func:`rate_limiter` limits nothing: tests against a fake ATS need not wait."""
+    global _unlimited
+    before, _unlimited = _unlimited, True
+    try:
+        yield
+    finally:
+        _unlimited = before
+
+
+def peer_message(detail: Any) -> str:
+    """What a peer's error body says, in its own words: the usual places APIs put them, else the text.
+
+    ``{"error": "…"}``, ``{"message": "…"}``, ``{"errors": ["…"]}`` and JSON:API's ``{"errors":
+    [{"detail"|"title", "source": {"pointer"}}]}`` (each with the field it names); at most 300 characters.
+    """
+    if isinstance(detail, str):
+        return detail.strip()[:300]
+    if not isinstance(detail, dict):
+        return ""
+    for key in ("error", "message", "error_description", "detail"):
+        value = detail.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:300]
+        if isinstance(value, dict):
+            return peer_message(value)
+    lines = []
+    for error in detail.get("errors") if isinstance(detail.get("errors"), list) else ():
+        if isinstance(error, str):
+            lines.append(error)
+        elif isinstance(error, dict):
+            text = next(
+                (error[k] for k in ("detail", "title", "message", "code") if isinstance(error.get(k), str)),
+                "",
+            )
+            source = error.get("source")
+            pointer = source.get("pointer") if isinstance(source, dict) else None
+            field = pointer.rsplit("/", 1)[-1] if isinstance(pointer, str) else error.get("field")
+            if isinstance(field, str) and field and field.lower() not in text.lower():
+                text = f"{field}: {text}" if text else f"{field} is invalid"
+            if text:
+                lines.append(text)
+    return "; ".join(lines)[:300]
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -112,17 +183,25 @@ async def request_json(
     backoff_cap: float = 8.0,
     timeout: float = 30.0,  # noqa: ASYNC109 -- a limit per attempt, not for the whole call
     idempotent: bool | None = None,
+    refusals: bool = False,
 ) -> Any:
     """Send a request and return its decoded JSON body, retrying what is worth retrying.
 
-    Timeouts, connection errors, 5xx and 429 are retried up to ``attempts`` times (429 waits for
-    ``Retry-After`` when given, else full-jitter backoff). 401/403 raise AdapterAuthError at once; other
-    4xx and undecodable bodies raise AdapterUnavailable, with the peer's body as ``detail``. ``peer``
-    names the peer in error messages; URLs are never put in them, because query strings may carry keys.
+    Every answer maps to one outcome, so callers need no ``except`` chain of their own:
 
-    A request that is not ``idempotent`` (by default: POST and PATCH) is only retried when the peer
-    surely did not act on it (429, or no connection made); a timeout, dropped connection or 5xx after
-    sending raises :class:`~hub.errors.OutcomeUnknown` instead.
+    * 2xx: the decoded body (None when empty); a body that is not JSON is retried, then
+      :class:`~hub.errors.AdapterUnavailable`;
+    * 401/403: :class:`~hub.errors.AdapterAuthError` at once (retrying will not help);
+    * 429, 5xx, timeouts, connection errors: retried up to ``attempts`` times (429 waits for its
+      ``Retry-After``, else full-jitter backoff), then ``AdapterUnavailable`` with ``retry_after`` set;
+    * other 4xx: with ``refusals`` (creating an application), :class:`~hub.errors.ApplicationRefused`
+      with the peer's own words (:func:`peer_message`); else ``AdapterUnavailable``. Both carry the
+      status and the peer's body as ``detail``.
+
+    ``peer`` names the peer in error messages; URLs are never put in them, because query strings may
+    carry keys. A request that is not ``idempotent`` (by default: POST and PATCH) is only retried when the
+    peer surely did not act on it (429, or no connection made); a timeout, dropped connection or 5xx
+    after sending raises :class:`~hub.errors.OutcomeUnknown` instead.
     """
     if idempotent is None:
         idempotent = method.upper() not in ("POST", "PATCH")
@@ -161,6 +240,11 @@ async def request_json(
                         )
                 elif response.status >= 400:
                     detail = await _detail(response)
+                    if refusals:
+                        words = peer_message(detail) or f"HTTP {response.status}"
+                        raise ApplicationRefused(
+                            f"{peer} refused the application: {words}", status=response.status, detail=detail
+                        )
                     text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
                     raise AdapterUnavailable(
                         f"{peer} answered HTTP {response.status}: {text[:200]}",

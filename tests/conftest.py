@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub import db
-from tests.peers import free_port
+from hub.testing.peers import free_port
 from tests.pgserver import PostgresServer, pg_bin
 
 __all__ = ["REPO", "SAMPLE_JOBS", "PostgresServer", "free_port"]  # re-exported for test modules
@@ -152,17 +152,3 @@ def hub_process(config: Path, port: int, env: dict[str, str] | None = None) -> I
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-@contextlib.asynccontextmanager
-async def serving_hub(config_file: Path) -> AsyncIterator[str]:
-    """The hub built from ``config_file`` by its own factory, served on loopback; yields its base URL."""
-    from hub.app import create_app
-    from hub.config import bind_plugins, load_config
-    from hub.plugins import load_plugins
-    from tests.peers import running
-
-    plugins = load_plugins()
-    config = bind_plugins(load_config(config_file), plugins)
-    async with running(create_app(config, plugins)) as url:
-        yield url

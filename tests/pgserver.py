@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.peers import free_port
+from hub.testing.peers import free_port
 
 
 def pg_bin() -> Path | None:

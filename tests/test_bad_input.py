@@ -54,13 +54,13 @@ from hub import models
 from hub.appkeys import PIXELS
 from hub.normalised import FUNNEL_EVENTS, xml_safe
 from hub.pixels import UNKNOWN_JOB
+from hub.signatures import sign
+from hub.testing.appcast import FakeAppcast
+from hub.testing.peers import running
 from hub.views.apply import Unprocessable, parse_application
 from plugins.lever import const as lever_const
-from plugins.pinpoint.client import webhook_signature
 from tests import rawhttp
 from tests.conftest import SAMPLE_JOBS, free_port, hub_process, new_postgres_database, write_config
-from tests.peers import running
-from tests.peers.appcast import FakeAppcast
 from tests.peers.lever import STAGES, WEBHOOK_SECRET, FakeLever
 from tests.strategies import hostile_text
 
@@ -636,7 +636,7 @@ async def test_deeply_nested_json_is_400_even_when_signed(hub: Hub) -> None:
     nested = b"[" * 5000 + b"]" * 5000
     async with unchanged(hub):
         for body in (nested, b'{"event": "application_hired", "data": ' + nested + b"}", b"[" * MAX_BODY):
-            headers = {"PINPOINT-HMAC-SHA256": webhook_signature(PINPOINT_SECRET, body)}
+            headers = {"PINPOINT-HMAC-SHA256": sign(PINPOINT_SECRET, body, "base64")}
             answer = await hub.send("POST", "/webhooks/pin", headers=headers, data=body)
             refused(answer, 400, "malformed webhook", body[:40])
         signed = json.loads(hub.lever.signed_webhook("candidateHired").body)

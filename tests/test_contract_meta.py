@@ -21,7 +21,7 @@ from tests.conftest import REPO
 
 TESTS = REPO / "tests"
 #: Test code the suite runs besides tests/: the contract kit's tests run in every adapter's test class.
-KIT = REPO / "hub" / "testing.py"
+KIT = sorted((REPO / "hub" / "testing").glob("*.py"))
 TEMPLATE = "plugins._template"
 
 
@@ -55,7 +55,7 @@ def _names_in_code(path: Path) -> Iterator[str]:
 def hooks_used_by_tests() -> dict[str, list[str]]:
     """Hook name → the test files whose code calls, implements or names it."""
     used: dict[str, list[str]] = {name: [] for name in hook_names()}
-    for path in sorted([*TESTS.rglob("*.py"), KIT]):
+    for path in sorted([*TESTS.rglob("*.py"), *KIT]):
         if path == Path(__file__):
             continue  # this file names every hook without testing any
         for name in set(_names_in_code(path)) & used.keys():

@@ -33,9 +33,9 @@ import pytest
 
 from hub import db, models
 from hub.events import idempotency_key
+from hub.testing.appcast import FakeAppcast
+from hub.testing.peers import free_port
 from tests.conftest import HubProcess, PostgresServer, hub_process, new_postgres_database
-from tests.peers import free_port
-from tests.peers.appcast import FakeAppcast
 from tests.peers.lever import WEBHOOK_SECRET, FakeLever
 
 ACCOUNT = "acme"

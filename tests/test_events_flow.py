@@ -16,9 +16,10 @@ import aiohttp
 import pytest
 
 from hub import models
+from hub.testing.appcast import EVENTS_PATH, FakeAppcast
+from hub.testing.peers import serving_hub
 from plugins.lever import const as lever_const
-from tests.conftest import serving_hub, write_config
-from tests.peers.appcast import EVENTS_PATH, FakeAppcast
+from tests.conftest import write_config
 from tests.peers.lever import STAGES, WEBHOOK_SECRET, FakeLever
 
 ADMIN = {"Authorization": "Bearer admin-token-for-tests"}

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.http import MAX_QUEUED_RETRY_AFTER, retry_after, retry_delay
-from tests.peers import running
+from hub.http import MAX_QUEUED_RETRY_AFTER, peer_message, retry_after, retry_delay
+from hub.testing.peers import running
 
 
 async def answered_with(header: str | None) -> float | None:
@@ -47,3 +47,26 @@ def test_queued_work_waits_at_least_what_the_peer_asked() -> None:
     assert retry_delay(2.0, 30) == 30
     assert retry_delay(2.0, 1) == 2.0  # our backoff was longer
     assert retry_delay(2.0, 1e12) == MAX_QUEUED_RETRY_AFTER  # a garbled header
+
+
+def test_peer_message_finds_the_peers_own_words() -> None:
+    jsonapi = {
+        "errors": [
+            {"detail": "can't be blank", "source": {"pointer": "/data/attributes/email"}},
+            {"title": "Email is invalid", "source": {"pointer": "/data/attributes/email"}},
+            {"source": {"pointer": "/data/attributes/phone"}},
+            {"code": "taken"},
+            "a plain string",
+            7,
+        ]
+    }
+    assert (
+        peer_message(jsonapi)
+        == "email: can't be blank; Email is invalid; phone is invalid; taken; a plain string"
+    )
+    assert peer_message({"ok": False, "error": "This posting is closed"}) == "This posting is closed"
+    assert peer_message({"code": "BadRequestError", "message": "Bad field"}) == "Bad field"
+    assert peer_message({"error": {"message": "nested"}}) == "nested"
+    assert peer_message("  Service refused  ") == "Service refused"
+    assert peer_message(None) == peer_message({"errors": "nope"}) == ""
+    assert len(peer_message("x" * 5000)) == 300

@@ -11,8 +11,9 @@ import pytest
 from lxml import etree
 
 from hub import models
+from hub.testing.peers import serving_hub
 from plugins.lever import const as lever_const
-from tests.conftest import serving_hub, write_config
+from tests.conftest import write_config
 from tests.peers.lever import FakeLever
 
 TOKEN = "admin-token-for-tests"

@@ -8,7 +8,8 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import demo_config, free_port, serving_hub, write_config
+from hub.testing.peers import serving_hub
+from tests.conftest import demo_config, free_port, write_config
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

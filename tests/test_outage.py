@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from plugins.pinpoint.client import webhook_signature
+from hub.signatures import sign
 from tests.conftest import SAMPLE_JOBS, free_port, hub_process, write_config
 from tests.peers.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.pgserver import PostgresServer, pg_bin
@@ -85,7 +85,7 @@ def _pinpoint_webhook(n: int) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(
         {"event": "application_hired", "triggeredAt": int(time.time()), "data": {"application": {"id": n}}}
     ).encode()
-    return body, {"PINPOINT-HMAC-SHA256": webhook_signature(PINPOINT_SECRET, body)}
+    return body, {"PINPOINT-HMAC-SHA256": sign(PINPOINT_SECRET, body, "base64")}
 
 
 async def _views(http: aiohttp.ClientSession, url: str) -> int:

@@ -12,7 +12,8 @@ from pathlib import Path
 import aiohttp
 
 from hub import models
-from tests.conftest import SAMPLE_JOBS, free_port, hub_process, serving_hub, write_config
+from hub.testing.peers import serving_hub
+from tests.conftest import SAMPLE_JOBS, free_port, hub_process, write_config
 
 
 def http_call(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, str]:

@@ -29,16 +29,20 @@ def served(tmp_path: Path):
 
 
 async def fetch_feed(http: aiohttp.ClientSession, url: str, wait_seconds: float = 20) -> Any:
-    """The feed once the start-up sync has filled it (the hub answers at once, syncs right after)."""
+    """The feed once the start-up sync has filled it and finished (the hub answers at once, syncs right
+    after): its jobs are in, and its ETag, which moves when the sync ends, is the same twice running."""
     deadline = time.monotonic() + wait_seconds
+    previous = None
     while True:
         response = await http.get(
             f"{url}/feeds/demo.xml?token=feed-secret-42", headers={"Accept-Encoding": "identity"}
         )
         body = await response.read()
-        if body.count(b"<job>") or time.monotonic() > deadline:
+        settled = body.count(b"<job>") and previous == response.headers.get("ETag")
+        if settled or time.monotonic() > deadline:
             return response
-        await asyncio.sleep(0.1)
+        previous = response.headers.get("ETag") if body.count(b"<job>") else None
+        await asyncio.sleep(0.2)
 
 
 async def test_feed_is_served_with_validators_and_gzip(served) -> None:

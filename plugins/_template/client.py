@@ -13,8 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.errors import AdapterUnavailable
-from hub.http import request_json
+from hub.sdk import AdapterUnavailable, request_json
 
 from . import const
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.normalised import Event, Job, candidate_hash
+from hub.sdk import Event, Job, candidate_hash
 
 from . import const
 

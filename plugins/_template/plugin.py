@@ -11,10 +11,17 @@ from typing import Any
 
 import aiohttp
 
-from hub import hookimpl
-from hub.errors import AdapterUnavailable, WebhookMalformed, WebhookRejected
-from hub.normalised import Event, JobPage, WebhookRequest
-from hub.options import Option, PluginInfo
+from hub.sdk import (
+    AdapterUnavailable,
+    Event,
+    JobPage,
+    Option,
+    PluginInfo,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+    hookimpl,
+)
 
 from . import client, const
 from .mapping import MappingError, hire_from_webhook, job_from_item

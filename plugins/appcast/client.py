@@ -16,8 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.errors import AdapterAuthError, AdapterUnavailable
-from hub.http import retry_after
+from hub.sdk import AdapterAuthError, AdapterUnavailable, retry_after
 from plugins.appcast import const
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.normalised import Event, Job
+from hub.sdk import Event, Job
 
 
 def iso_utc(moment: datetime) -> str:

@@ -15,10 +15,17 @@ from typing import Any
 
 import aiohttp
 
-from hub import hookimpl
-from hub.errors import AdapterUnavailable
-from hub.normalised import FUNNEL_EVENTS, Account, Delivery, Event, Job
-from hub.options import Option, PluginInfo
+from hub.sdk import (
+    FUNNEL_EVENTS,
+    Account,
+    AdapterUnavailable,
+    Delivery,
+    Event,
+    Job,
+    Option,
+    PluginInfo,
+    hookimpl,
+)
 from plugins.appcast import const, pixels
 from plugins.appcast.client import post_event
 from plugins.appcast.mapping import build_payload

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.normalised import WORKPLACES, Job, format_salary
+from hub.sdk import WORKPLACES, Job, format_salary
 
 
 class EntryError(ValueError):

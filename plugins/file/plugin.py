@@ -7,10 +7,16 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hub import hookimpl
-from hub.errors import AdapterUnavailable, WebhookRejected
-from hub.normalised import Account, JobPage, WebhookRequest
-from hub.options import Option, PluginInfo
+from hub.sdk import (
+    Account,
+    AdapterUnavailable,
+    JobPage,
+    Option,
+    PluginInfo,
+    WebhookRejected,
+    WebhookRequest,
+    hookimpl,
+)
 from plugins.file.client import JobsFileError, read_jobs_file
 from plugins.file.const import DEFAULT_PAGE_SIZE
 from plugins.file.mapping import EntryError, job_from_entry

@@ -1,35 +1,27 @@
 """Lever's HTTP protocol: the public postings API (v0), API v1 paging, applications and webhook signatures.
 
-Requests go through :func:`hub.http.request_json`, so retries, ``Retry-After`` and error reporting are the
-hub's; this module adds Lever's paging rules, a rate limiter per API key (and one per site for
-application POSTs, which Lever limits to about 2/s) and the shape checks that turn an unexpected body into
-:class:`~hub.errors.AdapterUnavailable` instead of a crash.
+Requests go through the SDK's ``request_json``, so retries, ``Retry-After`` and error reporting are the
+hub's; this module adds Lever's paging rules, its rate limits (per API key, and per site for application
+POSTs, which Lever limits to about 2/s) and the shape checks that turn an unexpected body into
+``AdapterUnavailable`` instead of a crash.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
-import hmac
-import json
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from hub.errors import AdapterAuthError, AdapterUnavailable, ApplicationRefused
-from hub.http import RateLimiter, request_json
+from hub.sdk import AdapterUnavailable, ApplicationRefused, rate_limiter, request_json
 from plugins.lever import const
 from plugins.lever.mapping import epoch_ms
 
-#: One limiter per (origin, API key or site, rate), because Lever's limit is per key, not per account;
-#: application POSTs have their own, per site (``apply:<site>``).
-#: Each remembers the event loop it was made in: an asyncio lock must not be shared across loops.
-_LIMITERS: dict[tuple[str, str, float], tuple[asyncio.AbstractEventLoop, RateLimiter]] = {}
 #: Archive reason id → type (``hired`` / ``non-hired``), per (origin, site), with its expiry time.
 _ARCHIVE_REASONS: dict[tuple[str, str], tuple[float, dict[str, str]]] = {}
 
@@ -41,32 +33,10 @@ def origin(region: str, base_url: str | None) -> str:
     return const.ORIGINS[region]
 
 
-def signature(secret: str, token: str, triggered_at: int) -> str:
-    """Lever's webhook signature: hex HMAC-SHA256 of ``token + str(triggeredAt)`` keyed by the secret."""
-    message = f"{token}{triggered_at}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def signature_matches(secrets: Iterable[str], token: str, triggered_at: int, sent: str) -> bool:
-    """Does ``sent`` match the signature under any of ``secrets``? Compared in constant time."""
-    matched = False
-    # Compare as bytes: compare_digest refuses str with non-ASCII characters, which a forger may send.
-    sent_bytes = sent.encode("utf-8", errors="replace")
-    for secret in secrets:
-        # No early exit: the time taken does not tell which configured token (if any) matched.
-        matched |= hmac.compare_digest(signature(secret, token, triggered_at).encode(), sent_bytes)
-    return matched
-
-
-def _limiter(api_origin: str, identity: str, rate: float, burst: int | None = None) -> RateLimiter:
-    loop = asyncio.get_running_loop()
-    key = (api_origin, identity, rate)
-    entry = _LIMITERS.get(key)
-    if entry is None or entry[0] is not loop:
-        # Lever tolerates short bursts above the steady rate; allow one second's worth unless told.
-        entry = (loop, RateLimiter(rate, burst=burst if burst is not None else max(1, int(rate))))
-        _LIMITERS[key] = entry
-    return entry[1]
+def signed_message(token: str, triggered_at: int) -> bytes:
+    """What Lever signs of a webhook: ``token + str(triggeredAt)`` (HMAC-SHA256, hex, keyed by the
+    webhook's signature token); the body is not signed."""
+    return f"{token}{triggered_at}".encode()
 
 
 def _describe(body: Any) -> str:
@@ -75,24 +45,6 @@ def _describe(body: Any) -> str:
     if isinstance(body, list):
         return "a JSON array"
     return "null" if body is None else f"a JSON {type(body).__name__}"
-
-
-def _lever_message(error: AdapterUnavailable) -> str:
-    """Lever's own words from a 4xx answer (``{ok: false, error}`` or v1's ``{code, message}``).
-
-    :func:`~hub.http.request_json` keeps the first 200 characters of the body in its message, after
-    ``HTTP <status>: ``; the hub's error carries no body of its own.
-    """
-    detail = str(error).partition(f"HTTP {error.status}: ")[2].strip()
-    try:
-        body = json.loads(detail)
-    except ValueError:
-        return detail or f"HTTP {error.status}"
-    if isinstance(body, dict):
-        for key in ("error", "message"):
-            if isinstance(body.get(key), str) and body[key].strip():
-                return body[key].strip()
-    return detail
 
 
 class LeverClient:
@@ -115,11 +67,15 @@ class LeverClient:
         # Basic auth, the key as user name and no password, written out (aiohttp's BasicAuth is deprecated).
         credentials = base64.b64encode(f"{api_key}:".encode()).decode() if api_key else None
         self._auth = {"Authorization": f"Basic {credentials}"} if credentials else None
-        # The key is hashed so the limiter table never holds it in clear.
+        # Lever limits per API key, not per account: accounts sharing a key share one limiter. The key is
+        # hashed so the limiter table never holds it in clear. Lever tolerates bursts of a second's worth.
         identity = "key:" + hashlib.sha256(api_key.encode()).hexdigest() if api_key else "site:" + site
-        self._limiter = _limiter(api_origin, identity, rate_per_second)
-        self._apply_limiter = _limiter(
-            api_origin, "apply:" + site, const.APPLY_RATE_PER_SECOND, const.APPLY_BURST
+        self._limiter = rate_limiter(
+            (const.NAME, api_origin, identity), rate_per_second, max(1, int(rate_per_second))
+        )
+        # Application POSTs have a limit of their own, per site.
+        self._apply_limiter = rate_limiter(
+            (const.NAME, api_origin, "apply:" + site), const.APPLY_RATE_PER_SECOND, const.APPLY_BURST
         )
         self._attempts = attempts
         self._backoff_base = backoff_base
@@ -141,7 +97,7 @@ class LeverClient:
         *,
         auth: bool,
         json_body: Any = None,
-        limiter: RateLimiter | None = None,
+        apply: bool = False,
     ) -> Any:
         return await request_json(
             self._http,
@@ -151,7 +107,9 @@ class LeverClient:
             params=params,
             headers=self._auth if auth else None,
             json_body=json_body,
-            limiter=limiter or self._limiter,
+            limiter=self._apply_limiter if apply else self._limiter,
+            # An application Lever answers 4xx is refused (a closed posting…), and says why.
+            refusals=apply,
             attempts=self._attempts,
             backoff_base=self._backoff_base,
             timeout=const.REQUEST_TIMEOUT_SECONDS,
@@ -252,20 +210,7 @@ class LeverClient:
         self, path: str, body: dict[str, Any], params: Mapping[str, str] | None, *, auth: bool
     ) -> Any:
         """POST an application, queued behind the site's 2/s apply limit; Lever's 4xx refuse it."""
-        try:
-            return await self._request(
-                "POST", path, params, auth=auth, json_body=body, limiter=self._apply_limiter
-            )
-        except AdapterAuthError:
-            raise
-        except AdapterUnavailable as error:
-            # What is left in 4xx is Lever refusing this application, except a 429 that outlasted
-            # request_json's retries: that one is "not now", not "no".
-            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
-                raise ApplicationRefused(
-                    f"{self.peer} refused the application: {_lever_message(error)}"
-                ) from None
-            raise
+        return await self._request("POST", path, params, auth=auth, json_body=body, apply=True)
 
     async def apply_v1(self, posting_id: str, body: dict[str, Any]) -> str:
         """Apply through API v1 (``POST /v1/postings/{id}/apply``); returns Lever's application id."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.normalised import Application, Event, EventKind, Job, Workplace, candidate_hash, format_salary
+from hub.sdk import Application, Event, EventKind, Job, Workplace, candidate_hash, format_salary
 from plugins.lever import const
 
 

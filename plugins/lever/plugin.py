@@ -10,19 +10,28 @@ from typing import Any
 
 import aiohttp
 
-from hub import hookimpl
-from hub.errors import (
+from hub.sdk import (
+    Account,
     AdapterUnavailable,
+    Application,
     ApplicationRefused,
+    ApplicationResult,
     ConfigError,
+    Event,
+    Job,
+    JobPage,
+    Option,
+    PluginInfo,
+    Stage,
     WebhookMalformed,
     WebhookRejected,
+    WebhookRequest,
     WebhookUnconfirmed,
+    hookimpl,
+    signature_matches,
 )
-from hub.normalised import Account, Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
-from hub.options import Option, PluginInfo
 from plugins.lever import const
-from plugins.lever.client import LeverClient, origin, signature_matches
+from plugins.lever.client import LeverClient, origin, signed_message
 from plugins.lever.mapping import (
     ApplicationFormError,
     OpportunityError,
@@ -230,7 +239,7 @@ def appcast_hub_verify_webhook(options: Mapping[str, Any], request: WebhookReque
     if abs(age) > options["webhook_max_age_seconds"]:
         when = "old" if age > 0 else "in the future"
         raise WebhookRejected(f"triggeredAt is {abs(age):.0f}s {when}, outside webhook_max_age_seconds")
-    if not signature_matches(secrets, token, triggered_at, sent):
+    if not signature_matches(secrets, signed_message(token, triggered_at), sent):
         raise WebhookRejected("signature does not match any webhook token")
     return token
 

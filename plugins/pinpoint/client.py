@@ -1,40 +1,26 @@
-"""Talking to Pinpoint: authenticated JSON:API requests, paging, signatures.
+"""Talking to Pinpoint: authenticated JSON:API requests and paging.
 
-Every GET goes through :func:`hub.http.request_json` (retries, ``Retry-After``, error mapping). The one
-POST (creating an application) is not idempotent, so it has its own loop that retries only what cannot
-have created anything (429, a refused connection) and hands 4xx bodies back for their JSON:API errors.
-Both wait behind one :class:`~hub.http.RateLimiter` per account, so a sync, reconciliation, new
-applications and a burst of webhooks share Pinpoint's patience instead of each spending it separately.
+Every request goes through the SDK's ``request_json`` (retries, ``Retry-After``, one outcome per answer):
+the one POST (creating an application) as a request that is not idempotent and whose 4xx is a refusal.
+All of an account's requests wait behind one shared rate limiter.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import re
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
-from hub.http import RateLimiter, request_json
+from hub.sdk import AdapterAuthError, AdapterUnavailable, rate_limiter, request_json
 from plugins.pinpoint import const
 
 _LOGGER = logging.getLogger(__name__)
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-# A RateLimiter holds an asyncio.Lock, which binds to the loop it first waits in; keying by loop keeps
-# one limiter per account for the hub's single loop without breaking tests that run one loop each.
-_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, float], RateLimiter]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class NotFound(AdapterUnavailable):
@@ -62,22 +48,6 @@ def base_url(options: Mapping[str, Any]) -> str:
     return const.BASE_URL_TEMPLATE.format(subdomain=subdomain)
 
 
-def webhook_signature(secret: str, body: bytes) -> str:
-    """What Pinpoint puts in ``PINPOINT-HMAC-SHA256``: Base64 of HMAC-SHA256(secret, raw body)."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def _limiter(account: str, root: str, rate: float) -> RateLimiter | None:
-    if rate <= 0:
-        return None  # documented: 0 switches the client-side limit off
-    per_loop = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
-    key = (account, root, rate)
-    if key not in per_loop:
-        per_loop[key] = RateLimiter(rate)
-    return per_loop[key]
-
-
 @dataclass(slots=True)
 class JsonApiPage:
     """One page of a JSON:API collection: its resources (first sightings only) and ``included``."""
@@ -98,8 +68,11 @@ class PinpointClient:
             "Accept": const.JSONAPI_MEDIA_TYPE,
         }
         rate = options.get("rate_per_second")
-        self._limiter = _limiter(
-            account, self.base_url, const.DEFAULT_RATE_PER_SECOND if rate is None else float(rate)
+        # One limiter per account: a sync, reconciliation, new applications and a burst of webhooks share
+        # Pinpoint's patience instead of each spending it separately. 0 switches it off.
+        self._limiter = rate_limiter(
+            (const.NAME, account, self.base_url),
+            const.DEFAULT_RATE_PER_SECOND if rate is None else float(rate),
         )
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -132,16 +105,15 @@ class PinpointClient:
             raise AdapterUnavailable(f"{const.PEER} answered {const.API_PREFIX}{path} with {problem}")
         return document
 
-    async def post(self, path: str, document: Mapping[str, Any]) -> tuple[int, Any]:
-        """POST a JSON:API document to ``/api/v1{path}``; return the status and decoded body of the answer.
+    async def post(self, path: str, document: Mapping[str, Any]) -> Any:
+        """POST a JSON:API document to ``/api/v1{path}``; return the decoded answer.
 
-        Returns for 2xx and for 4xx other than 401/403/429, whose bodies carry Pinpoint's JSON:API
-        ``errors`` (the body is None when it is not JSON). Creating is not idempotent: ``request_json``
-        only retries what cannot have created anything, and raises OutcomeUnknown when the record may
-        or may not exist. 401/403 raise AdapterAuthError.
+        Creating is not idempotent: ``request_json`` only retries what cannot have created anything, and
+        raises OutcomeUnknown when the record may or may not exist. A 4xx (other than 401/403/429) is
+        Pinpoint refusing it: ApplicationRefused, with its JSON:API ``errors`` as ``detail``.
         """
         try:
-            answer = await request_json(
+            return await request_json(
                 self._http,
                 "POST",
                 f"{self.base_url}{const.API_PREFIX}{path}",
@@ -153,18 +125,12 @@ class PinpointClient:
                 backoff_base=const.BACKOFF_BASE,
                 backoff_cap=const.BACKOFF_CAP,
                 timeout=const.POST_TIMEOUT,
+                refusals=True,
             )
         except AdapterAuthError as error:
             raise AdapterAuthError(
                 f"{error}: check the account's api_key and its permissions", status=error.status
             ) from None
-        except OutcomeUnknown:
-            raise
-        except AdapterUnavailable as error:
-            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
-                return error.status, None if isinstance(error.detail, str) else error.detail
-            raise
-        return 201, answer
 
     async def iter_pages(
         self, path: str, *, page_size: int, params: Mapping[str, str] | None = None

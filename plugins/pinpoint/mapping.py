@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.normalised import (
+from hub.sdk import (
     Application,
     ApplicationResult,
     Event,
@@ -441,24 +441,6 @@ def application_document(
             "relationships": {"job": {"data": {"type": "jobs", "id": job_id}}},
         }
     }
-
-
-def error_details(document: Any) -> list[str]:
-    """Pinpoint's JSON:API ``errors`` as readable lines: each ``detail`` (or ``title``) and its field."""
-    errors = document.get("errors") if isinstance(document, Mapping) else None
-    lines: list[str] = []
-    for error in errors if isinstance(errors, list) else []:
-        if not isinstance(error, Mapping):
-            continue
-        text = _text(error.get("detail")) or _text(error.get("title")) or _text(error.get("code"))
-        source = error.get("source")
-        pointer = _text(source.get("pointer")) if isinstance(source, Mapping) else None
-        field_name = pointer.rsplit("/", 1)[-1] if pointer else None
-        if text and field_name and field_name.lower() not in text.lower():
-            text = f"{field_name}: {text}"
-        if text or field_name:
-            lines.append((text or f"{field_name} is invalid")[:300])
-    return lines
 
 
 def created_application(document: Any) -> ApplicationResult:

@@ -9,7 +9,6 @@ Pinpoint documents and what it does not.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -20,18 +19,31 @@ from typing import Any
 
 import aiohttp
 
-from hub import hookimpl
-from hub.errors import AdapterUnavailable, ApplicationRefused, WebhookMalformed, WebhookRejected
-from hub.normalised import Account, Application, ApplicationResult, Event, Job, JobPage, Stage, WebhookRequest
-from hub.options import Option, PluginInfo
+from hub.sdk import (
+    Account,
+    AdapterUnavailable,
+    Application,
+    ApplicationRefused,
+    ApplicationResult,
+    Event,
+    Job,
+    JobPage,
+    Option,
+    PluginInfo,
+    Stage,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+    hookimpl,
+    signature_matches,
+)
 from plugins.pinpoint import const
-from plugins.pinpoint.client import BadRequest, NotFound, PinpointClient, webhook_signature
+from plugins.pinpoint.client import BadRequest, NotFound, PinpointClient
 from plugins.pinpoint.mapping import (
     IncludedIndex,
     MappingError,
     application_document,
     created_application,
-    error_details,
     hired_event,
     index_included,
     is_hired,
@@ -176,9 +188,7 @@ def appcast_hub_verify_webhook(
     signature = _header(request.headers, const.SIGNATURE_HEADER)
     if not signature:
         raise WebhookRejected(f"missing {const.SIGNATURE_HEADER} header")
-    expected = webhook_signature(secret, request.body)
-    # Bytes, not str: compare_digest refuses non-ASCII str, and a forged header may be anything.
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
+    if not signature_matches(secret, request.body, signature, encoding="base64"):
         raise WebhookRejected("signature does not match")
     body = _json_object(request.body)
     max_age = options.get("webhook_max_age_seconds") or 0
@@ -408,8 +418,11 @@ async def appcast_hub_create_application(
             job.ats_id,
         )
     client = PinpointClient(http, options, account.name)
-    status, answer = await client.post("/applications", application_document(job.ats_id, application))
-    if status in (400, 422) and _names_source(answer):
+    try:
+        answer = await client.post("/applications", application_document(job.ats_id, application))
+    except ApplicationRefused as refused:
+        if not _names_source(refused.detail):
+            raise
         # A 4xx created nothing, so sending again is safe: better a candidate without a source than none.
         _LOGGER.warning(
             "pinpoint %s: Pinpoint refused the %s attribute; sending the application without its source",
@@ -417,19 +430,10 @@ async def appcast_hub_create_application(
             const.SOURCE_ATTRIBUTE,
         )
         document = application_document(job.ats_id, application, with_source=False)
-        status, answer = await client.post("/applications", document)
-    if 200 <= status < 300:
-        try:
-            return created_application(answer)
-        except MappingError as error:
-            raise AdapterUnavailable(
-                f"{const.PEER} accepted the application (HTTP {status}) but {error}: it may exist already",
-                status=status,
-            ) from None
-    details = "; ".join(error_details(answer)) or "no reason given"
-    if status == 422:
-        raise ApplicationRefused(f"{const.PEER} refused the application: {details}")
-    raise AdapterUnavailable(
-        f"{const.PEER} answered POST {const.API_PREFIX}/applications with HTTP {status}: {details}",
-        status=status,
-    )
+        answer = await client.post("/applications", document)
+    try:
+        return created_application(answer)
+    except MappingError as error:
+        raise AdapterUnavailable(
+            f"{const.PEER} accepted the application but {error}: it may exist already"
+        ) from None

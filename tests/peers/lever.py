@@ -5,7 +5,7 @@ Postings (and their application forms) are generated deterministically from thei
 request needs them, so a fake with 100,000 postings starts at once; changes made by tests are kept beside
 the generated data. Applications create opportunities, which tests can hire or archive. Application POSTs
 are limited like Lever's (2 in any second, 429 with ``Retry-After`` beyond). The shapes follow Lever's
-documentation (see PROTOCOLS.md); :class:`~tests.peers.Faults` adds failures.
+documentation (see PROTOCOLS.md); :class:`~hub.testing.peers.Faults` adds failures.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import BasicAuth, web
 
 from hub.normalised import WebhookRequest
-from tests.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FAULTS, Faults, peer_app, running
 
 SITE = "acme"
 API_KEY = "lever-test-key-0123456789"

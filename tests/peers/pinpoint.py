@@ -27,7 +27,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from hub.normalised import WebhookRequest
-from tests.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FAULTS, Faults, peer_app, running
 
 JSONAPI = "application/vnd.api+json"
 SIGNATURE_HEADER = "PINPOINT-HMAC-SHA256"
@@ -291,7 +291,7 @@ class FakePinpoint:
 
     @property
     def faults(self) -> Faults:
-        """The failures to inject next (see :class:`tests.peers.Faults`)."""
+        """The failures to inject next (see :class:`hub.testing.peers.Faults`)."""
         return self.app[FAULTS]
 
     @asynccontextmanager

@@ -4,7 +4,7 @@ and requests signed exactly as Slack signs them.
 The bot's Web API client is pointed here with ``[slack] api_base_url = "{url}/api/"``; slash commands and
 button clicks carry ``response_url`` s on this server, so every answer the bot gives lands in
 :attr:`FakeSlack.responses`. Shapes follow Slack's documentation (PROTOCOLS.md); signatures are computed
-with ``slack_sdk.signature.SignatureVerifier`` as Slack computes them. :class:`~tests.peers.Faults`
+with ``slack_sdk.signature.SignatureVerifier`` as Slack computes them. :class:`~hub.testing.peers.Faults`
 (e.g. one 429 with ``Retry-After``) applies to every route.
 
     slack = FakeSlack(usergroups={"S123": ["U1"]})
@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
-from tests.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FAULTS, Faults, peer_app, running
 
 BOT_TOKEN = "xoxb-1111-2222-fake-bot-token"
 APP_TOKEN = "xapp-1-A111-fake-app-token"
@@ -67,7 +67,7 @@ class FakeSlack:
 
     @property
     def faults(self) -> Faults:
-        """The failures to inject next (see :class:`tests.peers.Faults`)."""
+        """The failures to inject next (see :class:`hub.testing.peers.Faults`)."""
         return self.app[FAULTS]
 
     @property

@@ -23,10 +23,10 @@ from hub.normalised import Account, Delivery, Event, Job, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
 from hub.testing import make_account
+from hub.testing.appcast import PAYLOAD_KEYS, FakeAppcast, shape_problem
+from hub.testing.peers import running
 from plugins.appcast import const, plugin
 from plugins.appcast.pixels import js_string
-from tests.peers import running
-from tests.peers.appcast import PAYLOAD_KEYS, FakeAppcast, shape_problem
 
 TOKEN = "ac-secret-token-0123456789"
 EMAIL = "Grace.Hopper@example.com"

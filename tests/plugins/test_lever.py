@@ -26,7 +26,7 @@ from hub.errors import (
 from hub.normalised import Account, Application, ApplicationResult, Event, Job, WebhookRequest, candidate_hash
 from hub.options import validate_options
 from hub.plugins import PluginHost
-from hub.testing import AdapterContract, AdapterUnderTest, make_account
+from hub.testing import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample, make_account
 from plugins.lever import client as lever_client
 from plugins.lever import const, mapping
 from plugins.lever import plugin as lever_plugin
@@ -131,17 +131,44 @@ class _LeverContract(AdapterContract):
     def contract_min_pages(self) -> int:
         return 3
 
+    @pytest.fixture
+    def contract_application(self, fake: FakeLever) -> ApplicationSample:
+        return _sample(fake, sorted(fake.postings_asking("plain"))[0])
+
+    @pytest.fixture
+    def contract_refused_application(self, fake: FakeLever) -> ApplicationSample:
+        closed = sorted(fake.postings_asking("plain"))[1]
+        fake.close_posting(closed)  # Lever answers 400: the posting takes no applications
+        return _sample(fake, closed)
+
 
 class TestLeverPublicContract(_LeverContract):
-    """Without an API key: published postings only, and no webhooks (Lever's cannot be confirmed)."""
+    """Without an API key: published postings only, no webhooks (Lever's cannot be confirmed), and
+    applications through the postings API."""
 
     @pytest.fixture
     def contract_options(self, fake: FakeLever) -> dict[str, Any]:
-        return {"site": fake.site, "base_url": fake.url, **FAST}
+        return {"site": fake.site, "base_url": fake.url, "postings_api_key": APPLY_KEY, **FAST}
+
+    @pytest.fixture
+    def contract_unfillable_application(self, fake: FakeLever) -> ApplicationSample:
+        """Answers to questions: the postings API takes none, so it is refused before sending."""
+        posting = fake.postings_asking("required-text")[0]
+        application = dataclasses.replace(APPLICANT, answers={question_id(posting, 0): "Yes"})
+        return ApplicationSample(_job(posting), application, lambda: _applied(fake))
 
     @pytest.fixture
     def contract_expected_ids(self, fake: FakeLever) -> set[str]:
         return fake.job_ids(published_only=True)
+
+    @pytest.fixture
+    def contract_changed_since(self, fake: FakeLever) -> Callable[[], Any]:
+        def change() -> tuple[datetime, str]:
+            since = datetime.now(UTC) - timedelta(seconds=1)
+            fake.update_posting(posting_id(0), text="A changed title")
+            return since, posting_id(0)
+
+        return change
 
     async def test_contract_lists_stages_when_supported(self, adapter: AdapterUnderTest) -> None:
         """Replaces the kit's test: stages come from API v1, so without a key there are none to list.
@@ -169,23 +196,59 @@ class TestLeverV1Contract(_LeverContract):
         return fake.job_ids()
 
     @pytest.fixture
-    def contract_signed_webhook(self, fake: FakeLever) -> WebhookRequest:
-        """A real move of a real opportunity, as Lever reports it: the adapter confirms it in API v1."""
-        opportunity = fake.add_opportunity(posting=posting_id(1))
-        moved_at = fake.move(opportunity, "offer")
-        return fake.signed_webhook(
-            "candidateStageChange",
-            {"opportunityId": opportunity, "candidateId": opportunity, "toStageId": "offer"},
-            triggered_at=moved_at,
+    def contract_signed_webhooks(self, fake: FakeLever) -> list[WebhookRequest]:
+        """Real changes of real opportunities, as Lever reports them: the adapter confirms each in API v1."""
+        moved = fake.add_opportunity(posting=posting_id(1))
+        moved_at = fake.move(moved, "offer")
+        applied = fake.add_opportunity(posting=posting_id(2))
+        application = fake.opportunity(applied, expand=True)["applications"][0]
+        return [
+            _webhook(fake, "candidateStageChange", moved, moved_at, toStageId="offer"),
+            _webhook(
+                fake, "applicationCreated", applied, application["createdAt"], applicationId=application["id"]
+            ),
+        ]
+
+    @pytest.fixture
+    def contract_hire(self, fake: FakeLever) -> HireSample:
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        opportunity = fake.hire(posting=posting_id(3), source="Appcast")
+        archived_at = fake.opportunity(opportunity)["archived"]["archivedAt"]
+        return HireSample(_webhook(fake, "candidateHired", opportunity, archived_at), since, posting_id(3))
+
+    @pytest.fixture
+    def contract_changed_since(self, fake: FakeLever) -> Callable[[], Any]:
+        def change() -> tuple[datetime, str]:
+            since = datetime.now(UTC) - timedelta(seconds=1)
+            fake.update_posting(posting_id(4), text="A changed title")
+            return since, posting_id(4)
+
+        return change
+
+    @pytest.fixture
+    def contract_application(self, fake: FakeLever) -> ApplicationSample:
+        return ApplicationSample(
+            _job(sorted(fake.postings_asking("plain"))[0]), APPLICANT, lambda: _applied(fake)
+        )
+
+    @pytest.fixture
+    def contract_refused_application(self, fake: FakeLever) -> ApplicationSample:
+        closed = sorted(fake.postings_asking("plain"))[1]
+        fake.close_posting(closed)  # Lever answers 400: the posting takes no applications
+        return ApplicationSample(_job(closed), APPLICANT, lambda: _applied(fake))
+
+    @pytest.fixture
+    def contract_unfillable_application(self, fake: FakeLever) -> ApplicationSample:
+        return ApplicationSample(
+            _job(fake.postings_asking("university")[0]), APPLICANT, lambda: _applied(fake)
         )
 
     async def test_lever_forgeries_are_refused(
-        self, adapter: AdapterUnderTest, contract_signed_webhook: WebhookRequest | None
+        self, adapter: AdapterUnderTest, contract_signed_webhooks: list[WebhookRequest]
     ) -> None:
         """Beyond the kit's forgeries: Lever signs token + triggeredAt inside the body."""
-        assert contract_signed_webhook is not None
         now = datetime.now(UTC)
-        signed = contract_signed_webhook
+        signed = contract_signed_webhooks[0]
         forgeries = [
             WebhookRequest(headers={}, body=b"", query={}, received_at=now),
             WebhookRequest(headers={}, body=b'{"event": "candidateHired"}', query={}, received_at=now),
@@ -1188,6 +1251,14 @@ APPLICANT = Application(
     cover_letter="I would love to work with you.",
     urls=["https://www.linkedin.com/in/ada", "https://ada.example"],
 )
+
+
+def _applied(fake: FakeLever) -> list[str]:
+    return [application["application_id"] for application in fake.applications]
+
+
+def _sample(fake: FakeLever, posting: str) -> ApplicationSample:
+    return ApplicationSample(_job(posting), APPLICANT, lambda: _applied(fake))
 
 
 def _job(ats_id: str) -> Job:

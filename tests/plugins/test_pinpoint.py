@@ -24,10 +24,20 @@ from hub.errors import (
     WebhookMalformed,
     WebhookRejected,
 )
-from hub.normalised import Account, Application, ApplicationResult, Event, Job, JobPage, Stage, candidate_hash
+from hub.normalised import (
+    Account,
+    Application,
+    ApplicationResult,
+    Event,
+    Job,
+    JobPage,
+    Stage,
+    WebhookRequest,
+    candidate_hash,
+)
 from hub.options import validate_options
 from hub.plugins import PluginHost
-from hub.testing import AdapterContract, make_account
+from hub.testing import AdapterContract, ApplicationSample, HireSample, make_account
 from plugins.pinpoint import const, plugin
 from plugins.pinpoint.client import base_url
 from plugins.pinpoint.mapping import (
@@ -36,7 +46,6 @@ from plugins.pinpoint.mapping import (
     country_code,
     created_application,
     employment_type,
-    error_details,
     job_from_resource,
     salary_text,
     split_name,
@@ -48,6 +57,7 @@ from tests.peers.pinpoint import (
     FIRST_CREATED_APPLICATION_ID,
     SAMPLE_APPLICATION_ID,
     FakePinpoint,
+    job_id,
     status_of,
 )
 
@@ -132,8 +142,41 @@ class TestPinpointContract(AdapterContract):
         return 3
 
     @pytest.fixture
-    def contract_signed_webhook(self, fake: FakePinpoint) -> Any:
-        return fake.signed_webhook()
+    def contract_signed_webhooks(self, fake: FakePinpoint) -> list[WebhookRequest]:
+        for application in ("9101", "9102"):
+            fake.add_application(application, job=job_id(1), email=f"{application}@example.com")
+        return [fake.signed_webhook(fake.hired_body(a, job_id(1))) for a in ("9101", "9102")]
+
+    @pytest.fixture
+    def contract_hire(self, fake: FakePinpoint) -> HireSample:
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        fake.add_application("9100", job=job_id(2), email="hire@example.com", status="interview")
+        fake.mark_hired("9100")
+        return HireSample(fake.signed_webhook(fake.hired_body("9100", job_id(2))), since, job_id(2))
+
+    @pytest.fixture
+    def contract_changed_since(self, fake: FakePinpoint) -> Any:
+        def change() -> tuple[datetime, str]:
+            since = datetime.now(UTC) - timedelta(seconds=1)
+            fake.edit_job(job_id(1), title="A changed title")
+            return since, job_id(1)
+
+        return change
+
+    @pytest.fixture
+    def contract_application(self, fake: FakePinpoint) -> ApplicationSample:
+        return ApplicationSample(_job("4000"), an_application(), lambda: list(fake.applications))
+
+    @pytest.fixture
+    def contract_refused_application(self, fake: FakePinpoint) -> ApplicationSample:
+        # Pinpoint answers 422 "Job is not accepting applications".
+        return ApplicationSample(_job("4003"), an_application(), lambda: list(fake.applications))
+
+    @pytest.fixture
+    def contract_unfillable_application(self, fake: FakePinpoint) -> ApplicationSample:
+        # Pinpoint documents no way to send answers: refused, rather than sent without them.
+        application = an_application(answers={"q1": "Yes"})
+        return ApplicationSample(_job("4000"), application, lambda: list(fake.applications))
 
 
 # --- jobs -------------------------------------------------------------------------------------------
@@ -894,6 +937,10 @@ def a_job(ats_id: str = "4000") -> Job:
     return Job(ats_id=ats_id, title="Senior Backend Engineer", posted_at=EPOCH)
 
 
+def _job(ats_id: str) -> Job:
+    return Job(ats_id=ats_id, title="Any title", posted_at=datetime.now(UTC))
+
+
 def an_application(**overrides: Any) -> Application:
     fields: dict[str, Any] = {
         "name": "Ada King Lovelace",
@@ -1115,26 +1162,6 @@ async def test_the_fake_wants_a_jsonapi_body(fake: FakePinpoint, http) -> None:
         assert response.status == 415
     async with http.post(f"{fake.url}/api/v1/applications", json=document) as response:
         assert response.status == 401
-
-
-def test_error_details_name_the_field() -> None:
-    document = {
-        "errors": [
-            {"detail": "can't be blank", "source": {"pointer": "/data/attributes/email"}},
-            {"title": "Email is invalid", "source": {"pointer": "/data/attributes/email"}},
-            {"source": {"pointer": "/data/attributes/phone"}},
-            {"code": "taken"},
-            "junk",
-        ]
-    }
-    assert error_details(document) == [
-        "email: can't be blank",
-        "Email is invalid",
-        "phone is invalid",
-        "taken",
-    ]
-    assert error_details(None) == []
-    assert error_details({"errors": "nope"}) == []
 
 
 @pytest.mark.parametrize(

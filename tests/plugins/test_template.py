@@ -121,8 +121,9 @@ class TestTemplate(AdapterContract):
         return 3  # 8 jobs, 3 a page
 
     @pytest.fixture
-    def contract_signed_webhook(self) -> WebhookRequest:
-        return signed(HIRE)
+    def contract_signed_webhooks(self) -> list[WebhookRequest]:
+        other = {**HIRE, "id": "evt_2", "data": {**HIRE["data"], "application_id": "A-8", "job_id": "J-3"}}
+        return [signed(HIRE), signed(other)]
 
     async def test_jobs_are_mapped(self, adapter: AdapterUnderTest) -> None:
         jobs = {job.ats_id: job for page in await adapter.fetch_pages() for job in page.jobs}

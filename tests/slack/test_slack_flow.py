@@ -22,7 +22,8 @@ import pytest
 from lxml import etree
 
 from hub import models
-from tests.conftest import free_port, hub_command, serving_hub, write_config
+from hub.testing.peers import serving_hub
+from tests.conftest import free_port, hub_command, write_config
 from tests.peers.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 ADMIN = "UADMIN001"

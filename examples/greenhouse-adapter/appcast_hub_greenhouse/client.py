@@ -13,8 +13,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from hub.errors import AdapterUnavailable
-from hub.http import request_json
+from hub.sdk import AdapterUnavailable, request_json
 
 from . import const
 

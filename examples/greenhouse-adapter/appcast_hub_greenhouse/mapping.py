@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from hub.normalised import Event, Job, Workplace, candidate_hash, format_salary
+from hub.sdk import Event, Job, Workplace, candidate_hash, format_salary
 
 from . import const
 

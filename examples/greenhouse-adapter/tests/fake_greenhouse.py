@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.normalised import WebhookRequest
+from hub.sdk import WebhookRequest
 
 BOARD = "acme"
 WEBHOOK_SECRET = "greenhouse-webhook-secret-for-tests"

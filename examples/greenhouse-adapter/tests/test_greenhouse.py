@@ -14,9 +14,16 @@ import pytest
 from appcast_hub_greenhouse import const, plugin
 from fake_greenhouse import FIRST_JOB_ID, WEBHOOK_SECRET, FakeGreenhouse
 
-from hub.errors import AdapterUnavailable, WebhookMalformed, WebhookRejected
-from hub.normalised import Event, WebhookRequest, candidate_hash
-from hub.testing import AdapterContract, AdapterUnderTest
+from hub.sdk import (
+    AdapterContract,
+    AdapterUnavailable,
+    AdapterUnderTest,
+    Event,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookRequest,
+    candidate_hash,
+)
 
 JOBS = 12
 
@@ -60,8 +67,11 @@ class TestGreenhouse(AdapterContract):
         return greenhouse.job_ids
 
     @pytest.fixture
-    def contract_signed_webhook(self, greenhouse: FakeGreenhouse) -> WebhookRequest:
-        return greenhouse.signed(greenhouse.hire(46_194_062, str(FIRST_JOB_ID + 3)))
+    def contract_signed_webhooks(self, greenhouse: FakeGreenhouse) -> list[WebhookRequest]:
+        return [
+            greenhouse.signed(greenhouse.hire(46_194_062, str(FIRST_JOB_ID + 3))),
+            greenhouse.signed(greenhouse.hire(46_194_063, str(FIRST_JOB_ID + 4))),
+        ]
 
     # --- jobs ---------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ request and nothing is copied until asked for.
 Answers: 200 for a new key and for a repeated one (counted in :attr:`duplicates`); 400 without an
 ``Idempotency-Key`` or with a body that is not a JSON object; 401 when :attr:`token` is set and the
 bearer does not match; 422 when :attr:`validate` is on and the body is not the SPEC's shape. The
-:class:`~tests.peers.Faults` middleware (5xx bursts, 429, slowness) applies before any of that, so a
+:class:`~hub.testing.peers.Faults` middleware (5xx bursts, 429, slowness) applies before any of that, so a
 faulted request is never recorded.
 """
 
@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.normalised import FUNNEL_EVENTS
-from tests.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FAULTS, Faults, peer_app, running
 
 EVENTS_PATH = "/events"
 #: The keys of an event body, exactly (SPEC.md, "Outbound events to Appcast").
@@ -132,7 +132,7 @@ class FakeAppcast:
 
     @property
     def faults(self) -> Faults:
-        """The failures to inject next (see :class:`tests.peers.Faults`)."""
+        """The failures to inject next (see :class:`hub.testing.peers.Faults`)."""
         return self.app[FAULTS]
 
     @property

@@ -1,0 +1,134 @@
+"""The plugin SDK: the one part of the hub a plugin imports, as llm plugins import ``llm``.
+
+An adapter or a destination written against this module keeps working while the hub changes inside::
+
+    from hub.sdk import Event, Job, JobPage, Option, PluginInfo, hookimpl, request_json
+
+What is here, and where it is documented:
+
+* the marker, :data:`hookimpl`, for the hooks of :mod:`hub.hookspecs`;
+* the shapes adapters return and receive (:mod:`hub.normalised`), checked where they are built;
+* the errors the hub knows how to answer (:mod:`hub.errors`);
+* options and the plugin's self-description (:mod:`hub.options`);
+* HTTP to peers: :func:`request_json` (retries, ``Retry-After``, one outcome per answer), the shared
+  per-key :func:`rate_limiter`, :func:`retry_after`, :func:`peer_message` (:mod:`hub.http`);
+* webhook signatures: :func:`signature_matches` and :func:`sign` (:mod:`hub.signatures`);
+* for tests, the contract kit and the test peers (:mod:`hub.testing`: ``AdapterContract``,
+  ``FakeAppcast``, ``serving_hub``…), imported from here only when asked for, so the hub never loads
+  pytest unless a test does.
+
+The built-in plugins import nothing else of the hub (a test checks it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hub import hookimpl
+from hub.errors import (
+    AdapterAuthError,
+    AdapterUnavailable,
+    ApplicationRefused,
+    ConfigError,
+    OutcomeUnknown,
+    ShapeError,
+    WebhookMalformed,
+    WebhookRejected,
+    WebhookUnconfirmed,
+)
+from hub.http import (
+    RateLimiter,
+    peer_message,
+    rate_limiter,
+    request_json,
+    retry_after,
+    unlimited,
+)
+from hub.normalised import (
+    EVENT_KINDS,
+    FUNNEL_EVENTS,
+    WORKPLACES,
+    Account,
+    Application,
+    ApplicationResult,
+    Delivery,
+    Event,
+    EventKind,
+    FunnelEvent,
+    Job,
+    JobPage,
+    Stage,
+    WebhookRequest,
+    Workplace,
+    candidate_hash,
+    format_salary,
+    xml_safe,
+)
+from hub.options import Option, PluginInfo
+from hub.signatures import sign, signature_matches
+
+#: Names served by :mod:`hub.testing` (which imports pytest): loaded on first use only.
+_TESTING = frozenset(
+    {
+        "AdapterContract",
+        "AdapterUnderTest",
+        "ApplicationSample",
+        "FakeAppcast",
+        "Faults",
+        "HireSample",
+        "free_port",
+        "make_account",
+        "peer_app",
+        "running",
+        "serving_hub",
+    }
+)
+
+__all__ = [
+    "EVENT_KINDS",
+    "FUNNEL_EVENTS",
+    "WORKPLACES",
+    "Account",
+    "AdapterAuthError",
+    "AdapterUnavailable",
+    "Application",
+    "ApplicationRefused",
+    "ApplicationResult",
+    "ConfigError",
+    "Delivery",
+    "Event",
+    "EventKind",
+    "FunnelEvent",
+    "Job",
+    "JobPage",
+    "Option",
+    "OutcomeUnknown",
+    "PluginInfo",
+    "RateLimiter",
+    "ShapeError",
+    "Stage",
+    "WebhookMalformed",
+    "WebhookRejected",
+    "WebhookRequest",
+    "WebhookUnconfirmed",
+    "Workplace",
+    "candidate_hash",
+    "format_salary",
+    "hookimpl",
+    "peer_message",
+    "rate_limiter",
+    "request_json",
+    "retry_after",
+    "sign",
+    "signature_matches",
+    "unlimited",
+    "xml_safe",
+    *sorted(_TESTING),
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TESTING:
+        return getattr(importlib.import_module("hub.testing"), name)
+    raise AttributeError(f"module 'hub.sdk' has no attribute {name!r}")

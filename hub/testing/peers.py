@@ -1,0 +1,121 @@
+"""Fake peers for tests, and the hub itself on a socket: real aiohttp apps on loopback.
+
+A fake ATS (or Appcast, :mod:`hub.testing.appcast`) is an :class:`aiohttp.web.Application` made with
+:func:`peer_app`; :func:`running` serves it on 127.0.0.1 on a free port. :class:`Faults` injects the
+failures real peers produce (5xx bursts, 429 with ``Retry-After``, slow answers, malformed bodies) through
+one middleware every peer installs. :func:`serving_hub` serves the hub built from a config file, by its
+own factory, so an adapter's tests can run sync → feed → signed webhook → delivery end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from hub.plugins import PluginHost
+
+FAULTS = web.AppKey("faults", "Faults")
+
+
+@dataclass
+class Faults:
+    """What a peer should get wrong next. Counters count down as requests arrive."""
+
+    #: Answer the next N requests with 503.
+    server_errors: int = 0
+    #: Answer the next N requests with 429 and ``Retry-After: retry_after``.
+    rate_limited: int = 0
+    retry_after: float = 0
+    #: Answer the next N requests 200 with a body that is not JSON.
+    malformed: int = 0
+    #: Answer the next N requests with 401.
+    unauthorized: int = 0
+    #: Seconds to wait before answering each request.
+    delay: float = 0
+    #: After this many requests, drop every connection unanswered (a peer dying mid-conversation).
+    die_after: int | None = None
+    #: Every request seen, as "METHOD path?query".
+    requests: list[str] = field(default_factory=list)
+
+
+@web.middleware
+async def fault_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Apply the app's :class:`Faults` before the real handler answers."""
+    faults = request.app[FAULTS]
+    faults.requests.append(f"{request.method} {request.path_qs}")
+    if faults.die_after is not None and len(faults.requests) > faults.die_after:
+        request.transport.close()  # type: ignore[union-attr]
+        raise ConnectionResetError("peer died")
+    if faults.delay:
+        await asyncio.sleep(faults.delay)
+    if faults.unauthorized:
+        faults.unauthorized -= 1
+        return web.json_response({"error": "unauthorized"}, status=401)
+    if faults.rate_limited:
+        faults.rate_limited -= 1
+        return web.json_response(
+            {"error": "rate limited"},
+            status=429,
+            headers={"Retry-After": f"{faults.retry_after:g}"},
+        )
+    if faults.server_errors:
+        faults.server_errors -= 1
+        return web.Response(status=503, text="service unavailable")
+    if faults.malformed:
+        faults.malformed -= 1
+        return web.Response(status=200, text="<html>not json", content_type="application/json")
+    return await handler(request)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peer_app() -> web.Application:
+    """A new peer application with fault injection installed; add routes and state to it."""
+    app = web.Application(middlewares=[fault_middleware])
+    app[FAULTS] = Faults()
+    return app
+
+
+@asynccontextmanager
+async def running(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 on a free port for the life of the block; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def serving_hub(config_file: Path, plugins: PluginHost | None = None) -> AsyncIterator[str]:
+    """The hub built from ``config_file`` by its own factory, served on loopback; yields its base URL.
+
+    ``plugins``: the plugins to run with (by default every installed one, as ``appcast-hub serve`` has).
+    """
+    from hub.app import create_app
+    from hub.config import bind_plugins, load_config
+    from hub.plugins import load_plugins
+
+    plugins = plugins or load_plugins()
+    config = bind_plugins(load_config(config_file), plugins)
+    async with running(create_app(config, plugins)) as url:
+        yield url

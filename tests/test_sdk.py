@@ -1,0 +1,56 @@
+"""``hub.sdk`` is the one public surface plugins import: complete, light, and the only one they use."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import hub.sdk
+from tests.conftest import REPO
+
+PLUGIN_SOURCES = sorted(
+    [*(REPO / "plugins").rglob("*.py"), *(REPO / "examples").rglob("*.py")], key=lambda path: str(path)
+)
+
+
+def _hub_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [module for module in modules if module == "hub" or module.startswith("hub.")]
+    return found
+
+
+def test_plugins_import_nothing_of_the_hub_but_the_sdk() -> None:
+    """Built-in plugins, the template and the outside example: an adapter never reaches into the hub."""
+    assert len(PLUGIN_SOURCES) > 20
+    offenders = {
+        str(path.relative_to(REPO)): modules
+        for path in PLUGIN_SOURCES
+        if (modules := [m for m in _hub_imports(path) if m != "hub.sdk"])
+    }
+    assert offenders == {}
+
+
+def test_everything_the_sdk_lists_is_there() -> None:
+    for name in hub.sdk.__all__:
+        assert getattr(hub.sdk, name) is not None, name
+
+
+def test_importing_the_sdk_loads_no_test_tools() -> None:
+    """The kit and the test peers come with pytest: a running hub must not load them."""
+    code = (
+        "import sys, hub.sdk, hub.app, plugins.lever.plugin, plugins.pinpoint.plugin\n"
+        "print('pytest' in sys.modules, 'hub.testing' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.split() == ["False", "False"]
