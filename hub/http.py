@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import hashlib
 import json
 import random
 import time
 import weakref
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -268,3 +269,78 @@ async def request_json(
                 wait if wait is not None else backoff_delay(attempt, backoff_base, backoff_cap)
             )
     raise AdapterUnavailable(f"{problem} (after {attempts} attempts)", status=last_status, retry_after=wait)
+
+
+async def follow_pages(
+    fetch: Callable[[Any], Awaitable[tuple[list[Any], Any]]], *, peer: str
+) -> AsyncIterator[list[Any]]:
+    """Every page of a paged list, to the end, whatever the peer's paging: ``fetch(cursor)`` returns the
+    page's items and the next cursor (a page number, an offset, a token, a URL), None after the last
+    page; the first call gets None. A cursor seen before (a server ignoring its paging) fails the list
+    rather than loop forever or stop early passing part of it off as the whole.
+    """
+    seen: set[Any] = set()
+    cursor = None
+    while True:
+        items, cursor = await fetch(cursor)
+        yield items
+        if cursor is None:
+            return
+        if cursor in seen:
+            raise AdapterUnavailable(f"{peer} sent a page cursor it had sent before ({str(cursor)[:40]!r})")
+        seen.add(cursor)
+
+
+class Api:
+    """One account's connection to a peer's JSON API: its root URL, its credentials, its share of the
+    peer's rate limit. A client module built on it holds only what is the ATS's own.
+
+    ``rate_key`` is what the peer limits by (usually the API key: it is hashed here, never kept in
+    clear): every :class:`Api` with the same root and key shares one :func:`rate_limiter`.
+    """
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        peer: str,
+        headers: Mapping[str, str] | None = None,
+        rate: float = 0.0,
+        rate_key: str = "",
+        burst: int = 1,
+        attempts: int = 4,
+        timeout: float = 30.0,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.peer = peer
+        self.headers = dict(headers or {})
+        key = hashlib.sha256(rate_key.encode()).hexdigest()
+        self.limiter = rate_limiter((peer, self.base_url, key), rate, burst)
+        self.attempts = attempts
+        self.timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        refusals: bool = False,
+    ) -> Any:
+        """:func:`request_json` of ``method`` on ``base_url + path``, with the credentials and the limit."""
+        return await request_json(
+            self.http, method, self.base_url + path, peer=self.peer, params=params, headers=self.headers,
+            json_body=json_body, limiter=self.limiter, attempts=self.attempts, timeout=self.timeout,
+            refusals=refusals,
+        )  # fmt: skip
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET ``path``: its decoded JSON."""
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, body: Any, *, refusals: bool = False) -> Any:
+        """POST ``body`` as JSON to ``path`` (``refusals``: a 4xx is the peer refusing an application)."""
+        return await self.request("POST", path, json_body=body, refusals=refusals)

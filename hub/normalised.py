@@ -9,13 +9,14 @@ built: a mistake raises :class:`~hub.errors.ShapeError` naming the field, in the
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from hub.errors import ShapeError
+from hub.errors import ShapeError, WebhookMalformed
 
 Workplace = Literal["onsite", "hybrid", "remote"]
 EventKind = Literal["application_created", "stage_changed", "hired", "archived"]
@@ -175,6 +176,16 @@ class WebhookRequest:
         """
         lowered = name.lower()
         return next((value for key, value in self.headers.items() if key.lower() == lowered), None)
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; :class:`~hub.errors.WebhookMalformed` (400) when it is not one."""
+        try:
+            document = json.loads(self.body)
+        except (UnicodeDecodeError, RecursionError, ValueError):
+            raise WebhookMalformed("the body is not JSON") from None
+        if not isinstance(document, dict):
+            raise WebhookMalformed("the body is not a JSON object")
+        return document
 
 
 @dataclass(slots=True)

@@ -7,12 +7,17 @@ An adapter or a destination written against this module keeps working while the 
 What is here, and where it is documented:
 
 * the marker, :data:`hookimpl`, for the hooks of :mod:`hub.hookspecs`;
-* the shapes adapters return and receive (:mod:`hub.normalised`), checked where they are built;
+* the shapes adapters return and receive (:mod:`hub.normalised`), checked where they are built, and
+  helpers for mapping an ATS's JSON into them: :func:`text`, :func:`iso_time`, :func:`country_code`,
+  :func:`mapped` (:mod:`hub.mapping`);
 * the errors the hub knows how to answer (:mod:`hub.errors`);
 * options and the plugin's self-description (:mod:`hub.options`);
-* HTTP to peers: :func:`request_json` (retries, ``Retry-After``, one outcome per answer), the shared
-  per-key :func:`rate_limiter`, :func:`retry_after`, :func:`peer_message` (:mod:`hub.http`);
-* webhook signatures: :func:`signature_matches` and :func:`sign` (:mod:`hub.signatures`);
+* HTTP to peers: :class:`Api` (a peer's root, credentials and shared rate limit) over
+  :func:`request_json` (retries, ``Retry-After``, one outcome per answer), :func:`follow_pages` (any
+  paging, to the end), the per-key :func:`rate_limiter`, :func:`retry_after`, :func:`peer_message`
+  (:mod:`hub.http`);
+* webhook signatures: :func:`require_body_signature` (the usual HMAC of the body, in one call),
+  :func:`signature_matches` and :func:`sign` (:mod:`hub.signatures`);
 * for tests, the contract kit and the test peers (:mod:`hub.testing`: ``AdapterContract``,
   ``FakeAppcast``, ``serving_hub``…), imported from here only when asked for, so the hub never loads
   pytest unless a test does.
@@ -38,13 +43,16 @@ from hub.errors import (
     WebhookUnconfirmed,
 )
 from hub.http import (
+    Api,
     RateLimiter,
+    follow_pages,
     peer_message,
     rate_limiter,
     request_json,
     retry_after,
     unlimited,
 )
+from hub.mapping import country_code, iso_time, mapped, text
 from hub.normalised import (
     EVENT_KINDS,
     FUNNEL_EVENTS,
@@ -66,7 +74,7 @@ from hub.normalised import (
     xml_safe,
 )
 from hub.options import Option, PluginInfo
-from hub.signatures import sign, signature_matches
+from hub.signatures import require_body_signature, sign, signature_matches
 
 #: Names served by :mod:`hub.testing` (which imports pytest): loaded on first use only.
 _TESTING = frozenset(
@@ -87,6 +95,7 @@ _TESTING = frozenset(
 
 __all__ = [
     "EVENT_KINDS",
+    "Api",
     "FUNNEL_EVENTS",
     "WORKPLACES",
     "Account",
@@ -114,14 +123,20 @@ __all__ = [
     "WebhookUnconfirmed",
     "Workplace",
     "candidate_hash",
+    "country_code",
+    "follow_pages",
     "format_salary",
     "hookimpl",
+    "iso_time",
+    "mapped",
     "peer_message",
     "rate_limiter",
     "request_json",
+    "require_body_signature",
     "retry_after",
     "sign",
     "signature_matches",
+    "text",
     "unlimited",
     "xml_safe",
     *sorted(_TESTING),

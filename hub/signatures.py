@@ -12,7 +12,12 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+from hub.errors import WebhookRejected
+
+if TYPE_CHECKING:
+    from hub.normalised import WebhookRequest
 
 Encoding = Literal["hex", "base64"]
 
@@ -63,3 +68,22 @@ def signature_matches(
         if secret:
             matched |= hmac.compare_digest(encode(hmac_sha256(secret, message), encoding).encode(), given)
     return matched
+
+
+def require_body_signature(
+    request: WebhookRequest,
+    secrets: str | Iterable[str] | None,
+    header: str,
+    *,
+    encoding: Encoding = "hex",
+    prefix: str = "",
+) -> None:
+    """Refuse (:class:`~hub.errors.WebhookRejected`, 401) a webhook whose ``header`` does not carry the
+    HMAC-SHA256 of its raw body under one of ``secrets``: the scheme most ATSs use, in one call."""
+    configured = [secrets] if isinstance(secrets, str) else [s for s in secrets or () if s]
+    if not any(configured):
+        raise WebhookRejected("no webhook secret is configured: every webhook is refused")
+    if not signature_matches(
+        configured, request.body, request.header(header), encoding=encoding, prefix=prefix
+    ):
+        raise WebhookRejected(f"missing or wrong {header} header")

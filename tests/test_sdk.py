@@ -18,7 +18,9 @@ PLUGIN_SOURCES = sorted(
 def _hub_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "hub":
+            modules = [f"hub.{alias.name}" for alias in node.names]  # ``from hub import sdk``, as llm's
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             modules = [node.module]
         elif isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]

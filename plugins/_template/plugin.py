@@ -1,95 +1,112 @@
-"""Hook implementations of the ``myats`` adapter (its entry point): jobs, and hires by signed webhook.
+"""Hook implementations of the ``myats`` adapter (its entry point): jobs, stages, webhooks, hires, Apply.
 
 Each hook takes only the arguments it uses: pluggy passes any subset of a hook's parameters by name.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 
-from hub.sdk import (
-    AdapterUnavailable,
-    Event,
-    JobPage,
-    Option,
-    PluginInfo,
-    WebhookMalformed,
-    WebhookRejected,
-    WebhookRequest,
-    hookimpl,
+from hub import sdk
+
+from . import const
+from .client import api, pages
+from .mapping import (
+    application_body,
+    event_from_webhook,
+    hire_from_application,
+    job_from_item,
+    stage_from_item,
 )
 
-from . import client, const
-from .mapping import MappingError, hire_from_webhook, job_from_item
 
-
-@hookimpl
-def appcast_hub_plugin_info() -> PluginInfo:
-    return PluginInfo(
+@sdk.hookimpl
+def appcast_hub_plugin_info() -> sdk.PluginInfo:
+    return sdk.PluginInfo(
         kind="ats",
-        description="MyATS (the adapter template): jobs from its paged API, hires by signed webhook",
+        description="MyATS: jobs, stages, signed webhooks, hires and Appcast Apply",
         options=(
-            Option("base_url", "MyATS API root, e.g. https://api.myats.example", required=True),
-            Option("api_key", f"MyATS API key, sent as {const.API_KEY_HEADER}", required=True, secret=True),
-            Option("page_size", "jobs asked for per request", type=int, default=const.DEFAULT_PAGE_SIZE),
-            Option(
-                "webhook_secret", "the webhook signing secret: webhooks are refused without it", secret=True
+            sdk.Option("base_url", "MyATS API root, e.g. https://api.myats.example", required=True),
+            sdk.Option("api_key", f"API key, sent as {const.API_KEY_HEADER}", required=True, secret=True),
+            sdk.Option("page_size", "items asked for per request", type=int, default=const.DEFAULT_PAGE_SIZE),
+            sdk.Option(
+                "rate_per_second",
+                "most requests a second (0: no limit)",
+                type=float,
+                default=const.DEFAULT_RATE_PER_SECOND,
             ),
+            sdk.Option("webhook_secret", "the signing secret: webhooks are refused without it", secret=True),
         ),
-        notes=("full sync only", f"webhooks: {const.HIRED_TYPE} becomes a hire, other types are ignored"),
     )
 
 
-@hookimpl
+@sdk.hookimpl
 async def appcast_hub_fetch_jobs(
-    options: Mapping[str, Any], http: aiohttp.ClientSession
-) -> AsyncIterator[JobPage]:
-    # MyATS cannot filter by update time, so every fetch lists every job: a snapshot whatever ``since``
-    # is. An ATS that can filter takes ``since`` and yields ``snapshot=False`` pages when it is set.
-    base_url = options["base_url"].rstrip("/")
-    pages = client.job_pages(http, base_url, options["api_key"], max(1, options["page_size"]))
-    async for items in pages:
-        try:
-            jobs = [job_from_item(item) for item in items]
-        except MappingError as error:
-            # Skipping the job would close it in the snapshot: fail the sync, keep the last good jobs.
-            raise AdapterUnavailable(f"{const.PEER}: {error}") from None
-        yield JobPage(jobs, snapshot=True)
+    options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime | None
+) -> AsyncIterator[sdk.JobPage]:
+    # MyATS filters by update time: with ``since``, only the jobs changed since then (not a snapshot).
+    params = {"updated_since": since.isoformat()} if since is not None else {}
+    async for items in pages(api(http, options), "/v1/jobs", "jobs", options["page_size"], **params):
+        yield sdk.JobPage(sdk.mapped(items, job_from_item, peer=const.PEER), snapshot=since is None)
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WebhookMalformed("body is not JSON") from None
-    if not isinstance(document, dict):
-        raise WebhookMalformed("body is not a JSON object")
-    return document
+@sdk.hookimpl
+async def appcast_hub_list_stages(options: Mapping[str, Any], http: aiohttp.ClientSession) -> list[sdk.Stage]:
+    body = await api(http, options).get("/v1/stages")
+    return sdk.mapped(body["stages"], stage_from_item, peer=const.PEER)
 
 
-@hookimpl
-def appcast_hub_verify_webhook(options: Mapping[str, Any], request: WebhookRequest) -> str | None:
-    secret = options["webhook_secret"]
-    if not secret:
-        raise WebhookRejected("no webhook_secret configured")
-    sent = request.header(const.SIGNATURE_HEADER)
-    if not sent:
-        raise WebhookRejected(f"missing {const.SIGNATURE_HEADER} header")
-    if not client.signature_matches(secret, request.body, sent):
-        raise WebhookRejected("signature does not match")
+@sdk.hookimpl
+def appcast_hub_verify_webhook(options: Mapping[str, Any], request: sdk.WebhookRequest) -> str | None:
+    signature = const.SIGNATURE_HEADER
+    sdk.require_body_signature(request, options["webhook_secret"], signature, prefix=const.SIGNATURE_PREFIX)
     # The event id is inside the signed body, so a replay cannot change it: the hub stores each id once.
-    event_id = _json_object(request.body).get("id")
+    event_id = request.json_object().get("id")
     return event_id if isinstance(event_id, str) and event_id else None
 
 
-@hookimpl
-def appcast_hub_parse_webhook(request: WebhookRequest) -> Sequence[Event]:
+@sdk.hookimpl
+async def appcast_hub_parse_webhook(
+    options: Mapping[str, Any], request: sdk.WebhookRequest, http: aiohttp.ClientSession
+) -> Sequence[sdk.Event]:
+    body = request.json_object()
+    # The body is signed whole, so it is trusted; a stage change is completed with the stage's kind.
+    stages = {}
+    if body.get("type") == "candidate.stage_changed":
+        stages = {stage.id: stage for stage in await appcast_hub_list_stages(options, http)}
     try:
-        event = hire_from_webhook(_json_object(request.body))
-    except MappingError as error:
-        raise WebhookMalformed(str(error)) from None
+        event = event_from_webhook(body, stages)
+    except ValueError as error:
+        raise sdk.WebhookMalformed(str(error)) from None
     return [event] if event is not None else []
+
+
+@sdk.hookimpl
+async def appcast_hub_fetch_recent_events(
+    options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime
+) -> list[sdk.Event]:
+    hires, params = [], {"status": "hired", "updated_since": since.isoformat()}
+    async for items in pages(
+        api(http, options), "/v1/applications", "applications", options["page_size"], **params
+    ):
+        hires += sdk.mapped(items, hire_from_application, peer=const.PEER)
+    return hires
+
+
+@sdk.hookimpl
+async def appcast_hub_create_application(
+    options: Mapping[str, Any], job: sdk.Job, application: sdk.Application, http: aiohttp.ClientSession
+) -> sdk.ApplicationResult:
+    account_api = api(http, options)
+    form = await account_api.get(f"/v1/jobs/{job.ats_id}/questions")
+    questions = form.get("questions") if isinstance(form, dict) else None
+    # The form is checked first: an application it cannot take is refused before anything is created.
+    body = application_body(job.ats_id, questions or [], application)
+    answer = await account_api.post(f"/v1/jobs/{job.ats_id}/applications", body, refusals=True)
+    if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+        raise sdk.AdapterUnavailable(f"{const.PEER} accepted the application without naming it: it may exist")
+    return sdk.ApplicationResult(answer["id"], answer.get("candidate_id"))

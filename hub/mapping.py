@@ -1,0 +1,51 @@
+"""Helpers for an adapter's ``mapping.py``: reading an ATS's JSON into the hub's shapes.
+
+What every adapter's mapping otherwise writes again: text that may be missing or blank, times that must
+carry a zone, country codes, and mapping a whole page where one bad item must fail the call (skipping it
+would close the job it used to be, or lose the hire it was).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from hub.errors import AdapterUnavailable, ShapeError
+
+T = TypeVar("T")
+
+
+def text(value: Any) -> str | None:
+    """A non-empty, trimmed string; None for a missing, blank or non-text value (ATSs send "" for unset)."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def iso_time(value: Any, what: str, *, naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 time (``Z`` allowed) as an aware datetime; :class:`~hub.errors.ShapeError` naming
+    ``what`` when it is missing, unreadable, or (unless ``naive_is_utc``) has no zone."""
+    try:
+        moment = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is not None and moment.tzinfo is None and naive_is_utc:
+        moment = moment.replace(tzinfo=UTC)
+    if moment is None or moment.tzinfo is None:
+        raise ShapeError(f"{what} must be an ISO 8601 time with a zone, not {value!r:.60}")
+    return moment
+
+
+def country_code(value: Any) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper case; None for anything that is not two letters."""
+    code = text(value)
+    return code.upper() if code and len(code) == 2 and code.isascii() and code.isalpha() else None
+
+
+def mapped(items: Iterable[Any], mapper: Callable[[Any], T], *, peer: str) -> list[T]:
+    """``mapper`` of every item; an item it cannot map (a ``ValueError``, ShapeError included) fails the
+    whole call as :class:`~hub.errors.AdapterUnavailable` naming the peer, so the hub keeps the last good
+    data and tries again later."""
+    try:
+        return [mapper(item) for item in items]
+    except ValueError as error:
+        raise AdapterUnavailable(f"{peer} answered something it does not document: {error}") from None
