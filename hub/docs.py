@@ -127,15 +127,16 @@ SHAPES: tuple[type, ...] = (
     normalised.Application,
     normalised.ApplicationResult,
     normalised.Delivery,
+    normalised.Account,
     options.PluginInfo,
     options.Option,
 )
-#: The closed sets of values some fields take (``Literal`` aliases).
-VALUE_SETS: tuple[tuple[str, object], ...] = (
-    ("Workplace", normalised.Workplace),
-    ("EventKind", normalised.EventKind),
-    ("FunnelEvent", normalised.FunnelEvent),
-    ("PluginKind", options.PluginKind),
+#: The closed sets of values some fields take (``Literal`` aliases), and the SDK's tuple of each.
+VALUE_SETS: tuple[tuple[str, object, str | None], ...] = (
+    ("Workplace", normalised.Workplace, "WORKPLACES"),
+    ("EventKind", normalised.EventKind, "EVENT_KINDS"),
+    ("FunnelEvent", normalised.FunnelEvent, "FUNNEL_EVENTS"),
+    ("PluginKind", options.PluginKind, None),
 )
 
 
@@ -170,15 +171,16 @@ def render_shapes() -> str:
     for cls in SHAPES:
         doc = markdown(inspect.getdoc(cls) or "")
         comments = field_comments(cls)
-        lines += [f"### `{cls.__module__}.{cls.__name__}`", "", doc, ""]
+        lines += [f"### `sdk.{cls.__name__}`", "", doc, ""]
         lines += ["| field | type | default | notes |", "|---|---|---|---|"]
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
             notes = _cell(markdown(comments.get(field.name, "")))
             lines.append(f"| `{field.name}` | `{_cell(str(field.type))}` | {_default(field)} | {notes} |")
         lines.append("")
     lines += ["### Value sets", ""]
-    for name, alias in VALUE_SETS:
-        lines.append(f"- `{name}`: {', '.join(f'`{value}`' for value in typing.get_args(alias))}")
+    for name, alias, values in VALUE_SETS:
+        listed = ", ".join(f"`{value}`" for value in typing.get_args(alias))
+        lines.append(f"- `{name}`{f' (all of them: `sdk.{values}`)' if values else ''}: {listed}")
     return "\n".join(lines)
 
 
@@ -195,8 +197,76 @@ def render_errors() -> str:
     return "\n".join(lines)
 
 
+# --- the SDK's helpers --------------------------------------------------------------------------------
+
+#: Where each group of :mod:`hub.sdk`'s helpers is defined, and how the guide titles it. The shapes,
+#: the errors and the option types have their own sections.
+SDK_GROUPS = (
+    ("Mapping an ATS's JSON", ("hub.mapping", "hub.normalised")),
+    ("HTTP to peers", ("hub.http",)),
+    ("Webhook signatures", ("hub.signatures",)),
+    (
+        "Tests: the contract kit and the test peers",
+        ("hub.testing", "hub.testing.peers", "hub.testing.appcast"),
+    ),
+)
+
+
+def _python_signature(name: str, function: Callable[..., object], *, method: bool) -> str:
+    """``name(params) -> returns`` as the source writes it (annotations are strings here), split one
+    parameter a line when long."""
+    spec = inspect.signature(function)
+    params, star = [], False
+    for param in list(spec.parameters.values())[1 if method else 0 :]:
+        if param.kind is param.KEYWORD_ONLY and not star:
+            params.append("*")
+            star = True
+        text = param.name if param.annotation is param.empty else f"{param.name}: {param.annotation}"
+        # A dataclass field made by a factory shows as "…": its sentinel's repr would mean nothing.
+        default = "…" if repr(param.default) == "<factory>" else repr(param.default)
+        params.append(text if param.default is param.empty else f"{text} = {default}")
+    returns = "" if method or spec.return_annotation is spec.empty else f" -> {spec.return_annotation}"
+    one_line = f"{name}({', '.join(params)}){returns}"
+    if len(one_line) <= SIGNATURE_WIDTH:
+        return one_line
+    listed = "".join(f"    {param},\n" for param in params)
+    return f"{name}(\n{listed}){returns}"
+
+
+def _sdk_entry(name: str, value: typing.Any) -> list[str]:
+    doc = markdown(inspect.getdoc(value) or "").split("\n\n")[0]
+    if inspect.isclass(value):
+        code = (
+            _python_signature(f"sdk.{name}", value.__init__, method=True)
+            if "__init__" in vars(value)
+            else None
+        )
+    else:
+        code = _python_signature(f"sdk.{name}", value, method=False)
+    return [f"#### `sdk.{name}`", "", *(["```python", code, "```", ""] if code else []), doc]
+
+
+def render_sdk() -> str:
+    """The helpers of :mod:`hub.sdk` by what they are for: each one's signature and first paragraph."""
+    from hub import sdk
+
+    lines: list[str] = []
+    for title, modules in SDK_GROUPS:
+        lines += [f"### {title}"]
+        for name in sdk.__all__:
+            value = getattr(sdk, name)
+            module = getattr(value, "__module__", None)
+            # The shapes and the errors have sections of their own.
+            is_shape = inspect.isclass(value) and (module == "hub.normalised" or issubclass(value, Exception))
+            if module in modules and callable(value) and not is_shape:
+                lines += ["", *_sdk_entry(name, value)]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
 #: Every generated section of the guide, by marker name.
 SECTIONS: dict[str, Callable[[], str]] = {
+    "sdk": render_sdk,
     "hooks": render_hooks,
     "shapes": render_shapes,
     "errors": render_errors,

@@ -203,6 +203,6 @@ def appcast_hub_deliver(
     Targeted at ``delivery.destination``. Send ``delivery.idempotency_key`` so the receiver can drop
     duplicates: the hub retries with backoff until the attempts run out. Raise
     ``AdapterUnavailable`` with a short reason on any failure, with ``retry_after`` set when the receiver
-    said how long to wait (``hub.http.retry_after(response)`` reads its ``Retry-After``): the next attempt
+    said how long to wait (``sdk.retry_after(response)`` reads its ``Retry-After``): the next attempt
     then waits at least that long.
     """

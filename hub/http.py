@@ -310,6 +310,7 @@ class Api:
         rate_key: str = "",
         burst: int = 1,
         attempts: int = 4,
+        backoff_base: float = 0.5,
         timeout: float = 30.0,
     ) -> None:
         self.http = http
@@ -319,6 +320,7 @@ class Api:
         key = hashlib.sha256(rate_key.encode()).hexdigest()
         self.limiter = rate_limiter((peer, self.base_url, key), rate, burst)
         self.attempts = attempts
+        self.backoff_base = backoff_base
         self.timeout = timeout
 
     async def request(
@@ -333,8 +335,8 @@ class Api:
         """:func:`request_json` of ``method`` on ``base_url + path``, with the credentials and the limit."""
         return await request_json(
             self.http, method, self.base_url + path, peer=self.peer, params=params, headers=self.headers,
-            json_body=json_body, limiter=self.limiter, attempts=self.attempts, timeout=self.timeout,
-            refusals=refusals,
+            json_body=json_body, limiter=self.limiter, attempts=self.attempts, backoff_base=self.backoff_base,
+            timeout=self.timeout, refusals=refusals,
         )  # fmt: skip
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:

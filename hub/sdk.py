@@ -2,7 +2,10 @@
 
 An adapter or a destination written against this module keeps working while the hub changes inside::
 
-    from hub.sdk import Event, Job, JobPage, Option, PluginInfo, hookimpl, request_json
+    from hub import sdk
+
+    @sdk.hookimpl
+    def appcast_hub_plugin_info() -> sdk.PluginInfo: ...
 
 What is here, and where it is documented:
 
@@ -20,7 +23,9 @@ What is here, and where it is documented:
   :func:`signature_matches` and :func:`sign` (:mod:`hub.signatures`);
 * for tests, the contract kit and the test peers (:mod:`hub.testing`: ``AdapterContract``,
   ``FakeAppcast``, ``serving_hub``…), imported from here only when asked for, so the hub never loads
-  pytest unless a test does.
+  pytest unless a test does; ``python -m hub.testing.serve`` serves a fake by hand.
+
+``docs/plugins.md`` documents every name (its "SDK reference" is generated from this module).
 
 The built-in plugins import nothing else of the hub (a test checks it).
 """
@@ -79,6 +84,7 @@ from hub.signatures import require_body_signature, sign, signature_matches
 #: Names served by :mod:`hub.testing` (which imports pytest): loaded on first use only.
 _TESTING = frozenset(
     {
+        "FAULTS",
         "AdapterContract",
         "AdapterUnderTest",
         "ApplicationSample",

@@ -99,7 +99,7 @@ def test_docs_check_fails_on_a_stale_guide_and_rewrite_fixes_it(
 def test_a_guide_without_markers_is_an_error(tmp_path: Path) -> None:
     bare = tmp_path / "plugins.md"
     bare.write_text("# A guide\n")
-    with pytest.raises(ValueError, match="lacks the markers of section 'hooks'"):
+    with pytest.raises(ValueError, match="lacks the markers of section 'sdk'"):
         docs.main([str(bare)])
 
 

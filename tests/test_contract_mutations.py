@@ -153,10 +153,10 @@ SUITE = """
 import pytest
 
 from {package} import plugin
-from tests.plugins.test_template import MyAtsContract
+from tests.plugins.test_template import MyATSContract
 
 
-class TestMutant(MyAtsContract):
+class TestMutant(MyATSContract):
     @pytest.fixture
     def contract_plugin(self):
         return "myats", plugin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,10 @@ def test_importing_the_sdk_loads_no_test_tools() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_the_guide_documents_every_name_of_the_sdk() -> None:
+    guide = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    # Named as the SDK's (``sdk.X``, in the reference or the text) or as a shape, value set or error.
+    undocumented = [name for name in hub.sdk.__all__ if not re.search(rf"\bsdk\.{name}\b|`{name}`", guide)]
+    assert undocumented == []

@@ -59,9 +59,10 @@ from hub.normalised import (
 from hub.options import PluginInfo, validate_options
 from hub.plugins import PluginHost
 from hub.testing.appcast import FakeAppcast
-from hub.testing.peers import Faults, free_port, peer_app, running, serving_hub
+from hub.testing.peers import FAULTS, Faults, free_port, peer_app, running, serving_hub
 
 __all__ = [
+    "FAULTS",
     "AdapterContract",
     "AdapterUnderTest",
     "ApplicationSample",
@@ -188,6 +189,11 @@ def _tail_changed(value: str) -> str:
 
 def _missing(fixture: str, what: str) -> None:
     pytest.skip(f"{SKIP_PREFIX} no {fixture} fixture ({what})")
+
+
+def _applies(adapter: AdapterUnderTest) -> None:
+    if not adapter.implements("appcast_hub_create_application"):
+        pytest.skip(f"{SKIP_PREFIX} the adapter creates no applications (create_application)")
 
 
 def _assert_job(job: Job) -> None:
@@ -431,6 +437,7 @@ class AdapterContract:
     async def test_contract_creates_an_application_the_ats_confirms(
         self, adapter: AdapterUnderTest, contract_application: ApplicationSample | None
     ) -> None:
+        _applies(adapter)
         if contract_application is None:
             _missing("contract_application", "an application the fake accepts")
         result = await adapter.apply(contract_application)
@@ -443,6 +450,7 @@ class AdapterContract:
     async def test_contract_an_application_the_ats_refuses_is_refused(
         self, adapter: AdapterUnderTest, contract_refused_application: ApplicationSample | None
     ) -> None:
+        _applies(adapter)
         if contract_refused_application is None:
             _missing("contract_refused_application", "an application the fake refuses with a 4xx")
         before = set(contract_refused_application.created())
@@ -453,6 +461,7 @@ class AdapterContract:
     async def test_contract_an_application_the_form_cannot_take_is_refused_before_sending(
         self, adapter: AdapterUnderTest, contract_unfillable_application: ApplicationSample | None
     ) -> None:
+        _applies(adapter)
         if contract_unfillable_application is None:
             _missing("contract_unfillable_application", "an application the adapter must refuse itself")
         before = set(contract_unfillable_application.created())

@@ -92,11 +92,12 @@ def peer_app() -> web.Application:
 
 
 @asynccontextmanager
-async def running(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 on a free port for the life of the block; yields its base URL."""
+async def running(app: web.Application, port: int = 0) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 for the life of the block (on ``port``, or a free one); yields its
+    base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:

@@ -1,10 +1,9 @@
-"""A fake MyATS, the imaginary REST ATS of the adapter template (``plugins/_template``), on a real socket.
+"""A fake MyATS, an imaginary but typical REST ATS, on a real socket: the ``myats`` adapter's test peer.
 
 Everything a typical ATS offers an integration: paged jobs (with an ``updated_since`` filter), pipeline
 stages with their kinds, signed webhooks, hired applications to poll, and applications in, with questions
-the form asks. It is the template's test peer and the reference the contract kit's own mutation suite
-breaks adapters against. It signs webhooks with its own code (:func:`signed`), so a bug in an adapter's
-signature check cannot hide itself.
+the form asks. It signs webhooks with its own code (:func:`signed`), so a bug in an adapter's signature
+check cannot hide itself. (The hub's own tests break the adapter against it, to check the contract kit.)
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.normalised import WebhookRequest
-from hub.testing.peers import FAULTS, Faults, peer_app, running
+from hub.sdk import WebhookRequest
+from hub.testing import FAULTS, Faults, peer_app, running
 
 API_KEY = "myats-api-key-for-tests"
 WEBHOOK_SECRET = "myats-webhook-secret-for-tests"
@@ -54,7 +53,7 @@ def signed(body: dict[str, Any], secret: str = WEBHOOK_SECRET) -> WebhookRequest
     )
 
 
-class FakeMyAts:
+class FakeMyATS:
     """MyATS with ``count`` jobs (``J-0`` closed, the rest open), served by :attr:`app`."""
 
     def __init__(self, count: int = 8) -> None:

@@ -1,10 +1,9 @@
-"""The adapter template against its fake MyATS (``tests/peers/myats.py``): the whole contract kit, then
-what its hooks promise beyond it.
+"""The ``myats`` adapter against a fake MyATS on a real socket: the whole contract kit, then what its
+hooks promise beyond it.
 
-Copied with the template (docs/plugins.md, "Start from the template"), so it uses only what an adapter
-outside the hub has: pytest, the SDK and its kit, and the fake. :class:`MyAtsContract` gives the kit every
-fixture it asks for, so no check is skipped; the kit's own mutation suite (tests/test_contract_mutations.py)
-reuses it against broken copies of the template.
+It uses only what an adapter outside the hub has: pytest, the SDK and its kit, and the fake.
+:class:`MyATSContract` gives the kit every fixture it asks for, so no check is skipped (the hub's own
+tests reuse it to break this adapter on purpose and check that the kit notices).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import pytest
 from hub import sdk
 from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
 from plugins._template import plugin
-from tests.peers.myats import API_KEY, QUESTION_JOB, UPLOAD_JOB, WEBHOOK_SECRET, FakeMyAts, signed
+from tests.peers.myats import API_KEY, QUESTION_JOB, UPLOAD_JOB, WEBHOOK_SECRET, FakeMyATS, signed
 
 PAGE_SIZE = 3  # the fake's 8 jobs take 3 pages
 APPLICANT = sdk.Application(name="Ada Lovelace", email="ada@example.com", phone="+1 503 555 0100")
@@ -29,17 +28,17 @@ def sample_job(ats_id: str) -> sdk.Job:
     return sdk.Job(ats_id=ats_id, title=f"Job {ats_id}", posted_at=datetime(2026, 1, 1, tzinfo=UTC))
 
 
-class MyAtsContract(AdapterContract):
+class MyATSContract(AdapterContract):
     """Every fixture of the kit, from a fresh fake MyATS; subclasses name the plugin."""
 
     @pytest.fixture
-    async def fake(self) -> AsyncIterator[FakeMyAts]:
-        ats = FakeMyAts()
+    async def fake(self) -> AsyncIterator[FakeMyATS]:
+        ats = FakeMyATS()
         async with ats.serving():
             yield ats
 
     @pytest.fixture
-    def contract_options(self, fake: FakeMyAts) -> dict[str, Any]:
+    def contract_options(self, fake: FakeMyATS) -> dict[str, Any]:
         return {
             "base_url": fake.url,
             "api_key": API_KEY,
@@ -48,7 +47,7 @@ class MyAtsContract(AdapterContract):
         }
 
     @pytest.fixture
-    def contract_expected_ids(self, fake: FakeMyAts) -> set[str]:
+    def contract_expected_ids(self, fake: FakeMyATS) -> set[str]:
         return fake.job_ids()
 
     @pytest.fixture
@@ -56,7 +55,7 @@ class MyAtsContract(AdapterContract):
         return 3
 
     @pytest.fixture
-    def contract_changed_since(self, fake: FakeMyAts) -> Callable[[], Any]:
+    def contract_changed_since(self, fake: FakeMyATS) -> Callable[[], Any]:
         def change() -> tuple[datetime, str]:
             since = datetime.now(UTC) - timedelta(seconds=1)
             fake.change_job("J-2", title="Senior Engineer 2")
@@ -65,32 +64,32 @@ class MyAtsContract(AdapterContract):
         return change
 
     @pytest.fixture
-    def contract_signed_webhooks(self, fake: FakeMyAts) -> list[sdk.WebhookRequest]:
+    def contract_signed_webhooks(self, fake: FakeMyATS) -> list[sdk.WebhookRequest]:
         hired = fake.hire("J-1")
         moved = fake.stage_change(fake.hire("J-4")["data"]["application_id"], "st-onsite")
         return [signed(hired), signed(moved)]
 
     @pytest.fixture
-    def contract_hire(self, fake: FakeMyAts) -> HireSample:
+    def contract_hire(self, fake: FakeMyATS) -> HireSample:
         since = datetime.now(UTC) - timedelta(seconds=5)
         return HireSample(signed(fake.hire("J-5")), since, "J-5")
 
     @pytest.fixture
-    def contract_application(self, fake: FakeMyAts) -> ApplicationSample:
+    def contract_application(self, fake: FakeMyATS) -> ApplicationSample:
         return ApplicationSample(sample_job("J-1"), APPLICANT, fake.created_ids)
 
     @pytest.fixture
-    def contract_refused_application(self, fake: FakeMyAts) -> ApplicationSample:
+    def contract_refused_application(self, fake: FakeMyATS) -> ApplicationSample:
         """J-0 is closed: MyATS answers 422."""
         return ApplicationSample(sample_job("J-0"), APPLICANT, fake.created_ids)
 
     @pytest.fixture
-    def contract_unfillable_application(self, fake: FakeMyAts) -> ApplicationSample:
+    def contract_unfillable_application(self, fake: FakeMyATS) -> ApplicationSample:
         """The job's form asks for a file, which Appcast Apply cannot give."""
         return ApplicationSample(sample_job(UPLOAD_JOB), APPLICANT, fake.created_ids)
 
 
-class TestTemplate(MyAtsContract):
+class TestMyATS(MyATSContract):
     @pytest.fixture
     def contract_plugin(self) -> tuple[str, Any]:
         return "myats", plugin
@@ -106,7 +105,7 @@ class TestTemplate(MyAtsContract):
         assert job.hosted_url == "https://jobs.myats.example/J-3"
         assert jobs["J-1"].workplace is None
 
-    async def test_a_hire_webhook_is_one_hire_event(self, adapter: AdapterUnderTest, fake: FakeMyAts) -> None:
+    async def test_a_hire_webhook_is_one_hire_event(self, adapter: AdapterUnderTest, fake: FakeMyATS) -> None:
         body = fake.hire("J-2", email="Ada@Example.com")
         request = signed(body)
         application_id = body["data"]["application_id"]
@@ -126,7 +125,7 @@ class TestTemplate(MyAtsContract):
         ]
 
     async def test_a_stage_change_carries_the_stage_and_the_funnel_event_its_kind_suggests(
-        self, adapter: AdapterUnderTest, fake: FakeMyAts
+        self, adapter: AdapterUnderTest, fake: FakeMyATS
     ) -> None:
         application_id = fake.hire("J-2")["data"]["application_id"]
         (event,) = await adapter.parse(signed(fake.stage_change(application_id, "st-offer")))
@@ -161,7 +160,7 @@ class TestTemplate(MyAtsContract):
             await adapter.verify(signed({"id": "evt_5", "type": "candidate.hired"}, secret="not-the-secret"))
 
     async def test_reconciliation_reports_hires_since_then_only(
-        self, adapter: AdapterUnderTest, fake: FakeMyAts
+        self, adapter: AdapterUnderTest, fake: FakeMyATS
     ) -> None:
         fake.hire("J-1")
         since = datetime.now(UTC) + timedelta(milliseconds=1)
@@ -169,7 +168,7 @@ class TestTemplate(MyAtsContract):
         assert [event.ats_job_id for event in await adapter.recent(since - timedelta(minutes=1))] == ["J-1"]
 
     async def test_an_answered_required_question_is_sent_and_an_unanswered_one_refused(
-        self, adapter: AdapterUnderTest, fake: FakeMyAts
+        self, adapter: AdapterUnderTest, fake: FakeMyATS
     ) -> None:
         unanswered = ApplicationSample(sample_job(QUESTION_JOB), APPLICANT, fake.created_ids)
         with pytest.raises(sdk.ApplicationRefused, match="q-visa"):
@@ -184,13 +183,13 @@ class TestTemplate(MyAtsContract):
         with pytest.raises(sdk.ApplicationRefused, match="not accepting applications"):
             await adapter.apply(ApplicationSample(sample_job("J-0"), APPLICANT, list))
 
-    async def test_a_wrong_api_key_is_an_auth_error(self, adapter: AdapterUnderTest, fake: FakeMyAts) -> None:
+    async def test_a_wrong_api_key_is_an_auth_error(self, adapter: AdapterUnderTest, fake: FakeMyATS) -> None:
         adapter.account.plugin_options["myats"]["api_key"] = "not-the-key"
         with pytest.raises(sdk.AdapterAuthError):
             await adapter.fetch_pages()
 
     async def test_a_cursor_that_does_not_move_fails_the_fetch(
-        self, adapter: AdapterUnderTest, fake: FakeMyAts
+        self, adapter: AdapterUnderTest, fake: FakeMyATS
     ) -> None:
         fake.stuck = True
         with pytest.raises(sdk.AdapterUnavailable, match="page cursor it had sent before"):

@@ -10,7 +10,7 @@ DEFAULT_BASE_URL = "https://boards-api.greenhouse.io"
 
 SIGNATURE_HEADER = "Signature"
 #: ``Signature: sha256 <hex>``: the algorithm Greenhouse names before the digest.
-SIGNATURE_ALGORITHM = "sha256"
+SIGNATURE_PREFIX = "sha256 "
 #: The webhook ``action`` of "Candidate has been hired"; every other action is accepted and ignored.
 HIRE_ACTION = "hire_candidate"
 
@@ -18,6 +18,6 @@ HIRE_ACTION = "hire_candidate"
 EMPLOYMENT_TYPE_FIELD = "employment type"
 SALARY_VALUE_TYPE = "currency_range"
 
-#: Passed to :func:`hub.http.request_json`; read at call time, so tests can shorten the backoff.
+#: How the SDK's ``Api`` retries; read at call time, so tests can shorten the backoff.
 ATTEMPTS = 4
 BACKOFF_BASE_SECONDS = 0.5

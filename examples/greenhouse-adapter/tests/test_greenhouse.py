@@ -6,8 +6,8 @@ Runs with any environment where appcast-hub and this package are installed: ``py
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from hub.sdk import (
     AdapterUnavailable,
     AdapterUnderTest,
     Event,
+    HireSample,
     WebhookMalformed,
     WebhookRejected,
     WebhookRequest,
@@ -72,6 +73,25 @@ class TestGreenhouse(AdapterContract):
             greenhouse.signed(greenhouse.hire(46_194_062, str(FIRST_JOB_ID + 3))),
             greenhouse.signed(greenhouse.hire(46_194_063, str(FIRST_JOB_ID + 4))),
         ]
+
+    @pytest.fixture
+    def contract_changed_since(self, greenhouse: FakeGreenhouse) -> Callable[[], Any]:
+        """A post changed on the board: the board cannot filter by time, so the fetch is a full snapshot."""
+
+        def change() -> tuple[datetime, str]:
+            since = datetime.now(UTC) - timedelta(seconds=1)
+            greenhouse.posts[1].update(
+                title="Senior Warehouse Operative", updated_at=datetime.now(UTC).isoformat()
+            )
+            return since, str(greenhouse.posts[1]["internal_job_id"])
+
+        return change
+
+    @pytest.fixture
+    def contract_hire(self, greenhouse: FakeGreenhouse) -> HireSample:
+        """A hire by webhook; the kit reports the reconciliation half as not run (this adapter has none)."""
+        job_id = str(FIRST_JOB_ID + 5)
+        return HireSample(greenhouse.signed(greenhouse.hire(46_194_070, job_id)), datetime.now(UTC), job_id)
 
     # --- jobs ---------------------------------------------------------------------------------------
 
@@ -200,9 +220,21 @@ class TestGreenhouse(AdapterContract):
     @pytest.mark.parametrize(
         ("forge", "error", "message"),
         [
-            (lambda g: g.signed(g.hire(7, "1"), secret="another-secret"), WebhookRejected, "does not match"),
-            (lambda g: _with_signature(g.signed(g.hire(7, "1")), "sha1 "), WebhookRejected, "does not match"),
-            (lambda g: _with_signature(g.signed(g.hire(7, "1")), ""), WebhookRejected, "does not match"),
+            (
+                lambda g: g.signed(g.hire(7, "1"), secret="another-secret"),
+                WebhookRejected,
+                "wrong Signature header",
+            ),
+            (
+                lambda g: _with_signature(g.signed(g.hire(7, "1")), "sha1 "),
+                WebhookRejected,
+                "wrong Signature header",
+            ),
+            (
+                lambda g: _with_signature(g.signed(g.hire(7, "1")), ""),
+                WebhookRejected,
+                "wrong Signature header",
+            ),
             (lambda g: g.signed(b"not json"), WebhookMalformed, "not JSON"),
             (
                 lambda g: g.signed({"action": "hire_candidate", "payload": {}}),
@@ -222,7 +254,7 @@ class TestGreenhouse(AdapterContract):
     ) -> None:
         options = {**adapter.account.plugin_options["greenhouse"], "webhook_secret": None}
         account = dataclasses.replace(adapter.account, plugin_options={"greenhouse": options})
-        with pytest.raises(WebhookRejected, match="no webhook_secret configured"):
+        with pytest.raises(WebhookRejected, match="no webhook secret is configured"):
             await adapter.host.call(
                 adapter.name,
                 "appcast_hub_verify_webhook",
