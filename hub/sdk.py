@@ -89,6 +89,7 @@ _TESTING = frozenset(
         "AdapterUnderTest",
         "ApplicationSample",
         "FakeAppcast",
+        "FakePeer",
         "Faults",
         "HireSample",
         "free_port",

@@ -226,7 +226,7 @@ async def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     async with contextlib.AsyncExitStack() as stack:
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         patch.setattr(lever_const, "BACKOFF_BASE_SECONDS", 0.001)
-        await stack.enter_async_context(lever.serve())
+        await stack.enter_async_context(lever.serving())
         await stack.enter_async_context(appcast.serving())
         slack = None
         if HAS_SLACK:
@@ -1856,7 +1856,7 @@ async def test_secrets_never_appear_in_logs_or_answers(tmp_path: Path) -> None:
     #: may echo the path it was asked for: that is the caller's own text, not a leak).
     answers: list[tuple[str, str | None]] = []
     async with contextlib.AsyncExitStack() as peers:
-        await peers.enter_async_context(lever.serve())
+        await peers.enter_async_context(lever.serving())
         await peers.enter_async_context(appcast.serving())
         http = await peers.enter_async_context(aiohttp.ClientSession())
         slack, slack_table = None, ""

@@ -260,7 +260,7 @@ async def _scenario(database_url: str, tmp_path: Path, replicas: int, size: Size
     appcast = FakeAppcast(token=APPCAST_TOKEN)
     spool = tmp_path / "spool"
     async with (
-        lever.serve(),
+        lever.serving(),
         appcast.serving(),
         aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=CONCURRENCY), timeout=aiohttp.ClientTimeout(total=20)

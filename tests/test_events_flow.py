@@ -67,7 +67,7 @@ async def until(condition, seconds: float = 10.0) -> None:
 async def setup(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Setup]:
     monkeypatch.setattr(lever_const, "BACKOFF_BASE_SECONDS", 0.001)
     lever, appcast = FakeLever(count=40), FakeAppcast(token="appcast-bearer-for-tests")
-    async with lever.serve(), appcast.serving():
+    async with lever.serving(), appcast.serving():
         config = write_config(
             tmp_path,
             f"""

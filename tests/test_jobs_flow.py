@@ -24,7 +24,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 async def lever(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeLever]:
     monkeypatch.setattr(lever_const, "BACKOFF_BASE_SECONDS", 0.001)
     fake = FakeLever(count=30)
-    async with fake.serve():
+    async with fake.serving():
         yield fake
 
 

@@ -59,7 +59,7 @@ from hub.normalised import (
 from hub.options import PluginInfo, validate_options
 from hub.plugins import PluginHost
 from hub.testing.appcast import FakeAppcast
-from hub.testing.peers import FAULTS, Faults, free_port, peer_app, running, serving_hub
+from hub.testing.peers import FAULTS, FakePeer, Faults, free_port, peer_app, running, serving_hub
 
 __all__ = [
     "FAULTS",
@@ -67,6 +67,7 @@ __all__ = [
     "AdapterUnderTest",
     "ApplicationSample",
     "FakeAppcast",
+    "FakePeer",
     "Faults",
     "HireSample",
     "free_port",

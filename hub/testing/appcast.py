@@ -26,15 +26,14 @@ import hmac
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from hub.normalised import FUNNEL_EVENTS
-from hub.testing.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FakePeer
 
 EVENTS_PATH = "/events"
 #: The keys of an event body, exactly (SPEC.md, "Outbound events to Appcast").
@@ -104,14 +103,14 @@ class _Counters:
     abandoned: int = 0
 
 
-class FakeAppcast:
+class FakeAppcast(FakePeer):
     """A fake Appcast events endpoint. ``token``: the bearer token it requires (None: no auth)."""
 
     def __init__(self, *, token: str | None = None, validate: bool = True) -> None:
+        super().__init__()
         self.token = token
         #: Refuse (422) bodies that are not SPEC.md's shape.
         self.validate = validate
-        self.url = ""
         #: Every accepted request, duplicates included, in arrival order.
         self.received: list[ReceivedEvent] = []
         #: Repeated ``Idempotency-Key`` s answered 200 without being recorded as new events.
@@ -127,25 +126,12 @@ class FakeAppcast:
         self._by_key: dict[str, ReceivedEvent] = {}
         self._arrived = asyncio.Event()
 
-        self.app = peer_app()
         self.app.router.add_post(EVENTS_PATH, self._post_event)
-
-    @property
-    def faults(self) -> Faults:
-        """The failures to inject next (see :class:`hub.testing.peers.Faults`)."""
-        return self.app[FAULTS]
 
     @property
     def events_url(self) -> str:
         """The URL to configure as the account's ``events_url``."""
         return f"{self.url}{EVENTS_PATH}"
-
-    @asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        """Serve the fake on loopback for the life of the block; sets and yields :attr:`url`."""
-        async with running(self.app) as url:
-            self.url = url
-            yield url
 
     # --- what arrived -------------------------------------------------------------------------------
 

@@ -106,6 +106,28 @@ async def running(app: web.Application, port: int = 0) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+class FakePeer:
+    """The base of a fake peer: an aiohttp :attr:`app` with fault injection (:attr:`faults`), served on
+    loopback by :meth:`serving`, which sets :attr:`url`. Subclasses add their routes to :attr:`app`."""
+
+    def __init__(self) -> None:
+        self.app = peer_app()
+        #: The base URL while served.
+        self.url = ""
+
+    @property
+    def faults(self) -> Faults:
+        """The failures to inject next, and every request seen."""
+        return self.app[FAULTS]
+
+    @asynccontextmanager
+    async def serving(self) -> AsyncIterator[str]:
+        """Serve the fake on loopback for the life of the block; sets and yields :attr:`url`."""
+        async with running(self.app) as url:
+            self.url = url
+            yield url
+
+
 @asynccontextmanager
 async def serving_hub(config_file: Path, plugins: PluginHost | None = None) -> AsyncIterator[str]:
     """The hub built from ``config_file`` by its own factory, served on loopback; yields its base URL.

@@ -18,15 +18,14 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BasicAuth, web
 
 from hub.normalised import WebhookRequest
-from hub.testing.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FakePeer
 
 SITE = "acme"
 API_KEY = "lever-test-key-0123456789"
@@ -373,7 +372,7 @@ def lever_signature(secret: str, token: str, triggered_at: int) -> str:
     return hmac.new(secret.encode(), f"{token}{triggered_at}".encode(), hashlib.sha256).hexdigest()
 
 
-class FakeLever:
+class FakeLever(FakePeer):
     """One Lever site with ``count`` generated postings, served by :attr:`app`."""
 
     def __init__(
@@ -385,6 +384,7 @@ class FakeLever:
         postings_api_key: str = APPLY_KEY,
         hire_on_lookup: bool = False,
     ) -> None:
+        super().__init__()
         self.site = site
         #: For load generators that cannot call :meth:`hire` in this process: an opportunity id of the form
         #: ``<anything>@<posting id>`` that nobody added is, when first looked up, a hire made just then.
@@ -392,8 +392,6 @@ class FakeLever:
         self.api_key = api_key
         self.postings_api_key = postings_api_key
         self.count = count
-        #: Base URL while served by :meth:`serve`.
-        self.url = ""
         #: Answer the next N posting lists with the wrong JSON shape (v0 an object, v1 an array).
         self.wrong_shape = 0
         #: Answer the next N posting lists 200 with no postings at all (an ATS misbehaving).
@@ -401,7 +399,6 @@ class FakeLever:
         # Test changes by index: merged over the generated posting (added postings live here too).
         self._changes: dict[int, dict[str, Any]] = {}
         self._published: list[int] | None = None
-        self.app = peer_app()
         self.app.router.add_get("/v0/postings/{site}", self._v0_postings)
         self.app.router.add_get("/v1/postings", self._v1_postings)
         self.app.router.add_get("/v1/stages", self._v1_stages)
@@ -422,18 +419,6 @@ class FakeLever:
         self._opportunities: dict[str, dict[str, Any]] = {}
         self._applications: dict[str, dict[str, Any]] = {}
         self._contacts: dict[str, str] = {}
-
-    @property
-    def faults(self) -> Faults:
-        """The failures to inject next, and every request seen."""
-        return self.app[FAULTS]
-
-    @asynccontextmanager
-    async def serve(self) -> AsyncIterator[str]:
-        """Serve the fake on loopback for the life of the block; yields (and sets) :attr:`url`."""
-        async with running(self.app) as url:
-            self.url = url
-            yield url
 
     # --- the data -------------------------------------------------------------------------------
 

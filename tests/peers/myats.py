@@ -12,15 +12,13 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from hub.sdk import WebhookRequest
-from hub.testing import FAULTS, Faults, peer_app, running
+from hub.testing import FakePeer
 
 API_KEY = "myats-api-key-for-tests"
 WEBHOOK_SECRET = "myats-webhook-secret-for-tests"
@@ -53,10 +51,11 @@ def signed(body: dict[str, Any], secret: str = WEBHOOK_SECRET) -> WebhookRequest
     )
 
 
-class FakeMyATS:
+class FakeMyATS(FakePeer):
     """MyATS with ``count`` jobs (``J-0`` closed, the rest open), served by :attr:`app`."""
 
     def __init__(self, count: int = 8) -> None:
+        super().__init__()
         self.jobs: list[dict[str, Any]] = [
             {
                 "id": f"J-{n}",
@@ -77,24 +76,11 @@ class FakeMyATS:
         self._ids = itertools.count(100)
         #: Answer every page with ``next_page`` pointing back at itself (a server-side paging bug).
         self.stuck = False
-        self.url = ""
-        self.app = peer_app()
         self.app.router.add_get("/v1/jobs", self._jobs)
         self.app.router.add_get("/v1/stages", self._stages)
         self.app.router.add_get("/v1/applications", self._hires)
         self.app.router.add_get("/v1/jobs/{job}/questions", self._questions)
         self.app.router.add_post("/v1/jobs/{job}/applications", self._apply)
-
-    @property
-    def faults(self) -> Faults:
-        return self.app[FAULTS]
-
-    @asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        """Serve on loopback for the life of the block; sets and yields :attr:`url`."""
-        async with running(self.app) as url:
-            self.url = url
-            yield url
 
     # --- what tests change ------------------------------------------------------------------------
 

@@ -19,15 +19,13 @@ import hmac
 import json
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
 
 from hub.normalised import WebhookRequest
-from hub.testing.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FakePeer
 
 JSONAPI = "application/vnd.api+json"
 SIGNATURE_HEADER = "PINPOINT-HMAC-SHA256"
@@ -240,7 +238,7 @@ def generated_attributes(index: int, subdomain: str = "acme") -> dict[str, Any]:
     return attributes
 
 
-class FakePinpoint:
+class FakePinpoint(FakePeer):
     """A fake Pinpoint account: ``jobs`` generated jobs, one sample application, the default stages."""
 
     def __init__(
@@ -251,10 +249,10 @@ class FakePinpoint:
         webhook_secret: str = "pp-webhook-secret",  # noqa: S107 -- a fake's test secret
         subdomain: str = "acme",
     ) -> None:
+        super().__init__()
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.subdomain = subdomain
-        self.url = ""
         #: How the jobs list announces more pages: JSON:API links (with meta), meta only, or nothing.
         self.paging: Paging = "links"
         self.max_page_size = MAX_PAGE_SIZE
@@ -282,24 +280,11 @@ class FakePinpoint:
         self._status_cache: tuple[int, str, list[int]] | None = None
         self.add_application(SAMPLE_APPLICATION_ID, job=job_id(0), email="Hired.Person@example.com")
 
-        self.app = peer_app()
         self.app.router.add_get("/api/v1/jobs", self._list_jobs)
         self.app.router.add_get("/api/v1/applications", self._list_applications)
         self.app.router.add_post("/api/v1/applications", self._create_application)
         self.app.router.add_get("/api/v1/applications/{id}", self._get_application)
         self.app.router.add_get("/api/v1/stages", self._list_stages)
-
-    @property
-    def faults(self) -> Faults:
-        """The failures to inject next (see :class:`hub.testing.peers.Faults`)."""
-        return self.app[FAULTS]
-
-    @asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        """Serve the fake on loopback for the life of the block; sets and yields :attr:`url`."""
-        async with running(self.app) as url:
-            self.url = url
-            yield url
 
     # --- the data -----------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
-from hub.testing.peers import FAULTS, Faults, peer_app, running
+from hub.testing.peers import FakePeer
 
 BOT_TOKEN = "xoxb-1111-2222-fake-bot-token"
 APP_TOKEN = "xapp-1-A111-fake-app-token"
@@ -40,12 +40,12 @@ BOT_USER_ID = "UBOT00001"
 API_APP_ID = "A0FAKE001"
 
 
-class FakeSlack:
+class FakeSlack(FakePeer):
     """A fake Slack workspace. ``usergroups``: user group id → member ids."""
 
     def __init__(self, *, usergroups: dict[str, list[str]] | None = None) -> None:
+        super().__init__()
         self.usergroups = usergroups or {}
-        self.url = ""
         self.verifier = SignatureVerifier(SIGNING_SECRET)
         #: ``chat.postMessage`` bodies, in order.
         self.posted: list[dict[str, Any]] = []
@@ -59,16 +59,10 @@ class FakeSlack:
         self._changed = asyncio.Condition()
         self._numbers = itertools.count(1)
 
-        self.app = peer_app()
         for method in ("auth.test", "chat.postMessage", "usergroups.users.list", "apps.connections.open"):
             self.app.router.add_route("*", f"/api/{method}", self._web_api)
         self.app.router.add_post("/response/{key}", self._response)
         self.app.router.add_get("/socket", self._socket)
-
-    @property
-    def faults(self) -> Faults:
-        """The failures to inject next (see :class:`hub.testing.peers.Faults`)."""
-        return self.app[FAULTS]
 
     @property
     def api_base_url(self) -> str:
@@ -77,9 +71,9 @@ class FakeSlack:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[str]:
-        """Serve the fake on loopback for the life of the block; sets and yields :attr:`url`."""
-        async with running(self.app) as url:
-            self.url = url
+        """Serve the fake on loopback for the life of the block, closing its Socket Mode connections at
+        the end; sets and yields :attr:`url`."""
+        async with super().serving() as url:
             try:
                 yield url
             finally:

@@ -61,7 +61,7 @@ def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeLever]:
     lever = FakeLever(count=30)
-    async with lever.serve():
+    async with lever.serving():
         yield lever
 
 

@@ -17,15 +17,12 @@ import hmac
 import html
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-from hub.sdk import WebhookRequest
+from hub import sdk
 
 BOARD = "acme"
 WEBHOOK_SECRET = "greenhouse-webhook-secret-for-tests"
@@ -74,20 +71,16 @@ def job_post(
     return entry
 
 
-class FakeGreenhouse:
-    """One job board (``board``) with ``jobs`` published jobs; job 0 has a second post, in London."""
+class FakeGreenhouse(sdk.FakePeer):
+    """One job board (``board``) with ``jobs`` published jobs; job 0 has a second post, in London. The
+    kit's :attr:`faults` make it fail (``faults.server_errors = 3``) and record every request."""
 
     def __init__(self, board: str = BOARD, jobs: int = 12, webhook_secret: str = WEBHOOK_SECRET) -> None:
+        super().__init__()
         self.board = board
         self.webhook_secret = webhook_secret
         self.posts: list[dict[str, Any]] = [job_post(n, board) for n in range(jobs)]
         self.posts.append(job_post(0, board, post_id=FIRST_POST_ID + 9_000, location="London"))
-        #: Answer the next N requests 503.
-        self.server_errors = 0
-        #: Every request seen, as "METHOD path?query".
-        self.requests: list[str] = []
-        self.url = ""
-        self.app = web.Application()
         self.app.router.add_get("/v1/boards/{board}/jobs", self._jobs)
 
     @property
@@ -100,10 +93,6 @@ class FakeGreenhouse:
         self.posts = [post for post in self.posts if str(post["internal_job_id"]) != job_id]
 
     async def _jobs(self, request: web.Request) -> web.Response:
-        self.requests.append(f"{request.method} {request.path_qs}")
-        if self.server_errors:
-            self.server_errors -= 1
-            return web.Response(status=503, text="service unavailable")
         if request.match_info["board"] != self.board:
             return web.json_response({"status": 404, "error": "Job not found"}, status=404)
         posts = self.posts
@@ -111,13 +100,6 @@ class FakeGreenhouse:
             hidden = ("content", "departments", "offices")
             posts = [{k: v for k, v in post.items() if k not in hidden} for post in posts]
         return web.json_response({"jobs": posts, "meta": {"total": len(posts)}})
-
-    @asynccontextmanager
-    async def serving(self) -> AsyncIterator[str]:
-        """Serve on loopback for the life of the block; sets and yields :attr:`url`."""
-        async with TestServer(self.app) as server:
-            self.url = str(server.make_url(""))
-            yield self.url
 
     # --- webhooks -----------------------------------------------------------------------------------
 
@@ -146,7 +128,7 @@ class FakeGreenhouse:
             },
         }
 
-    def signed(self, body: dict[str, Any] | bytes, secret: str | None = None) -> WebhookRequest:
+    def signed(self, body: dict[str, Any] | bytes, secret: str | None = None) -> sdk.WebhookRequest:
         """A webhook as Greenhouse sends it: ``Signature: sha256 <hex HMAC-SHA256 of the raw body>``."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         digest = hmac.new((secret or self.webhook_secret).encode(), raw, hashlib.sha256).hexdigest()
@@ -155,4 +137,4 @@ class FakeGreenhouse:
             "Signature": f"sha256 {digest}",
             "Greenhouse-Event-ID": str(uuid.uuid4()),
         }
-        return WebhookRequest(headers=headers, body=raw, query={}, received_at=datetime.now(UTC))
+        return sdk.WebhookRequest(headers=headers, body=raw, query={}, received_at=datetime.now(UTC))

@@ -98,7 +98,7 @@ class TestGreenhouse(AdapterContract):
     async def test_posts_are_mapped(self, adapter: AdapterUnderTest, greenhouse: FakeGreenhouse) -> None:
         [page] = await adapter.fetch_pages()
         jobs = {job.ats_id: job for job in page.jobs}
-        assert greenhouse.requests == ["GET /v1/boards/acme/jobs?content=true"]
+        assert greenhouse.faults.requests == ["GET /v1/boards/acme/jobs?content=true"]
         job = jobs[str(FIRST_JOB_ID + 3)]
         assert job.description_html == "<p>Job 3: you &amp; us.</p><ul><li>Benefits</li></ul>"
         assert (job.title, job.city, job.region, job.workplace) == (
@@ -162,7 +162,7 @@ class TestGreenhouse(AdapterContract):
         message: str,
     ) -> None:
         greenhouse.board = change.get("board", greenhouse.board)
-        greenhouse.server_errors = change.get("server_errors", 0)
+        greenhouse.faults.server_errors = change.get("server_errors", 0)
         greenhouse.posts[0].update(change.get("post", {}))
         with pytest.raises(AdapterUnavailable) as caught:
             await adapter.fetch_pages()
