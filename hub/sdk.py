@@ -81,7 +81,8 @@ from hub.normalised import (
 from hub.options import Option, PluginInfo
 from hub.signatures import require_body_signature, sign, signature_matches
 
-#: Names served by :mod:`hub.testing` (which imports pytest): loaded on first use only.
+#: Names served by :mod:`hub.testing` (which imports pytest): loaded on first use only. Written out,
+#: not read from :mod:`hub.testing`, because reading them would import pytest; a test holds the two equal.
 _TESTING = frozenset(
     {
         "FAULTS",

@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """PostgreSQL from the installed binaries for this test session (skipped where there are none)."""
+def throwaway_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of its own from the installed binaries, stopped after use (the test is
+    skipped where there are none): the body of the fixtures that need one."""
     bin_dir = pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: the PostgreSQL runs are skipped")
@@ -35,6 +35,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """PostgreSQL for this test session."""
+    yield from throwaway_postgres()
 
 
 async def new_postgres_database(server: PostgresServer) -> str:

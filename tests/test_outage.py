@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from hub.signatures import sign
-from tests.conftest import SAMPLE_JOBS, free_port, hub_process, write_config
+from tests.conftest import SAMPLE_JOBS, free_port, hub_process, throwaway_postgres, write_config
 from tests.peers.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.pgserver import PostgresServer, pg_bin
+from tests.pgserver import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
@@ -30,15 +31,9 @@ JOB = "NW-1001"
 
 
 @pytest.fixture
-def own_postgres() -> PostgresServer:
-    bin_dir = pg_bin()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found")
-    server = PostgresServer(bin_dir).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of this test's own: pausing it must not take the session's down with it."""
+    yield from throwaway_postgres()
 
 
 def _config(database_url: str, port: int, folder: Path, slack: FakeSlack) -> str:

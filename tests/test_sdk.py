@@ -64,3 +64,9 @@ def test_the_guide_documents_every_name_of_the_sdk() -> None:
     # Named as the SDK's (``sdk.X``, in the reference or the text) or as a shape, value set or error.
     undocumented = [name for name in hub.sdk.__all__ if not re.search(rf"\bsdk\.{name}\b|`{name}`", guide)]
     assert undocumented == []
+
+
+def test_the_sdk_serves_exactly_what_the_kit_exports() -> None:
+    import hub.testing
+
+    assert sorted(hub.sdk._TESTING) == sorted(hub.testing.__all__)
