@@ -112,8 +112,8 @@ BREAKS = [
     Break(
         "paging_stops_after_the_first_page",
         "client.py",
-        'return items, body.get("next_page")',
-        "return items, None",
+        'return listed(body, path, key), body.get("next_page")',
+        "return listed(body, path, key), None",
         ("full_fetch_pages_to_the_end_and_normalises_every_job",),
     ),
     Break(

@@ -6,18 +6,22 @@ asserted to find its line: the virtual environment is this test run's own (the p
 ``pip --target`` beside it rather than ``pip install -e`` into it, so the test leaves the environment as
 it found it), and the ports are free ones instead of 9000, 9001 and 8080. The renamed copy must then pass
 its own suite, list itself without a word of the template, run inside a hub, serve a feed and deliver a
-signed hire to a fake Appcast.
+signed hire to a fake Appcast. The sizes the guide quotes for the template and the outside example are
+counted here too, and held to the aim of at most 200 lines of code.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import io
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 from hub.testing import free_port
@@ -105,3 +109,42 @@ def test_the_guide_makes_a_working_adapter_from_the_template(tmp_path: Path) -> 
         if re.search(r"template|myats", line, flags=re.IGNORECASE)
     }
     assert leftovers == {}, "the rename left the template's names behind"
+
+
+def code_lines(package: Path) -> int:
+    """Lines of a package's modules that hold code: not blank, not only a comment, not a docstring."""
+    total = 0
+    for path in package.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        docstrings = set()
+        for node in ast.walk(ast.parse(source)):
+            body = getattr(node, "body", None)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body:
+                first = body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+        skipped = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+        lines = set()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type not in skipped and token.type != tokenize.ENDMARKER:
+                lines.update(range(token.start[0], token.end[0] + 1))
+        total += len(lines - docstrings)
+    return total
+
+
+def test_the_guide_quotes_the_adapters_true_size() -> None:
+    """The aim of a complete adapter in at most 200 lines with the SDK, and the figures the guide gives."""
+    guide = GUIDE.read_text(encoding="utf-8")
+    for package, row in (
+        (REPO / "plugins" / "_template", "| `plugins/_template` (MyATS) |"),
+        (
+            REPO / "examples" / "greenhouse-adapter" / "appcast_hub_greenhouse",
+            "| `examples/greenhouse-adapter` |",
+        ),
+    ):
+        lines = code_lines(package)
+        assert lines <= 200, f"{package.name}: {lines} lines of code"
+        quoted = next(line for line in guide.splitlines() if line.startswith(row))
+        assert quoted.split("|")[3].strip().startswith(str(lines)), (
+            f"the guide says {quoted!r}: it is {lines}"
+        )

@@ -23,14 +23,19 @@ def api(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> sdk.Api:
                    rate=options["rate_per_second"], rate_key=key)  # fmt: skip
 
 
+def listed(body: Any, path: str, key: str) -> list[Any]:
+    """The list MyATS answers ``path`` with, under ``key``; AdapterUnavailable when there is none."""
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise sdk.AdapterUnavailable(f"{const.PEER} answered {path} without a {key} list")
+    return items
+
+
 def pages(api: sdk.Api, path: str, key: str, page_size: int, **params: str) -> AsyncIterator[list[Any]]:
     """Every item of a paged list (``{key: [...], "next_page": N}``, N null after the last), to the end."""
 
     async def page(number: int | None) -> tuple[list[Any], int | None]:
         body = await api.get(path, {**params, "page": str(number or 1), "per_page": str(page_size)})
-        items = body.get(key) if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise sdk.AdapterUnavailable(f"{const.PEER} answered {path} without a {key} list")
-        return items, body.get("next_page")
+        return listed(body, path, key), body.get("next_page")
 
     return sdk.follow_pages(page, peer=const.PEER)

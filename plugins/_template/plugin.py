@@ -14,7 +14,7 @@ import aiohttp
 from hub import sdk
 
 from . import const
-from .client import api, pages
+from .client import api, listed, pages
 from .mapping import (
     application_body,
     event_from_webhook,
@@ -57,7 +57,7 @@ async def appcast_hub_fetch_jobs(
 @sdk.hookimpl
 async def appcast_hub_list_stages(options: Mapping[str, Any], http: aiohttp.ClientSession) -> list[sdk.Stage]:
     body = await api(http, options).get("/v1/stages")
-    return sdk.mapped(body["stages"], stage_from_item, peer=const.PEER)
+    return sdk.mapped(listed(body, "/v1/stages", "stages"), stage_from_item, peer=const.PEER)
 
 
 @sdk.hookimpl
