@@ -21,7 +21,7 @@ from hub.accounts import LiveAccount, mark_changed
 
 #: ``held_changes.state`` while the change waits.
 HELD = "held"
-#: Rows per UPDATE … WHERE ats_id IN (…).
+#: Rows per UPDATE … WHERE ats_id IN (…): far below every database's bound-parameter limit.
 _CHUNK = 500
 
 

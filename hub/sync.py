@@ -37,8 +37,6 @@ _QUIET = QuietLog(_LOGGER)
 FULL_SYNC_EVERY = timedelta(hours=6)
 #: New jobs after which a sync refreshes the planner's statistics (then at 4x that, 16x…).
 ANALYZE_FIRST_AT = 2000
-#: Rows per UPDATE … WHERE id IN (…): far below every database's bound-parameter limit.
-_CHUNK = 500
 #: Longest ATS id the hub stores (``jobs.ats_id``), and what the other length-limited columns hold.
 _MAX_ID = 255
 _COLUMN_LIMITS = {
