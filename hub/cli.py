@@ -26,15 +26,15 @@ from hub.accounts import UnknownAccount, ensure_accounts, get_account, set_integ
 from hub.app import HTTP_TIMEOUT, create_app
 from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, load_config
 from hub.deliveries import list_deliveries, replay
-from hub.errors import AdapterUnavailable, ConfigError, HubError
+from hub.errors import ConfigError, HubError
 from hub.events import reconcile_account
 from hub.feed import write_feed
 from hub.jobs import list_jobs, switch_jobs
 from hub.jsonio import dumps
 from hub.logs import redactor, setup_logging
-from hub.normalised import FUNNEL_EVENTS, Stage
+from hub.normalised import FUNNEL_EVENTS
 from hub.plugins import HOOK_PREFIX, PluginHost, load_plugins
-from hub.stages import map_stage, stage_views
+from hub.stages import account_stages, map_stage
 from hub.stats import job_stats, top_jobs
 from hub.status import AccountStatus, account_status
 from hub.sync import sync_account
@@ -311,17 +311,12 @@ def cmd_stages(args: argparse.Namespace) -> int:
                 )
                 print(f"{args.stage}: {before or 'unmapped'} → {funnel or 'none'}")
                 return 0
-            stages: list[Stage] = []
-            if plugins.implements(account.config.adapter, "appcast_hub_list_stages"):
-                try:
-                    stages = list(
-                        await plugins.call(
-                            account.config.adapter, "appcast_hub_list_stages", account.config, http=http
-                        )
-                    )
-                except AdapterUnavailable as error:
-                    print(f"the ATS did not list its stages: {error}", file=sys.stderr)
-            for view in await stage_views(account, stages):
+            report = await account_stages(account, plugins, http)
+            if report.ats_error:
+                print(f"the ATS did not list its stages: {report.ats_error}", file=sys.stderr)
+            if report.empty_reason:
+                print(f"no stages: {report.empty_reason}")
+            for view in report.stages:
                 where = f"{view.workflow}/" if view.workflow else ""
                 seen = f" ({view.unmapped_events} events while unmapped)" if view.unmapped_events else ""
                 print(
@@ -467,16 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="appcast-hub", description="Connect applicant tracking systems to Appcast."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    config_help = "config file (default: $APPCAST_HUB_CONFIG or ./config.toml)"
+    # -c is taken before the command and after each sub-command (`-c X jobs list`, `jobs -c X list`).
+    parser.add_argument("-c", "--config", type=Path, default=None, help=config_help)
     common = argparse.ArgumentParser(add_help=False)
-    # SUPPRESS: a sub-command's parser must not reset a -c given before it (`jobs -c X list`).
-    common.add_argument(
-        "-c",
-        "--config",
-        type=Path,
-        default=argparse.SUPPRESS,
-        help="config file (default: $APPCAST_HUB_CONFIG or ./config.toml)",
-    )
-    parser.set_defaults(config=None)
+    # SUPPRESS: a sub-command's parser must not reset a -c given before it.
+    common.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=config_help)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="run the hub")

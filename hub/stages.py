@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
+
 from hub import models
 from hub.accounts import LiveAccount
+from hub.errors import AdapterUnavailable
 from hub.normalised import FUNNEL_EVENTS, Event, Stage
+from hub.plugins import PluginHost
 
 UNMAPPED = "unmapped"
 #: The origin of a mapping that is the ATS's own classification of the stage.
@@ -93,8 +97,47 @@ class StageView:
     unmapped_events: int = 0
 
 
+@dataclass(slots=True)
+class StagesReport:
+    """An account's stages as every surface shows them (CLI, admin API, Slack)."""
+
+    stages: list[StageView]
+    #: Can the account's adapter list its ATS's stages at all?
+    listable: bool
+    #: Why the ATS did not list them this time (its outage, said plainly), else None.
+    ats_error: str | None
+
+    @property
+    def empty_reason(self) -> str | None:
+        """Why there is nothing to show, for an empty list; None when there are stages."""
+        if self.stages:
+            return None
+        if self.ats_error:
+            return f"the ATS did not list its stages ({self.ats_error}); none is mapped or seen in events"
+        if not self.listable:
+            return "this account's adapter cannot list its ATS's stages; none is mapped or seen in events"
+        return "the ATS lists no stages; none is mapped or seen in events"
+
+
+async def account_stages(
+    account: LiveAccount, plugins: PluginHost, http: aiohttp.ClientSession
+) -> StagesReport:
+    """The ATS's stages (when its adapter lists them) with every mapping and every stage seen in events."""
+    adapter = account.config.adapter
+    listable = plugins.implements(adapter, "appcast_hub_list_stages")
+    stages: list[Stage] = []
+    ats_error = None
+    if listable:
+        try:
+            stages = list(await plugins.call(adapter, "appcast_hub_list_stages", account.config, http=http))
+        except AdapterUnavailable as error:
+            ats_error = str(error)
+    return StagesReport(await stage_views(account, stages), listable, ats_error)
+
+
 async def stage_views(account: LiveAccount, stages: list[Stage]) -> list[StageView]:
-    """The ATS's stages with their mapping, plus stages seen in events but unknown to the ATS list."""
+    """The ATS's stages with their mapping, plus stages mapped (at run time or in the config) or seen in
+    events that the ATS's list lacks: a mapping is always shown, even where the ATS lists no stages."""
     rows = {
         (row.workflow, row.stage_id): row
         for row in await models.StageMapping.filter(account_id=account.row.id)
@@ -107,7 +150,8 @@ async def stage_views(account: LiveAccount, stages: list[Stage]) -> list[StageVi
             seen[(workflow, stage_id)] = seen.get((workflow, stage_id), 0) + 1
     known = {(s.workflow, s.id): s.name for s in stages}
     suggested = {(s.workflow, s.id): s.suggested_funnel_event for s in stages if s.suggested_funnel_event}
-    for key in seen:
+    configured = [_config_key(key) for key in account.config.stage_map]
+    for key in [*rows, *configured, *seen]:
         known.setdefault(key, rows[key].stage_name if key in rows and rows[key].stage_name else key[1])
     views = []
     for (workflow, stage_id), name in known.items():
@@ -121,3 +165,9 @@ async def stage_views(account: LiveAccount, stages: list[Stage]) -> list[StageVi
                 funnel, origin = suggested[(workflow, stage_id)], SUGGESTED
         views.append(StageView(stage_id, name, workflow, funnel, origin, seen.get((workflow, stage_id), 0)))
     return views
+
+
+def _config_key(key: str) -> tuple[str, str]:
+    """``(workflow, stage_id)`` of a key of the config's stage table (``workflow:stage`` or ``stage``)."""
+    workflow, _, stage_id = key.rpartition(":")
+    return workflow, stage_id

@@ -68,6 +68,24 @@ async def test_stages_show_unmapped_then_map(config: Path) -> None:
     assert wrong.returncode == 2
 
 
+async def test_a_mapped_stage_is_listed_where_the_ats_lists_none(config: Path) -> None:
+    # The file adapter lists no stages: the mapping made here must still show, with where it comes from.
+    assert run(config, "stages", "demo", "map", "offer-call", "offer").returncode == 0
+    shown = run(config, "stages", "demo").stdout
+    assert [line.split() for line in shown.splitlines() if line.startswith("offer-call")] == [
+        ["offer-call", "offer-call", "offer", "runtime"]
+    ]
+
+
+def test_an_empty_stage_list_says_why(tmp_path: Path) -> None:
+    path = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", free_port()))
+    shown = run(path, "stages", "demo")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == (
+        "no stages: this account's adapter cannot list its ATS's stages; none is mapped or seen in events"
+    )
+
+
 async def test_stats_integration_and_reconcile(config: Path) -> None:
     stats = run(config, "stats", "demo", "--job", "NW-1001")
     assert stats.returncode == 0, stats.stderr

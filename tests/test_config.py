@@ -132,9 +132,11 @@ def test_config_path_comes_from_the_environment(tmp_path: Path) -> None:
     assert f"config:   {path}" in result.stdout
 
 
-def test_check_config_shows_what_would_run_without_secrets(tmp_path: Path) -> None:
+@pytest.mark.parametrize("before_the_command", [False, True], ids=["after", "before"])
+def test_check_config_shows_what_would_run_without_secrets(tmp_path: Path, before_the_command: bool) -> None:
     path = write_config(tmp_path, GOOD)
-    result = run_hub("check-config", "-c", str(path), env={"HUB_TEST_FEED_TOKEN": "tok-98765"})
+    arguments = ("-c", str(path), "check-config") if before_the_command else ("check-config", "-c", str(path))
+    result = run_hub(*arguments, env={"HUB_TEST_FEED_TOKEN": "tok-98765"})
     assert result.returncode == 0, result.stderr
     assert "account demo: adapter file, feed policy opted-in, integration on" in result.stdout
     assert "tok-98765" not in result.stdout + result.stderr

@@ -21,6 +21,7 @@ from typing import Any
 from hub.config import SLACK_USER_ID
 from hub.held import HeldClose
 from hub.slack.commands import CHANGING, USAGE, Typed, UsageError
+from hub.stages import StagesReport
 from hub.status import AccountStatus
 
 Message = dict[str, Any]
@@ -538,12 +539,12 @@ class StageLine:
     unmapped_events: int
 
 
-def stages(account: str, lines: list[StageLine], problem: str | None, listable: bool) -> Message:
+def stages(account: str, lines: list[StageLine], report: StagesReport) -> Message:
     """The ATS's stages with what each maps to and where that mapping comes from."""
     blocks = [section(f"*Stages of {escape(account)}*")]
-    if problem:
-        blocks.append(context(f"{WARNING} The ATS did not list its stages: {escape(problem)}"))
-    elif not listable:
+    if report.ats_error:
+        blocks.append(context(f"{WARNING} The ATS did not list its stages: {escape(report.ats_error)}"))
+    elif not report.listable:
         blocks.append(
             context("This account's ATS adapter cannot list stages: only stages seen in events show.")
         )
@@ -557,7 +558,7 @@ def stages(account: str, lines: list[StageLine], problem: str | None, listable: 
             mapped += " (the ATS's own classification)" if stage.origin == "ats" else f" ({stage.origin})"
         waiting = f" · {stage.unmapped_events} events waiting" if stage.unmapped_events else ""
         rows.append(f"• {escape(stage.name)} {code(key)} → {mapped}{waiting}")
-    blocks.extend(sections(rows) if rows else [section("No stages known yet.")])
+    blocks.extend(sections(rows) if rows else [section(f"No stages: {escape(report.empty_reason or '')}.")])
     blocks.append(context("Map one: " + code(f"{COMMAND} map stage {account} <stage-id> interview")))
     return message(f"Stages of {account}: {len(lines)}", blocks)
 

@@ -26,7 +26,6 @@ from hub.accounts import LiveAccount, UnknownAccount, get_account, set_integrati
 from hub.audit import recent_entries
 from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
-from hub.errors import AdapterUnavailable
 from hub.jobs import list_jobs, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
@@ -50,7 +49,7 @@ from hub.slack.commands import (
     SwitchJobs,
     Sync,
 )
-from hub.stages import map_stage, stage_views
+from hub.stages import account_stages, map_stage
 from hub.stats import JobStats, job_stats, top_jobs
 from hub.status import AccountStatus, account_status
 
@@ -270,25 +269,12 @@ class CommandRunner:
 
     async def _stages(self, command: Stages, user: str) -> Reply:
         account = await get_account(self.config, command.account)
-        plugins = self.services.plugins
-        listable = plugins.implements(account.config.adapter, "appcast_hub_list_stages")
-        stages, problem = [], None
-        if listable:
-            try:
-                stages = list(
-                    await plugins.call(
-                        account.config.adapter, "appcast_hub_list_stages", account.config,
-                        http=self.services.http,
-                    )
-                )  # fmt: skip
-            except AdapterUnavailable as error:
-                problem = str(error)
-        views = await stage_views(account, stages)
+        report = await account_stages(account, self.services.plugins, self.services.http)
         lines = [
             blocks.StageLine(v.id, v.name, v.workflow, v.funnel_event, v.origin, v.unmapped_events)
-            for v in views
+            for v in report.stages
         ]
-        return Reply(blocks.stages(account.name, lines, problem, listable))
+        return Reply(blocks.stages(account.name, lines, report))
 
     async def _deliveries(self, command: Deliveries, user: str) -> Reply:
         counts = await counts_by_state()

@@ -17,11 +17,10 @@ from hub import held
 from hub.accounts import UnknownAccount, all_accounts, get_account, set_integration
 from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
 from hub.deliveries import list_deliveries, replay
-from hub.errors import AdapterUnavailable
 from hub.jobs import list_jobs, switch_jobs
 from hub.jsonio import dumps
 from hub.normalised import FUNNEL_EVENTS
-from hub.stages import map_stage, stage_views
+from hub.stages import account_stages, map_stage
 from hub.stats import job_stats
 from hub.status import account_status
 from hub.views.errors import MAX_ID, BadJson, credential_bytes, json_error, read_json, text_problem
@@ -248,19 +247,14 @@ async def held_keep(request: web.Request) -> web.Response:
 async def stages_index(request: web.Request) -> web.Response:
     """The ATS's stages with their funnel events (``origin`` says where the mapping comes from)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    plugins = request.app[PLUGINS]
-    stages, problem = [], None
-    if plugins.implements(account.config.adapter, "appcast_hub_list_stages"):
-        try:
-            stages = list(
-                await plugins.call(
-                    account.config.adapter, "appcast_hub_list_stages", account.config, http=request.app[HTTP]
-                )
-            )
-        except AdapterUnavailable as error:
-            problem = str(error)
-    views = await stage_views(account, stages)
-    return reply({"stages": [dataclasses.asdict(v) for v in views], "ats_error": problem})
+    report = await account_stages(account, request.app[PLUGINS], request.app[HTTP])
+    return reply(
+        {
+            "stages": [dataclasses.asdict(v) for v in report.stages],
+            "ats_error": report.ats_error,
+            "empty_reason": report.empty_reason,
+        }
+    )
 
 
 @routes.put("/api/accounts/{account}/stages/{stage_id}")
