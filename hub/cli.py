@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import logging
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -80,17 +81,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _LOGGER.warning("config: %s", warning)
     host = args.host or config.server["host"]
     port = args.port or config.server["port"]
-    _LOGGER.info(
-        "appcast-hub %s serving on http://%s:%s (database %s, accounts: %s)",
-        __version__, host, port, db.describe_url(config.database_url),
-        ", ".join(config.accounts) or "none",
-    )  # fmt: skip
+    # Bound before anything starts: a taken port is one line and exit 1, not a started and stopped hub.
+    try:
+        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as error:
+        reason = os.strerror(error.errno).lower() if error.errno else str(error)
+        raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
+
+    def serving(_: str) -> None:
+        # run_app calls this once its sockets are bound, so the line never announces a port it lacks.
+        _LOGGER.info(
+            "appcast-hub %s serving on http://%s:%s (database %s, accounts: %s)",
+            __version__, host, port, db.describe_url(config.database_url),
+            ", ".join(config.accounts) or "none",
+        )  # fmt: skip
+
     web.run_app(
         create_app(config, plugins),
-        host=host,
-        port=port,
+        sock=listening,
         shutdown_timeout=config.server["shutdown_timeout"],
-        print=None,
+        print=serving,
         access_log=logging.getLogger("aiohttp.access"),
     )
     _LOGGER.info("appcast-hub stopped")
@@ -168,8 +178,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"    hooks: {hooks}")
     for broken in plugins.broken:
         print(f"{broken.name} BROKEN: {broken.error}")
-    for name in sorted(disabled):
-        print(f"{name} disabled in config")
+    for name, where in sorted(plugins.disabled.items()):
+        print(f"{name} disabled (by {where})")
     return 0
 
 

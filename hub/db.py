@@ -145,8 +145,15 @@ async def _migration_turn(url: str) -> AsyncIterator[None]:
 async def migrate(url: str) -> None:
     """Apply every pending migration to the database at ``url`` (one process at a time on PostgreSQL)."""
     async with _migration_turn(url):
-        _LOGGER.info("applying migrations to %s", describe_url(url))
         try:
+            EXECUTOR_CACHE.clear()
+            await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+            pending = await pending_migrations()
+            await Tortoise.close_connections()
+            # Said only when there is work: every CLI command migrates first, and most find none to do.
+            if not pending:
+                return
+            _LOGGER.info("applying migrations %s to %s", ", ".join(pending), describe_url(url))
             await tortoise_migrate(config=tortoise_config(url))
         finally:
             # Also on failure: an open aiosqlite thread would keep the process from exiting.

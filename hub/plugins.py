@@ -68,14 +68,23 @@ class PluginHost:
         self._pm.add_hookspecs(hookspecs)
         self._records: dict[str, PluginRecord] = {}
         self.broken: list[BrokenPlugin] = []
+        #: Installed plugins not loaded because they are switched off: name → where (config or environment).
+        self.disabled: dict[str, str] = {}
 
     # --- loading ------------------------------------------------------------------------------------
 
     def load_entry_points(self, disabled: Iterable[str] = ()) -> None:
-        """Load every plugin registered under the entry-point group, skipping ``disabled`` names."""
-        skip = set(disabled) | {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+        """Load every plugin registered under the entry-point group, skipping ``disabled`` names (and those
+        of :data:`DISABLE_ENV`), which :attr:`disabled` then lists with who switched them off."""
+        switched_off = {name: "[plugins] disabled" for name in disabled}
+        for name in os.environ.get(DISABLE_ENV, "").split(","):
+            if name.strip():
+                switched_off[name.strip()] = DISABLE_ENV
         for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
-            if entry_point.name in skip or entry_point.name in self._records:
+            if entry_point.name in self._records:
+                continue
+            if entry_point.name in switched_off:
+                self.disabled[entry_point.name] = switched_off[entry_point.name]
                 continue
             version = entry_point.dist.version if entry_point.dist else None
             try:

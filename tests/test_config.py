@@ -10,7 +10,7 @@ import pytest
 from hub.config import bind_plugins, load_config
 from hub.errors import ConfigError
 from hub.plugins import load_plugins
-from tests.conftest import SAMPLE_JOBS, hub_command, write_config
+from tests.conftest import REPO, SAMPLE_JOBS, hub_command, write_config
 
 GOOD = f"""
 [accounts.demo]
@@ -90,6 +90,7 @@ def test_env_secrets_are_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "jobs.json").write_text('{"jobs": []}', encoding="utf-8")
     body = "[accounts.a]\nadapter = 'file'\ncompany = 'x'\n[accounts.a.file]\npath = 'data/jobs.json'\n"
     body += "[database]\nurl = 'sqlite://hub.db'\n"
     config = bind_plugins(load_config(write_config(tmp_path, body)), load_plugins())
@@ -156,6 +157,18 @@ def test_check_config_prints_the_plugins_warnings(tmp_path: Path) -> None:
         "warning: accounts.p.pinpoint.webhook_secret: not set: Pinpoint's webhooks are refused"
         in result.stdout
     )
+
+
+def test_the_readmes_sample_config_error_is_the_real_one(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [sample] = [line for line in readme.splitlines() if line.startswith("appcast-hub: config error: ")]
+    (tmp_path / "config.toml").write_text(
+        '[accounts.acme]\nadapter = "lever"\ncompany = "Acme"\n[accounts.acme.lever]\n', encoding="utf-8"
+    )
+    result = subprocess.run(
+        hub_command("check-config"), capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+    )
+    assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (2, sample)
 
 
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:

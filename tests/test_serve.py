@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -140,6 +141,23 @@ def test_an_unmigrated_database_is_refused_with_one_line(tmp_path: Path) -> None
     assert migrated.returncode == 0, migrated.stderr
     with hub_process(config, port):
         pass
+
+
+def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", port))
+        result = subprocess.run(
+            hub_command("serve", "-c", str(config)), capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"appcast-hub: cannot listen on 127.0.0.1:{port}: address already in use"
+    )
+    # Nothing started before the port was known to be free: no migration, no sync, no "serving on".
+    assert "serving on" not in result.stderr
+    assert "migrations" not in result.stderr
+    assert not (tmp_path / "hub.sqlite3").exists()
 
 
 def test_cli_sync_jobs_and_feed(tmp_path: Path) -> None:

@@ -599,3 +599,15 @@ async def test_a_threshold_of_one_never_holds(migrated: str, ats: Ats, tmp_path:
     ats.jobs = []
     ats.save()
     assert ((result := await sync(hub)).closed, result.held) == (7, 0)
+
+
+async def test_migrate_says_so_only_when_it_has_work(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="hub.db")
+    await db.migrate(database_url)
+    [first] = [record.getMessage() for record in caplog.records if "migrations" in record.getMessage()]
+    assert first.startswith("applying migrations 0001_")
+    caplog.clear()
+    await db.migrate(database_url)
+    assert [record.getMessage() for record in caplog.records] == []
+    async with db.database(database_url):
+        assert await db.pending_migrations() == []

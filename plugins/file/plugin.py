@@ -10,6 +10,7 @@ from typing import Any
 from hub.sdk import (
     Account,
     AdapterUnavailable,
+    ConfigError,
     JobPage,
     Option,
     PluginInfo,
@@ -32,7 +33,17 @@ def appcast_hub_plugin_info() -> PluginInfo:
             Option("page_size", "jobs per page handed to the hub", type=int, default=DEFAULT_PAGE_SIZE),
         ),
         notes=("full sync only", "no webhooks, no stages"),
+        check_options=_check_options,
     )
+
+
+def _check_options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    # Said by check-config and at start-up, not by the first sync: a copied config in a container
+    # often names a path that exists only in the checkout it came from.
+    path: Path = options["path"]
+    if not path.is_file():
+        raise ConfigError(f"no such file: {path}", key="path")
+    return []
 
 
 @hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import plugins.file.plugin as file_plugin
 from hub.errors import AdapterUnavailable
 from hub.testing import AdapterContract, AdapterUnderTest
-from tests.conftest import SAMPLE_JOBS
+from tests.conftest import SAMPLE_JOBS, demo_config, hub_command, write_config
 
 
 class TestSampleJobs(AdapterContract):
@@ -88,6 +89,15 @@ async def test_missing_file_fails_the_fetch(tmp_path: Path) -> None:
     options = {"path": tmp_path / "absent.json", "page_size": 10}
     with pytest.raises(AdapterUnavailable, match="file not found"):
         [page async for page in file_plugin.appcast_hub_fetch_jobs(account=None, options=options)]
+
+
+def test_check_config_names_a_jobs_file_that_does_not_exist(tmp_path: Path) -> None:
+    config = write_config(tmp_path, demo_config("sqlite://:memory:", 8080, jobs_path=tmp_path / "gone.json"))
+    result = subprocess.run(hub_command("check-config", "-c", str(config)), capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"appcast-hub: config error: {config}: accounts.demo.file.path: no such file: {tmp_path / 'gone.json'}"
+    )
 
 
 async def test_salary_string_and_range_and_defaults(tmp_path: Path) -> None:
