@@ -60,10 +60,13 @@ async def test_feed_is_served_with_validators_and_gzip(served) -> None:
         assert len(document.findall("job")) == 44  # 50 sample jobs, 6 closed
         etag, modified = response.headers["ETag"], response.headers["Last-Modified"]
 
-        same = await http.get(f"{url}/feeds/demo.xml?token=feed-secret-42", headers={"If-None-Match": etag})
+        plain = {"Accept-Encoding": "identity"}
+        same = await http.get(
+            f"{url}/feeds/demo.xml?token=feed-secret-42", headers={**plain, "If-None-Match": etag}
+        )
         assert same.status == 304
         same = await http.get(
-            f"{url}/feeds/demo.xml?token=feed-secret-42", headers={"If-Modified-Since": modified}
+            f"{url}/feeds/demo.xml?token=feed-secret-42", headers={**plain, "If-Modified-Since": modified}
         )
         assert same.status == 304
 
@@ -72,13 +75,35 @@ async def test_feed_is_served_with_validators_and_gzip(served) -> None:
         )
         assert zipped.headers["Content-Encoding"] == "gzip"
         assert len(etree.fromstring(gzip.decompress(await zipped.read())).findall("job")) == 44
+        # Each encoding is its own representation: its own validator, and Vary on both.
+        zipped_etag = zipped.headers["ETag"]
+        assert zipped_etag != etag
+        assert response.headers["Vary"] == zipped.headers["Vary"] == "Accept-Encoding"
+        same = await http.get(
+            f"{url}/feeds/demo.xml?token=feed-secret-42",
+            headers={"Accept-Encoding": "gzip", "If-None-Match": zipped_etag},
+        )
+        assert (same.status, same.headers["ETag"], same.headers["Vary"]) == (
+            304,
+            zipped_etag,
+            "Accept-Encoding",
+        )
+        plain_tag_for_gzip = await http.get(
+            f"{url}/feeds/demo.xml?token=feed-secret-42",
+            headers={"Accept-Encoding": "gzip", "If-None-Match": etag},
+        )
+        assert plain_tag_for_gzip.status == 200, "the plain body's validator does not match the gzip one"
+        refused = await http.get(
+            f"{url}/feeds/demo.xml?token=feed-secret-42", headers={"Accept-Encoding": "gzip;q=0, identity"}
+        )
+        assert ("Content-Encoding" not in refused.headers, refused.headers["ETag"]) == (True, etag)
 
         deflate_only = await http.get(
             f"{url}/feeds/demo.xml?token=feed-secret-42", headers={"Accept-Encoding": "deflate"}
         )
         assert "Content-Encoding" not in deflate_only.headers
 
-        head = await http.head(f"{url}/feeds/demo.xml?token=feed-secret-42")
+        head = await http.head(f"{url}/feeds/demo.xml?token=feed-secret-42", headers=plain)
         assert head.status == 200
         assert head.headers["ETag"] == etag
 

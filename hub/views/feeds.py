@@ -28,6 +28,20 @@ def _not_modified(request: web.Request, etag: str, last_modified: object) -> boo
     return since is not None and last_modified <= since  # type: ignore[operator]
 
 
+def _gzip_accepted(request: web.Request) -> bool:
+    """Does ``Accept-Encoding`` take gzip (RFC 9110: named or ``*``, with a q-value above zero)?"""
+    for coding in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, parameters = coding.partition(";")
+        if name.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = parameters.strip().lower().removeprefix("q=")
+        try:
+            return not parameters.strip() or float(quality) > 0
+        except ValueError:
+            return False
+    return False
+
+
 @routes.get("/feeds/{account}.xml")
 async def account_feed(request: web.Request) -> web.StreamResponse:
     """The feed; 404 for an unknown account, 403 for a wrong or missing feed token, 304 when unchanged."""
@@ -39,7 +53,12 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     if token and not hmac.compare_digest(request.query.get("token", "").encode(), token.encode()):
         return json_error(403, "this feed needs a valid ?token=")
     etag, last_modified = feed.validators(account)
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    gzipped = _gzip_accepted(request)
+    if gzipped:
+        # Each encoding is its own representation, with its own strong validator (RFC 9110 8.8.3), and
+        # Vary tells caches the body depends on Accept-Encoding.
+        etag = etag[:-1] + '-gzip"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if _not_modified(request, etag, last_modified):
         return web.Response(status=304, headers=headers)
     if request.method == "HEAD":
@@ -53,7 +72,7 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     response.content_type = "application/xml"
     response.charset = "utf-8"
     response.last_modified = last_modified
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
+    if gzipped:
         response.enable_compression(web.ContentCoding.gzip)
     await response.prepare(request)
     written = 0
