@@ -1,11 +1,13 @@
-"""The generated parts of the plugin author's guide, ``docs/plugins.md``: hooks, shapes and errors.
+"""The generated parts of the documents: the plugin author's guide and the README's list of adapters.
 
-The guide's reference sections are rendered from the code they describe: the hooks from
-:mod:`hub.hookspecs` (signatures, docstrings, targeted or broadcast), the shapes from
+The guide's (``docs/plugins.md``) reference sections are rendered from the code they describe: the hooks
+from :mod:`hub.hookspecs` (signatures, docstrings, targeted or broadcast), the shapes from
 :mod:`hub.normalised` and :mod:`hub.options` (fields, types, defaults, ``#:`` comments), the errors from
-:mod:`hub.errors`. Each lives between a pair of markers in the Markdown file and is replaced whole::
+:mod:`hub.errors`. The README's table of supported ATSs is rendered from the built-in adapters as the
+plugin manager loads them (the hooks each implements, its required options). Each lives between a pair of
+markers in the Markdown file and is replaced whole::
 
-    python -m hub.docs            # rewrite the generated sections of docs/plugins.md in place
+    python -m hub.docs            # rewrite the generated sections of docs/plugins.md and README.md in place
     python -m hub.docs --check    # exit 1 if they differ from the code (the test-suite checks this too)
 
 so the guide cannot drift from the contract: change a hook, regenerate, and the diff shows in review.
@@ -23,10 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hub import errors, hookspecs, normalised, options
-from hub.plugins import hook_names
+from hub.plugins import hook_names, load_plugins
 
-#: The guide, in a checkout of the hub (the only place it exists: it is not installed).
+#: The guide and the README, in a checkout of the hub (the only place they exist: they are not installed).
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+README = GUIDE.parent.parent / "README.md"
 #: The line length of generated signatures before they are split one parameter a line.
 SIGNATURE_WIDTH = 100
 
@@ -264,43 +267,88 @@ def render_sdk() -> str:
     return "\n".join(lines).rstrip()
 
 
+#: What each column of the README's adapter table says, by the hook that provides it.
+ADAPTER_COLUMNS = {
+    "jobs feed": "appcast_hub_fetch_jobs",
+    "signed webhooks": "appcast_hub_parse_webhook",
+    "stages": "appcast_hub_list_stages",
+    "hire reconciliation": "appcast_hub_fetch_recent_events",
+    "Appcast Apply": "appcast_hub_create_application",
+}
+
+
+def render_adapters() -> str:
+    """The README's table of the built-in ATS adapters: what each supports, what it needs to run."""
+    host = load_plugins()
+    if host.broken:
+        # A built-in that fails to import would silently leave the table: refuse to write a wrong one.
+        raise ValueError("plugins failed to load: " + "; ".join(f"{p.name}: {p.error}" for p in host.broken))
+    header = ["adapter", *ADAPTER_COLUMNS, "required options"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for record in host.records():
+        # Built-ins only: an installed third-party adapter is this machine's, not the hub's.
+        if record.info.kind != "ats" or not record.module.startswith("plugins."):
+            continue
+        folder = "/".join(record.module.split(".")[:2])
+        supports = ["yes" if hook in record.hooks else "—" for hook in ADAPTER_COLUMNS.values()]
+        required = ", ".join(f"`{option.name}`" for option in record.info.options if option.required)
+        cells = [f"[`{record.name}`]({folder}/README.md)", *supports, required or "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 #: Every generated section of the guide, by marker name.
-SECTIONS: dict[str, Callable[[], str]] = {
+GUIDE_SECTIONS: dict[str, Callable[[], str]] = {
     "sdk": render_sdk,
     "hooks": render_hooks,
     "shapes": render_shapes,
     "errors": render_errors,
 }
+#: The generated sections of each document, by the document's file name.
+DOCUMENTS: dict[str, tuple[Path, dict[str, Callable[[], str]]]] = {
+    GUIDE.name: (GUIDE, GUIDE_SECTIONS),
+    README.name: (README, {"adapters": render_adapters}),
+}
 
 
-def regenerate(text: str) -> str:
-    """``text`` (the guide) with every generated section replaced by what the code says now."""
-    for name, render in SECTIONS.items():
+def regenerate(text: str, sections: dict[str, Callable[[], str]] = GUIDE_SECTIONS) -> str:
+    """``text`` (the guide, or the document ``sections`` belong to) with every generated section replaced
+    by what the code says now."""
+    for name, render in sections.items():
         begin, end = begin_marker(name), end_marker(name)
         start, stop = text.find(begin), text.find(end)
         if start < 0 or stop < start:
-            raise ValueError(f"the guide lacks the markers of section {name!r}: {begin} ... {end}")
+            raise ValueError(f"the document lacks the markers of section {name!r}: {begin} ... {end}")
         text = f"{text[: start + len(begin)]}\n\n{render()}\n\n{text[stop:]}"
     return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m hub.docs [--check] [PATH]``: rewrite the guide's generated sections, or check them."""
+    """``python -m hub.docs [--check] [PATH ...]``: rewrite the generated sections, or check them."""
     parser = argparse.ArgumentParser(prog="python -m hub.docs", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the guide is out of date")
-    parser.add_argument("path", nargs="?", type=Path, default=GUIDE, help=f"the guide (default: {GUIDE})")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a document is out of date")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help=f"documents named {' or '.join(DOCUMENTS)} (default: the hub's own)",
+    )
     args = parser.parse_args(argv)
-    current = args.path.read_text(encoding="utf-8")
-    wanted = regenerate(current)
-    if args.check:
-        if wanted != current:
-            print(f"{args.path} is out of date: run python -m hub.docs", file=sys.stderr)
-            return 1
-        return 0
-    if wanted != current:
-        args.path.write_text(wanted, encoding="utf-8")
-        print(f"{args.path}: generated sections rewritten")
-    return 0
+    stale = 0
+    for path in args.paths or [path for path, _ in DOCUMENTS.values()]:
+        if path.name not in DOCUMENTS:
+            parser.error(f"{path}: no generated sections are known for a file of that name")
+        current = path.read_text(encoding="utf-8")
+        wanted = regenerate(current, DOCUMENTS[path.name][1])
+        if wanted == current:
+            continue
+        if args.check:
+            print(f"{path} is out of date: run python -m hub.docs", file=sys.stderr)
+            stale = 1
+        else:
+            path.write_text(wanted, encoding="utf-8")
+            print(f"{path}: generated sections rewritten")
+    return stale
 
 
 if __name__ == "__main__":

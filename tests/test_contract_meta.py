@@ -82,6 +82,18 @@ def test_the_guide_is_generated_from_the_code() -> None:
     assert docs.regenerate(guide) == guide, "docs/plugins.md is out of date: run python -m hub.docs"
 
 
+def test_the_readmes_adapter_table_is_generated_from_the_adapters() -> None:
+    readme = docs.README.read_text(encoding="utf-8")
+    assert docs.regenerate(readme, docs.DOCUMENTS["README.md"][1]) == readme, (
+        "README.md is out of date: run python -m hub.docs"
+    )
+    rows = [line for line in docs.render_adapters().splitlines() if line.startswith("| [`")]
+    listed = {row.split("`")[1]: row for row in rows}
+    assert set(listed) >= {"lever", "pinpoint", "greenhouse", "workable", "smartrecruiters", "ashby"}
+    assert "| yes | yes | yes | yes | yes |" in listed["lever"], "every connection point, from its hooks"
+    assert listed["file"].startswith("| [`file`](plugins/file/README.md) | yes | — | — | — | — | `path` |")
+
+
 def test_docs_check_fails_on_a_stale_guide_and_rewrite_fixes_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -24,6 +24,8 @@ import sys
 import tokenize
 from pathlib import Path
 
+import pytest
+
 from hub.testing import free_port
 from tests.conftest import REPO
 
@@ -138,8 +140,8 @@ def test_the_guide_quotes_the_adapters_true_size() -> None:
     for package, row in (
         (REPO / "plugins" / "_template", "| `plugins/_template` (MyATS) |"),
         (
-            REPO / "examples" / "greenhouse-adapter" / "appcast_hub_greenhouse",
-            "| `examples/greenhouse-adapter` |",
+            REPO / "examples" / "recruitee-adapter" / "appcast_hub_recruitee",
+            "| `examples/recruitee-adapter` (outside package) |",
         ),
     ):
         lines = code_lines(package)
@@ -148,3 +150,14 @@ def test_the_guide_quotes_the_adapters_true_size() -> None:
         assert quoted.split("|")[3].strip().startswith(str(lines)), (
             f"the guide says {quoted!r}: it is {lines}"
         )
+
+
+@pytest.mark.parametrize("adapter", ["greenhouse", "workable", "smartrecruiters", "ashby"])
+def test_the_guide_quotes_the_built_in_adapters_true_size(adapter: str) -> None:
+    """Issue 14's aim for a built-in on the SDK: under 400 lines of plugin code, as the guide records."""
+    lines = code_lines(REPO / "plugins" / adapter)
+    assert lines < 400, f"{adapter}: {lines} lines of code"
+    quoted = next(
+        line for line in GUIDE.read_text(encoding="utf-8").splitlines() if f"`plugins/{adapter}` |" in line
+    )
+    assert quoted.split("|")[3].strip() == str(lines), f"the guide says {quoted!r}: it is {lines}"

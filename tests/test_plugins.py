@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -98,7 +99,21 @@ def test_a_plugin_whose_info_fails_is_reported() -> None:
 
 def test_disabled_plugins_are_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPCAST_HUB_DISABLE_PLUGINS", "file")
-    assert "file" not in load_plugins().names()
+    plugins = load_plugins(["lever", "not-installed"])
+    assert {"file", "lever"}.isdisjoint(plugins.names())
+    assert plugins.disabled == {"file": "APPCAST_HUB_DISABLE_PLUGINS", "lever": "[plugins] disabled"}
+
+
+def test_plugins_command_shows_the_disabled_ones(tmp_path: Path) -> None:
+    config = write_config(tmp_path, '[plugins]\ndisabled = ["lever"]\n')
+    result = subprocess.run(
+        hub_command("plugins", "-c", str(config)), capture_output=True, text=True, timeout=60,
+        env={**os.environ, "APPCAST_HUB_DISABLE_PLUGINS": "pinpoint"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "lever disabled (by [plugins] disabled)" in result.stdout.splitlines()
+    assert "pinpoint disabled (by APPCAST_HUB_DISABLE_PLUGINS)" in result.stdout.splitlines()
+    assert not re.search(r"^(lever|pinpoint) \S+ \(ats\)", result.stdout, flags=re.MULTILINE)
 
 
 def test_plugins_command_lists_plugins_hooks_and_broken_ones(tmp_path: Path) -> None:
@@ -109,6 +124,8 @@ def test_plugins_command_lists_plugins_hooks_and_broken_ones(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "file 0.1.0 (ats)" in result.stdout
+    for adapter in ("ashby", "greenhouse", "lever", "pinpoint", "smartrecruiters", "workable"):
+        assert re.search(rf"^{adapter} \S+ \(ats\) ", result.stdout, flags=re.MULTILINE), f"{adapter} listed"
     assert "hooks: fetch_jobs, plugin_info, verify_webhook" in result.stdout
     assert "exploding BROKEN: cannot be imported: ImportError: no module named workday_sdk" in result.stdout
 

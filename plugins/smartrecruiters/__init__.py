@@ -1,0 +1,2 @@
+"""The ``smartrecruiters`` adapter: SmartRecruiters' jobs, candidate statuses, signed webhooks, hires and
+Appcast Apply."""

@@ -1,0 +1,60 @@
+"""Workable's protocol (SPI v3): the account's host, its bearer token and rate limit, and its paging rule.
+
+The SDK's ``Api`` does the HTTP (retries, ``Retry-After``, the shared rate limit, one error per answer)
+and ``follow_pages`` the paging; this module adds only what is Workable's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+from hub import sdk
+
+from . import const
+
+
+def api(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> sdk.Api:
+    """The account's SPI: ``https://{subdomain}.workable.com/spi/v3`` (or ``base_url``), its token as bearer.
+
+    Workable limits per token (per client), so accounts sharing a token share one limiter.
+    """
+    token = options["api_key"]
+    origin = (options.get("base_url") or const.ORIGIN.format(subdomain=options["subdomain"])).rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"}
+    return sdk.Api(http, origin + const.API_ROOT, peer=const.PEER, headers=headers,
+                   rate=options["rate_per_second"], rate_key=token, attempts=const.ATTEMPTS,
+                   backoff_base=const.BACKOFF_BASE_SECONDS)  # fmt: skip
+
+
+def listed(body: Any, path: str, key: str) -> list[Any]:
+    """The list Workable answers ``path`` with, under ``key``; AdapterUnavailable when there is none."""
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise sdk.AdapterUnavailable(f"{const.PEER} answered {path} without a {key} list")
+    return items
+
+
+def _next_path(api: sdk.Api, body: dict[str, Any]) -> str | None:
+    # ``paging.next`` is a full URL. It is followed only under the account's own API root: the token
+    # goes with every request, and must never be sent to another host.
+    paging = body.get("paging")
+    url = paging.get("next") if isinstance(paging, dict) else None
+    if not url:
+        return None
+    if not isinstance(url, str) or not url.startswith(api.base_url + "/"):
+        raise sdk.AdapterUnavailable(f"{const.PEER}'s next page is not on the account's API: not followed")
+    return url[len(api.base_url) :]
+
+
+def pages(api: sdk.Api, path: str, key: str, params: Mapping[str, str]) -> AsyncIterator[list[Any]]:
+    """Every item of a paged list (``{key: [...], "paging": {"next": URL}}``), to the end."""
+
+    async def page(cursor: str | None) -> tuple[list[Any], str | None]:
+        # The next URL carries the whole query (filters included): it is sent as it is.
+        body = await api.get(cursor, None) if cursor else await api.get(path, params)
+        return listed(body, path, key), _next_path(api, body)
+
+    return sdk.follow_pages(page, peer=const.PEER)

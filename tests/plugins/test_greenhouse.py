@@ -1,0 +1,513 @@
+"""The ``greenhouse`` adapter against a fake Greenhouse on a real socket: the whole contract kit, what its
+hooks promise beyond it, and a hub with a Greenhouse account end to end (sync, feed, signed hire, Appcast).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from lxml import etree
+
+from hub import models, sdk
+from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
+from plugins.greenhouse import client, const, plugin
+from tests.conftest import write_config
+from tests.peers.greenhouse import (
+    APPCAST_SOURCE_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FIRST_JOB_ID,
+    USER_ID,
+    WEBHOOK_SECRET,
+    FakeGreenhouse,
+    sample,
+)
+
+JOBS = 12
+PAGE_SIZE = 20  # the fake's 72 interview stages take 4 Harvest pages
+APPLICANT = sdk.Application(name="Ada King Lovelace", email="ada@example.com", phone="+1 503 555 0100")
+
+
+def job_id(number: int) -> str:
+    return str(FIRST_JOB_ID + number)
+
+
+def sample_job(ats_id: str) -> sdk.Job:
+    """The hub's copy of a job, as ``create_application`` receives it (only the id matters to Greenhouse)."""
+    return sdk.Job(ats_id=ats_id, title=f"Job {ats_id}", posted_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens_fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each test has its own fake, whose tokens the last one's cache would not know; retries wait ms.
+    client.forget_tokens()
+    monkeypatch.setattr(const, "BACKOFF_BASE_SECONDS", 0.001)
+
+
+class TestGreenhouse(AdapterContract):
+    @pytest.fixture
+    async def fake(self) -> AsyncIterator[FakeGreenhouse]:
+        greenhouse = FakeGreenhouse(jobs=JOBS)
+        async with greenhouse.serving():
+            yield greenhouse
+
+    @pytest.fixture
+    def contract_plugin(self) -> tuple[str, Any]:
+        return "greenhouse", plugin
+
+    @pytest.fixture
+    def contract_options(self, fake: FakeGreenhouse) -> dict[str, Any]:
+        return {
+            "board": fake.board, "base_url": fake.url, "harvest_url": fake.url, "auth_url": fake.url,
+            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "user_id": USER_ID,
+            "webhook_secret": WEBHOOK_SECRET, "appcast_source_id": APPCAST_SOURCE_ID, "page_size": PAGE_SIZE,
+        }  # fmt: skip
+
+    @pytest.fixture
+    def contract_expected_ids(self, fake: FakeGreenhouse) -> set[str]:
+        return fake.job_ids
+
+    @pytest.fixture
+    def contract_min_pages(self) -> int:
+        return 1  # the job board API answers with every job at once; Harvest's paging is tested below
+
+    @pytest.fixture
+    def contract_changed_since(self, fake: FakeGreenhouse) -> Callable[[], Any]:
+        """A post changed on the board: the board cannot filter by time, so the fetch is a full snapshot."""
+
+        def change() -> tuple[datetime, str]:
+            since = datetime.now(UTC) - timedelta(seconds=1)
+            fake.posts[1].update(title="Senior Registered Nurse", updated_at=datetime.now(UTC).isoformat())
+            return since, job_id(1)
+
+        return change
+
+    @pytest.fixture
+    def contract_signed_webhooks(self, fake: FakeGreenhouse) -> list[sdk.WebhookRequest]:
+        return [fake.signed(fake.hire(job_id(3))), fake.signed(fake.stage_change(job_id(4), "Face to Face"))]
+
+    @pytest.fixture
+    def contract_hire(self, fake: FakeGreenhouse) -> HireSample:
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        return HireSample(fake.signed(fake.hire(job_id(5))), since, job_id(5))
+
+    @pytest.fixture
+    def contract_application(self, fake: FakeGreenhouse) -> ApplicationSample:
+        return ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids)
+
+    @pytest.fixture
+    def contract_refused_application(self, fake: FakeGreenhouse) -> ApplicationSample:
+        """Job 2 is closed in Greenhouse: Harvest answers 422."""
+        fake.closed_jobs.add(FIRST_JOB_ID + 2)
+        return ApplicationSample(sample_job(job_id(2)), APPLICANT, fake.created_ids)
+
+    @pytest.fixture
+    def contract_unfillable_application(self, fake: FakeGreenhouse) -> ApplicationSample:
+        """Answers to a job post's questions: Harvest's candidate request has no place for them."""
+        answered = dataclasses.replace(APPLICANT, answers={"question_123": "Yes"})
+        return ApplicationSample(sample_job(job_id(1)), answered, fake.created_ids)
+
+    # --- jobs ---------------------------------------------------------------------------------------
+
+    async def test_posts_are_mapped_to_every_job_field(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        [page] = await adapter.fetch_pages()
+        jobs = {job.ats_id: job for job in page.jobs}
+        assert fake.faults.requests == ["GET /v1/boards/acme/jobs?content=true"]
+        assert jobs[job_id(3)] == sdk.Job(
+            ats_id=job_id(3), title="Warehouse Operative 3", is_open=True,
+            posted_at=datetime(2026, 2, 4, 15, tzinfo=UTC), updated_at=datetime(2026, 2, 4, 15, tzinfo=UTC),
+            description_html="<p>Job 3: you &amp; us.</p><ul><li>Benefits</li></ul>", requisition_id="REQ-3",
+            city="London", region=None, country="GB", workplace=None, department="Engineering",
+            employment_type="full-time", salary_text="USD 90000-120000",
+            hosted_url="https://boards.greenhouse.io/acme/jobs/4004003",
+            apply_url="https://boards.greenhouse.io/acme/jobs/4004003",
+        )  # fmt: skip
+        assert jobs[job_id(2)].posted_at == datetime(2026, 1, 3, 9, tzinfo=UTC), "first_published when given"
+        assert (jobs[job_id(2)].city, jobs[job_id(2)].workplace) == (None, "remote")
+        berlin = jobs[job_id(4)]
+        assert (berlin.city, berlin.region, berlin.country, berlin.workplace) == (
+            "Berlin",
+            None,
+            "DE",
+            "hybrid",
+        )
+        assert (jobs[job_id(1)].city, jobs[job_id(1)].region, jobs[job_id(1)].country) == (
+            "New York",
+            "NY",
+            "US",
+        )
+        assert (jobs[job_id(1)].employment_type, jobs[job_id(1)].salary_text) == (None, None)
+
+    async def test_a_job_with_two_posts_is_one_job_from_its_first_post(
+        self, adapter: AdapterUnderTest
+    ) -> None:
+        [page] = await adapter.fetch_pages()
+        first = [job for job in page.jobs if job.ats_id == job_id(0)]
+        assert [job.hosted_url for job in first] == ["https://boards.greenhouse.io/acme/jobs/4004000"]
+        assert len(page.jobs) == JOBS
+
+    async def test_an_unpublished_job_leaves_the_snapshot(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        fake.unpublish(job_id(5))
+        [page] = await adapter.fetch_pages(since=datetime(2026, 3, 1, tzinfo=UTC))
+        assert page.snapshot, "the board cannot filter by time: every fetch is a snapshot"
+        assert job_id(5) not in {job.ats_id for job in page.jobs}
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"board": "renamed"}, "Greenhouse board 'acme' does not exist (HTTP 404)"),
+            ({"server_errors": 10}, "Greenhouse board 'acme' answered HTTP 503 (after 4 attempts)"),
+            ({"post": {"internal_job_id": None}}, "job post 4004000 has no internal_job_id"),
+            ({"post": {"updated_at": "2026-02-01T10:00:00"}}, "updated_at"),
+        ],
+    )
+    async def test_a_board_that_fails_fails_the_sync_naming_why(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse, change: dict[str, Any], message: str
+    ) -> None:
+        fake.board = change.get("board", fake.board)
+        fake.faults.server_errors = change.get("server_errors", 0)
+        fake.posts[0].update(change.get("post", {}))
+        with pytest.raises(sdk.AdapterUnavailable, match=message.replace("(", r"\(").replace(")", r"\)")):
+            await adapter.fetch_pages()
+
+    # --- stages ---------------------------------------------------------------------------------------
+
+    async def test_stages_are_every_jobs_plan_paged_by_link_header(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        stages = await adapter.call("appcast_hub_list_stages", http=adapter.http)
+        assert len(stages) == 6 * JOBS
+        assert stages[3] == sdk.Stage("767003", "Face to Face", workflow=job_id(0))
+        assert all(stage.suggested_funnel_event is None for stage in stages), "Greenhouse stages have no kind"
+        pages = [r for r in fake.faults.requests if r.startswith("GET /v3/job_interview_stages")]
+        assert pages[0] == f"GET /v3/job_interview_stages?per_page={PAGE_SIZE}"
+        assert len(pages) == 4
+        assert all(r.split("?")[1].startswith("cursor=") and "&" not in r for r in pages[1:])
+        assert [r for r in fake.faults.requests if r.startswith("POST")] == ["POST /token"], (
+            "one token, reused"
+        )
+
+    async def test_a_next_link_outside_harvest_is_not_followed(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        fake.url = "http://127.0.0.2:1"  # the fake's Link headers now point elsewhere
+        with pytest.raises(sdk.AdapterUnavailable, match="next page outside its API"):
+            await adapter.call("appcast_hub_list_stages", http=adapter.http)
+
+    # --- webhooks -------------------------------------------------------------------------------------
+
+    async def test_a_hire_webhook_is_one_hire_event(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        body = fake.hire(job_id(3), email="Ada@Example.com", at=datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC))
+        application = body["payload"]["application"]
+        request = fake.signed(body)
+        assert await adapter.verify(request) is None, "no signed delivery id: the hub names it by its body"
+        assert await adapter.parse(request) == [
+            sdk.Event(
+                kind="hired", dedupe_key=f"hired:{application['id']}", ats_event="hire_candidate",
+                occurred_at=datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC), ats_job_id=job_id(3),
+                ats_application_id=str(application["id"]),
+                ats_candidate_id=str(application["candidate"]["id"]),
+                source="Appcast", candidate_hash=sdk.candidate_hash("ada@example.com"),
+            )
+        ]  # fmt: skip
+
+    async def test_stage_changes_applications_and_rejections_are_events(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        (moved,) = await adapter.parse(fake.signed(fake.stage_change(job_id(4), "Offer")))
+        assert (moved.kind, moved.to_stage_id, moved.stage_name, moved.workflow, moved.ats_job_id) == (
+            "stage_changed", "767045", "Offer", job_id(4), job_id(4),
+        )  # fmt: skip
+        assert moved.dedupe_key == f"stage:{moved.ats_application_id}:767045"
+        (applied,) = await adapter.parse(fake.signed(fake.apply(job_id(1))))
+        assert (applied.kind, applied.occurred_at) == (
+            "application_created",
+            datetime(2026, 2, 22, 8, tzinfo=UTC),
+        )
+        assert applied.candidate_hash == sdk.candidate_hash("mary@example.com")
+        (rejected,) = await adapter.parse(fake.signed(fake.reject(job_id(2))))
+        assert (rejected.kind, rejected.occurred_at) == (
+            "archived",
+            datetime(2026, 2, 26, 16, 45, tzinfo=UTC),
+        )
+        assert rejected.dedupe_key == f"rejected:{rejected.ats_application_id}"
+
+    async def test_a_ping_and_unknown_actions_are_accepted_and_ignored(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        unknown = {"action": "offer_created", "payload": {"id": 1}}
+        for body in (sample("ping"), {"web_hook_id": 10701}, unknown):
+            request = fake.signed(body)
+            assert await adapter.verify(request) is None
+            assert await adapter.parse(request) == []
+
+    async def test_forged_and_unconfigured_webhooks_are_refused(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        hire = fake.hire(job_id(3))
+        with pytest.raises(sdk.WebhookRejected, match="Signature"):
+            await adapter.verify(fake.signed(hire, secret="not-the-secret"))
+        sha1 = dataclasses.replace(fake.signed(hire), headers={"Signature": "sha1 " + "0" * 40})
+        with pytest.raises(sdk.WebhookRejected):
+            await adapter.verify(sha1)
+        adapter.account.plugin_options["greenhouse"]["webhook_secret"] = None
+        with pytest.raises(sdk.WebhookRejected):
+            await adapter.verify(fake.signed(hire))
+
+    async def test_the_unsigned_event_id_is_not_the_identity(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        # A replay with a new Greenhouse-Event-ID is the same webhook: the identity ignores the header.
+        first, replay = fake.signed(fake.hire(job_id(3))), None
+        replay = dataclasses.replace(first, headers={**first.headers, "Greenhouse-Event-ID": "another"})
+        assert await adapter.verify(first) == await adapter.verify(replay) is None
+        assert await adapter.parse(first) == await adapter.parse(replay)
+
+    async def test_a_signed_hire_without_its_application_is_malformed(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        body = fake.hire(job_id(3))
+        del body["payload"]["application"]["id"]
+        with pytest.raises(sdk.WebhookMalformed, match=r"payload\.application\.id"):
+            await adapter.parse(fake.signed(body))
+
+    # --- reconciliation -------------------------------------------------------------------------------
+
+    async def test_reconciliation_reports_hires_since_then_only(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        old = fake.hire(job_id(1), at=datetime(2026, 1, 1, tzinfo=UTC))["payload"]["application"]["id"]
+        new = fake.hire(job_id(3))["payload"]["application"]["id"]
+        fake.apply(job_id(3))
+        hires = await adapter.recent(datetime.now(UTC) - timedelta(minutes=1))
+        assert [(e.dedupe_key, e.ats_job_id, e.source, e.ats_event) for e in hires] == [
+            (f"hired:{new}", job_id(3), "Appcast", "reconciliation")
+        ]
+        assert str(old) not in {e.ats_application_id for e in hires}
+        query = next(r for r in fake.faults.requests if r.startswith("GET /v3/applications"))
+        assert "status=hired" in query
+        assert "updated_at=gte%7C" in query
+
+    # --- Appcast Apply --------------------------------------------------------------------------------
+
+    async def test_an_application_is_a_candidate_with_appcast_as_its_source(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        result = await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        created = fake.applications[int(result.ats_application_id)]
+        assert created["request"] == {
+            "first_name": "Ada", "last_name": "King Lovelace",
+            "email_addresses": [{"value": "ada@example.com", "type": "personal"}],
+            "phone_numbers": [{"value": "+1 503 555 0100", "type": "mobile"}],
+            "application": {"job_id": FIRST_JOB_ID + 1, "source_id": APPCAST_SOURCE_ID},
+        }  # fmt: skip
+        assert result.ats_candidate_id == str(created["candidate_id"])
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"resume_url": "https://cv.example/ada.pdf"}, "resume_url"),
+            ({"cover_letter": "Dear Acme"}, "cover_letter"),
+            ({"urls": ["https://ada.example"]}, "urls"),
+            ({"name": "Ada"}, "name"),
+        ],
+    )
+    async def test_what_harvest_cannot_take_is_refused_naming_the_field(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse, change: dict[str, Any], field: str
+    ) -> None:
+        application = dataclasses.replace(APPLICANT, **change)
+        with pytest.raises(sdk.ApplicationRefused, match=field):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), application, fake.created_ids))
+        assert not [r for r in fake.faults.requests if r.startswith("POST /v3")], "nothing was sent"
+
+    async def test_harvest_refusals_name_the_field_and_apply_needs_the_source(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        fake.closed_jobs.add(FIRST_JOB_ID + 2)
+        with pytest.raises(sdk.ApplicationRefused, match="job_id: Job is closed") as refused:
+            await adapter.apply(ApplicationSample(sample_job(job_id(2)), APPLICANT, fake.created_ids))
+        assert refused.value.status == 422
+        adapter.account.plugin_options["greenhouse"]["appcast_source_id"] = None
+        with pytest.raises(sdk.ApplicationRefused, match="appcast_source_id"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        assert fake.created_ids() == []
+
+    async def test_a_candidate_whose_application_cannot_be_read_back_is_an_unknown_outcome(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        fake.lagging = True
+        with pytest.raises(sdk.OutcomeUnknown, match="shows no application of candidate"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        assert len(fake.created_ids()) == 1, "the candidate exists: the hub must not send it again"
+
+    # --- errors ---------------------------------------------------------------------------------------
+
+    async def test_wrong_credentials_are_auth_errors(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        adapter.account.plugin_options["greenhouse"]["client_secret"] = "not-the-secret"
+        with pytest.raises(sdk.AdapterAuthError, match="HTTP 401") as error:
+            await adapter.recent(datetime.now(UTC))
+        assert "not-the-secret" not in str(error.value)
+        adapter.account.plugin_options["greenhouse"]["client_secret"] = CLIENT_SECRET
+        await adapter.recent(datetime.now(UTC))
+        fake.faults.unauthorized = 1  # a token Harvest no longer takes
+        with pytest.raises(sdk.AdapterAuthError):
+            await adapter.call("appcast_hub_list_stages", http=adapter.http)
+        await adapter.call("appcast_hub_list_stages", http=adapter.http)
+        assert len(fake.tokens) == 2, "the refused token was dropped and a new one asked for"
+
+    async def test_a_429_waits_for_retry_after_then_gives_up_saying_how_long(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        await adapter.recent(datetime.now(UTC))  # a token first: the token endpoint is not under test here
+        fake.faults.rate_limited, fake.faults.retry_after = 1, 0
+        assert len(await adapter.call("appcast_hub_list_stages", http=adapter.http)) == 6 * JOBS
+        fake.faults.rate_limited, fake.faults.retry_after = 10, 0.01
+        with pytest.raises(sdk.AdapterUnavailable, match="HTTP 429") as error:
+            await adapter.recent(datetime.now(UTC))
+        assert error.value.retry_after == pytest.approx(0.01)
+
+    async def test_without_harvest_credentials_the_harvest_hooks_say_what_is_missing(
+        self, adapter: AdapterUnderTest
+    ) -> None:
+        adapter.account.plugin_options["greenhouse"]["client_id"] = None
+        with pytest.raises(sdk.AdapterUnavailable, match="client_id"):
+            await adapter.recent(datetime.now(UTC))
+        with pytest.raises(sdk.ApplicationRefused, match="client_id"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, list))
+
+
+BASE = {"board": "acme", "base_url": const.BOARD_URL, "harvest_url": const.HARVEST_URL,
+        "auth_url": const.AUTH_URL, "client_id": None, "client_secret": None, "user_id": None,
+        "webhook_secret": None, "appcast_source_id": None, "page_size": 100,
+        "rate_per_second": 5.0}  # fmt: skip
+
+
+def check(**options: Any) -> list[tuple[str, str]]:
+    info = plugin.appcast_hub_plugin_info()
+    assert info.check_options is not None
+    return list(info.check_options({**BASE, **options}))
+
+
+def test_check_options_names_the_option_at_fault() -> None:
+    with pytest.raises(
+        sdk.ConfigError, match="Harvest v3 needs client_id, client_secret and user_id"
+    ) as error:
+        check(client_id="id", client_secret="secret")
+    assert error.value.key == "user_id"
+    with pytest.raises(sdk.ConfigError) as error:
+        check(page_size=501)
+    assert error.value.key == "page_size"
+    assert [option for option, _ in check()] == ["webhook_secret", "client_id"]
+    assert [
+        option for option, _ in check(webhook_secret="s", client_id="i", client_secret="s", user_id=1)
+    ] == ["appcast_source_id"]
+    assert check(webhook_secret="s", client_id="i", client_secret="s", user_id=1, appcast_source_id=16) == []
+    secrets = {option.name for option in plugin.appcast_hub_plugin_info().options if option.secret}
+    assert secrets == {"client_secret", "webhook_secret"}
+
+
+# --- end to end -------------------------------------------------------------------------------------------
+
+ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
+
+
+async def test_a_greenhouse_account_syncs_feeds_and_reports_hires(database_url: str, tmp_path: Path) -> None:
+    greenhouse, appcast = FakeGreenhouse(jobs=6), sdk.FakeAppcast(token="appcast-bearer-for-tests")
+    async with greenhouse.serving(), appcast.serving():
+        config = write_config(
+            tmp_path,
+            f"""
+[database]
+url = "{database_url}"
+migrate_on_start = true
+[admin]
+api_token = "admin-token-for-tests"
+[sync]
+scheduled = false
+[events]
+poll_seconds = 0.1
+[accounts.acme]
+adapter = "greenhouse"
+company = "Acme"
+feed_policy = "all-open"
+[accounts.acme.greenhouse]
+board = "{greenhouse.board}"
+base_url = "{greenhouse.url}"
+harvest_url = "{greenhouse.url}"
+auth_url = "{greenhouse.url}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+user_id = {USER_ID}
+appcast_source_id = {APPCAST_SOURCE_ID}
+webhook_secret = "{WEBHOOK_SECRET}"
+[accounts.acme.appcast]
+client_id = "client-42"
+ent_id = "ent-7"
+events_url = "{appcast.events_url}"
+bearer_token = "appcast-bearer-for-tests"
+""",
+        )
+        async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
+
+            async def feed() -> dict[str, str]:
+                async with http.get(f"{url}/feeds/acme.xml") as response:
+                    assert response.status == 200
+                    document = etree.fromstring(await response.read())
+                return {
+                    job.findtext("referencenumber"): job.findtext("description")
+                    for job in document.iter("job")
+                }
+
+            async def post_webhook(request: sdk.WebhookRequest) -> tuple[int, Any]:
+                async with http.post(
+                    f"{url}/webhooks/acme", data=request.body, headers=request.headers
+                ) as answer:
+                    return answer.status, await answer.json()
+
+            async with http.post(f"{url}/api/accounts/acme/sync", headers=ADMIN) as response:
+                synced = await response.json()
+            assert (response.status, synced["error"], synced["created"]) == (
+                200,
+                None,
+                len(greenhouse.job_ids),
+            )
+            jobs = await feed()
+            assert set(jobs) == greenhouse.job_ids
+            assert jobs[job_id(3)].startswith("<p>Job 3: you &amp; us.</p>"), "the escaped HTML is unescaped"
+
+            hired_at = datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC)
+            body = greenhouse.hire(job_id(3), email="Ada@Example.com", at=hired_at)
+            assert (await post_webhook(greenhouse.signed(body, secret="not-the-secret")))[0] == 401
+            hire = greenhouse.signed(body)
+            assert await post_webhook(hire) == (202, {"status": "stored"})
+            assert await post_webhook(hire) == (200, {"status": "already seen"})
+
+            [received] = await appcast.wait_for_events(1)
+            assert received.body == {
+                "event": "hired",
+                "client_id": "client-42",
+                "ent_id": "ent-7",
+                "job_reference": job_id(3),
+                "application_id": str(body["payload"]["application"]["id"]),
+                "candidate_hash": hashlib.sha256(b"ada@example.com").hexdigest(),
+                "source": "Appcast",
+                "stage": None,
+                "occurred_at": "2026-03-02T15:04:05Z",
+            }
+            assert received.authorization == "Bearer appcast-bearer-for-tests"
+            assert await models.Event.filter(kind="hired").count() == 1
