@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hub import models
 
 #: The most entries one answer shows: more is a database query, not a chat message.
@@ -11,3 +13,10 @@ MAX_RECENT = 50
 async def recent_entries(limit: int = 10) -> list[models.AuditEntry]:
     """The newest ``limit`` audit entries (at most :data:`MAX_RECENT`), newest first."""
     return await models.AuditEntry.all().order_by("-id").limit(max(1, min(limit, MAX_RECENT)))
+
+
+def entry_json(entry: models.AuditEntry) -> dict[str, Any]:
+    """One entry as the admin API and ``audit --json`` give it."""
+    return {"id": entry.id, "at": entry.at.isoformat(), "actor": entry.actor, "source": entry.source,
+            "action": entry.action, "account": entry.account_name, "target": entry.target,
+            "before": entry.before, "after": entry.after}  # fmt: skip

@@ -25,6 +25,7 @@ from aiohttp import web
 from hub import __version__, db, held
 from hub.accounts import UnknownAccount, ensure_accounts, get_account, set_integration
 from hub.app import HTTP_TIMEOUT, create_app
+from hub.audit import MAX_RECENT, entry_json, recent_entries
 from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, load_config
 from hub.deliveries import list_deliveries, replay
 from hub.errors import ConfigError, HubError
@@ -36,7 +37,7 @@ from hub.logs import redactor, setup_logging
 from hub.normalised import FUNNEL_EVENTS
 from hub.plugins import HOOK_PREFIX, PluginHost, load_plugins
 from hub.stages import account_stages, map_stage
-from hub.stats import job_stats, top_jobs
+from hub.stats import job_stats, stats_report, top_jobs
 from hub.status import AccountStatus, account_status
 from hub.sync import sync_account
 
@@ -67,6 +68,11 @@ async def _opened(config: HubConfig) -> AsyncIterator[aiohttp.ClientSession]:
         yield http
 
 
+def _json(document: object) -> None:
+    """``--json``: one JSON document, in the shape the admin API answers."""
+    print(dumps(document, indent=2))
+
+
 def _run(work: Callable[[], Awaitable[int | None]]) -> int:
     return asyncio.run(work()) or 0  # type: ignore[arg-type]
 
@@ -83,7 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or config.server["port"]
     # Bound before anything starts: a taken port is one line and exit 1, not a started and stopped hub.
     try:
-        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        listening = socket.create_server(
+            (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET
+        )
     except OSError as error:
         reason = os.strerror(error.errno).lower() if error.errno else str(error)
         raise OSError(f"cannot listen on {host}:{port}: {reason}") from None
@@ -172,6 +180,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.config or path.exists():
         disabled = load_config(path).plugins_disabled
     plugins = load_plugins(disabled)
+    if args.json:
+        records = [
+            {"name": r.name, "version": r.version, "kind": r.info.kind, "description": r.info.description,
+             "hooks": [h.removeprefix(HOOK_PREFIX) for h in r.hooks]}
+            for r in plugins.records()
+        ]  # fmt: skip
+        broken = [{"name": b.name, "error": b.error} for b in plugins.broken]
+        _json({"plugins": records, "broken": broken, "disabled": plugins.disabled})
+        return 0
     for record in plugins.records():
         hooks = ", ".join(h.removeprefix(HOOK_PREFIX) for h in record.hooks)
         print(f"{record.name} {record.version or '?'} ({record.info.kind}) {record.info.description}")
@@ -190,12 +207,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         failed = False
+        results = []
         async with _opened(config) as http:
             for name in names:
                 account = await get_account(config, name)
                 result = await sync_account(plugins, http, account, full=True if args.full else None)
-                print(result.summary())
+                results.append(result.as_json())
+                if not args.json:
+                    print(result.summary())
                 failed = failed or result.error is not None
+        if args.json:
+            _json({"accounts": results})
         return EXIT_FAILED if failed else 0
 
     return _run(work)
@@ -223,6 +245,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                     limit=args.limit, offset=args.offset,
                 )  # fmt: skip
                 for row in rows:
+                    del row["id"]  # the database's own: neither the API nor a script names jobs by it
+                if args.json:
+                    _json({"total": total, "jobs": rows})
+                    return 0
+                for row in rows:
                     flag = {True: "on", False: "off", None: "-"}[row["appcast"]]
                     state = "open" if row["is_open"] else "closed"
                     feed = "in feed" if row["in_feed"] else ""
@@ -234,11 +261,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 source="cli",
             )  # fmt: skip
             word = "on" if args.action == "enable" else "off"
-            if result.switched:
+            if args.json:
+                _json(result.as_json())
+            elif result.switched:
                 print(f"switched {word}: {', '.join(result.switched)}")
-            if result.already:
+            if result.already and not args.json:
                 print(f"already {word}: {', '.join(result.already)}")
-            if result.missing:
+            if result.missing and not args.json:
                 print(f"no such job in {name}: {', '.join(result.missing)}")
             return EXIT_FAILED if result.missing else 0
 
@@ -290,13 +319,19 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
                     raise CommandFailed("give delivery ids, or 'dead' for every dead delivery")
                 ids = None if targets == ["dead"] else [int(t) for t in targets]
                 replayed = await replay(ids, actor=_actor(), source="cli")
-                print(f"replayed: {', '.join(map(str, replayed))}" if replayed else "nothing dead to replay")
                 missing = set(ids or ()) - set(replayed)
+                if args.json:
+                    _json({"replayed": replayed})
+                    return EXIT_FAILED if missing else 0
+                print(f"replayed: {', '.join(map(str, replayed))}" if replayed else "nothing dead to replay")
                 if missing:
                     print(f"not dead (or no such delivery): {', '.join(map(str, sorted(missing)))}")
                 return EXIT_FAILED if missing else 0
             account_id = (await get_account(config, args.account)).row.id if args.account else None
             total, rows = await list_deliveries(account_id=account_id, state=args.state, limit=args.limit)
+            if args.json:
+                _json({"total": total, "deliveries": rows})
+                return 0
             for row in rows:
                 error = f"  {row['last_error']}" if row["last_error"] else ""
                 print(f"{row['id']:>8} {row['account']:<16} {row['event'] or '-':<10} {row['state']:<9} "
@@ -319,9 +354,15 @@ def cmd_stages(args: argparse.Namespace) -> int:
                 before = await map_stage(
                     account, args.stage, funnel, workflow=args.workflow, actor=_actor(), source="cli"
                 )
-                print(f"{args.stage}: {before or 'unmapped'} → {funnel or 'none'}")
+                if args.json:
+                    _json({"stage_id": args.stage, "before": before, "funnel_event": funnel})
+                else:
+                    print(f"{args.stage}: {before or 'unmapped'} → {funnel or 'none'}")
                 return 0
             report = await account_stages(account, plugins, http)
+            if args.json:
+                _json(report.as_json())
+                return 0
             if report.ats_error:
                 print(f"the ATS did not list its stages: {report.ats_error}", file=sys.stderr)
             if report.empty_reason:
@@ -344,6 +385,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     async def work() -> int:
         async with _opened(config):
             account = await get_account(config, args.account)
+            if args.json:
+                _json(await stats_report(account, args.job, args.limit))
+                return 0
             rows = [await job_stats(account, args.job)] if args.job else await top_jobs(account, args.limit)
             if not args.job:
                 rows.insert(0, await job_stats(account))
@@ -365,20 +409,32 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         failed = False
+        results: list[dict[str, Any]] = []
         async with _opened(config) as http:
             for name in names:
                 account = await get_account(config, name)
                 if not plugins.implements(account.config.adapter, "appcast_hub_fetch_recent_events"):
-                    print(f"{name}: the {account.config.adapter} adapter cannot be polled for events")
+                    problem = f"the {account.config.adapter} adapter cannot be polled for events"
+                    results.append({"account": name, "error": problem})
+                    if not args.json:
+                        print(f"{name}: {problem}")
                     continue
                 lookback = timedelta(hours=config.events["reconcile_lookback_hours"])
                 result = await reconcile_account(account, plugins, http, lookback)
+                failed = failed or result is None
+                if result is None:
+                    results.append({"account": name, "error": "the ATS could not be polled: see the log"})
+                else:
+                    results.append({"account": name, **result.as_json(), "error": None})
+                if args.json:
+                    continue
                 if result is None:
                     print(f"{name}: reconciliation failed (see the log)")
-                    failed = True
                 else:
                     print(f"{name}: {result.stored} new events, {result.duplicates} already known, "
                           f"{result.deliveries} deliveries queued")  # fmt: skip
+        if args.json:
+            _json({"accounts": results})
         return EXIT_FAILED if failed else 0
 
     return _run(work)
@@ -409,7 +465,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         async with _opened(config):
             statuses = [await account_status(config, await get_account(config, name)) for name in names]
         if args.json:
-            print(dumps({"accounts": [status.as_json() for status in statuses]}, indent=2))
+            _json({"accounts": [status.as_json() for status in statuses]})
         else:
             for status in statuses:
                 _print_status(status)
@@ -428,7 +484,7 @@ def cmd_held(args: argparse.Namespace) -> int:
             if args.action is None:
                 change = await held.held_now(account.row.id)
                 if args.json:
-                    print(dumps({"held": change.as_json() if change is not None else None}, indent=2))
+                    _json({"held": change.as_json() if change is not None else None})
                 elif change is None:
                     print(f"{account.name}: nothing held")
                 else:
@@ -442,6 +498,9 @@ def cmd_held(args: argparse.Namespace) -> int:
             if jobs is None:
                 print(f"{account.name}: nothing held", file=sys.stderr)
                 return EXIT_FAILED
+            if args.json:
+                _json({"closed" if args.action == "confirm" else "kept": jobs})
+                return 0
             print(f"{account.name}: {'closed' if args.action == 'confirm' else 'kept open'} {jobs} jobs")
             return 0
 
@@ -457,8 +516,33 @@ def cmd_integration(args: argparse.Namespace) -> int:
             account = await get_account(config, args.account)
             on = args.state == "on"
             changed = await set_integration(account, enabled=on, actor=_actor(), source="cli")
-            print(f"{account.name}: integration {'switched' if changed else 'already'} {args.state}")
+            if args.json:
+                _json({"enabled": on, "changed": changed})
+            else:
+                print(f"{account.name}: integration {'switched' if changed else 'already'} {args.state}")
             return 0
+
+    return _run(work)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The newest changes and who made them, from every surface."""
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            entries = await recent_entries(args.limit)
+        if args.json:
+            _json({"entries": [entry_json(entry) for entry in entries]})
+            return 0
+        for entry in entries:
+            where = f" {entry.account_name}" if entry.account_name else ""
+            target = f" {entry.target}" if entry.target else ""
+            print(f"{entry.at.isoformat(timespec='seconds')} {entry.actor} ({entry.source}) {entry.action}"
+                  f"{where}{target}: {dumps(entry.before)} → {dumps(entry.after)}")  # fmt: skip
+        if not entries:
+            print("no changes recorded yet")
+        return 0
 
     return _run(work)
 
@@ -478,6 +562,15 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a sub-command's parser must not reset a -c given before it.
     common.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, help=config_help)
+    # Every command that lists or reports: --json anywhere after its name, as -c.
+    reporting = argparse.ArgumentParser(add_help=False, parents=[common])
+    reporting.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON document, as the admin API gives it",
+    )
+    parser.set_defaults(json=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", parents=[common], help="run the hub")
@@ -492,74 +585,76 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_migrate
     )
     commands.add_parser(
-        "plugins", parents=[common], help="list installed plugins and their hooks"
+        "plugins", parents=[reporting], help="list installed plugins and their hooks"
     ).set_defaults(func=cmd_plugins)
 
-    sync = commands.add_parser("sync", parents=[common], help="sync jobs from the ATS now")
+    sync = commands.add_parser("sync", parents=[reporting], help="sync jobs from the ATS now")
     sync.add_argument("account", nargs="?", help="one account (default: all)")
     sync.add_argument("--full", action="store_true", help="a full snapshot even if incremental is possible")
     sync.set_defaults(func=cmd_sync)
 
-    jobs = commands.add_parser("jobs", parents=[common], help="list jobs or switch them for Appcast")
+    jobs = commands.add_parser("jobs", parents=[reporting], help="list jobs or switch them for Appcast")
     jobs.add_argument("-a", "--account", help="account (needed when several are configured)")
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", parents=[common], help="list jobs, newest first")
+    listing = actions.add_parser("list", parents=[reporting], help="list jobs, newest first")
     listing.add_argument("words", nargs="*", help="words the title, city or id must contain")
     listing.add_argument("--status", choices=("open", "closed"))
     listing.add_argument("--flag", choices=("on", "off", "unset", "in-feed"))
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0)
     for action in ("enable", "disable"):
-        switch = actions.add_parser(action, parents=[common], help=f"{action} jobs for Appcast by ATS id")
+        switch = actions.add_parser(action, parents=[reporting], help=f"{action} jobs for Appcast by ATS id")
         switch.add_argument("ids", nargs="+", metavar="ID")
     jobs.set_defaults(func=cmd_jobs)
 
-    deliveries = commands.add_parser("deliveries", parents=[common], help="the outbox: list, replay dead")
+    deliveries = commands.add_parser("deliveries", parents=[reporting], help="the outbox: list, replay dead")
     delivery_actions = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
-    delivery_list = delivery_actions.add_parser("list", parents=[common], help="newest first")
+    delivery_list = delivery_actions.add_parser("list", parents=[reporting], help="newest first")
     delivery_list.add_argument("-a", "--account")
     delivery_list.add_argument("--state", choices=("pending", "delivered", "dead"))
     delivery_list.add_argument("--limit", type=int, default=50)
-    delivery_retry = delivery_actions.add_parser("retry", parents=[common], help="replay dead deliveries")
+    delivery_retry = delivery_actions.add_parser("retry", parents=[reporting], help="replay dead deliveries")
     delivery_retry.add_argument("ids", nargs="+", metavar="ID|dead")
     deliveries.set_defaults(func=cmd_deliveries)
 
-    stages = commands.add_parser("stages", parents=[common], help="stages and their funnel events")
+    stages = commands.add_parser("stages", parents=[reporting], help="stages and their funnel events")
     stages.add_argument("account")
     stage_actions = stages.add_subparsers(dest="action", metavar="ACTION")
-    stage_map = stage_actions.add_parser("map", parents=[common], help="map a stage to a funnel event")
+    stage_map = stage_actions.add_parser("map", parents=[reporting], help="map a stage to a funnel event")
     stage_map.add_argument("stage", help="the ATS stage id")
     stage_map.add_argument("event", choices=(*FUNNEL_EVENTS, NO_FUNNEL_EVENT))
     stage_map.add_argument("--workflow", default="", help="the workflow, where the ATS has several")
     stages.set_defaults(func=cmd_stages)
 
-    stats = commands.add_parser("stats", parents=[common], help="views, applies, conversion, hires")
+    stats = commands.add_parser("stats", parents=[reporting], help="views, applies, conversion, hires")
     stats.add_argument("account")
     stats.add_argument("--job", help="one job's numbers (default: the account's and its top jobs)")
     stats.add_argument("--limit", type=int, default=10)
     stats.set_defaults(func=cmd_stats)
 
-    reconcile = commands.add_parser("reconcile", parents=[common], help="poll the ATS for missed events")
+    reconcile = commands.add_parser("reconcile", parents=[reporting], help="poll the ATS for missed events")
     reconcile.add_argument("account", nargs="?", help="one account (default: all)")
     reconcile.set_defaults(func=cmd_reconcile)
 
-    status = commands.add_parser("status", parents=[common], help="accounts at a glance")
+    status = commands.add_parser("status", parents=[reporting], help="accounts at a glance")
     status.add_argument("account", nargs="?", help="one account (default: all)")
-    status.add_argument("--json", action="store_true", help="one JSON document, as the admin API gives it")
     status.set_defaults(func=cmd_status)
 
-    held_command = commands.add_parser("held", parents=[common], help="a mass close a sync held back")
+    held_command = commands.add_parser("held", parents=[reporting], help="a mass close a sync held back")
     held_command.add_argument("account")
     held_command.add_argument("action", nargs="?", choices=("confirm", "keep"), help="apply it, or keep open")
-    held_command.add_argument(
-        "--json", action="store_true", help="one JSON document, as the admin API gives it"
-    )
     held_command.set_defaults(func=cmd_held)
 
-    integration = commands.add_parser("integration", parents=[common], help="switch an account's integration")
+    integration = commands.add_parser(
+        "integration", parents=[reporting], help="switch an account's integration"
+    )
     integration.add_argument("account")
     integration.add_argument("state", choices=("on", "off"))
     integration.set_defaults(func=cmd_integration)
+
+    audit = commands.add_parser("audit", parents=[reporting], help="the newest changes and who made them")
+    audit.add_argument("-n", "--limit", type=int, default=10, help=f"how many (at most {MAX_RECENT})")
+    audit.set_defaults(func=cmd_audit)
 
     feed = commands.add_parser("feed", parents=[common], help="write an account's feed")
     feed.add_argument("account")

@@ -39,6 +39,10 @@ class StoreResult:
     duplicates: int = 0
     deliveries: int = 0
 
+    def as_json(self) -> dict[str, int]:
+        """The answer of the admin API and of ``--json`` (to a reconciliation)."""
+        return {"stored": self.stored, "duplicates": self.duplicates, "deliveries": self.deliveries}
+
 
 def idempotency_key(account: str, destination: str, dedupe_key: str) -> str:
     """The key a delivery carries on every attempt: derived, so it can never differ between retries."""

@@ -33,6 +33,10 @@ class SwitchResult:
     already: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
+    def as_json(self) -> dict[str, list[str]]:
+        """The answer of the admin API and of ``--json``."""
+        return {"switched": self.switched, "already": self.already, "missing": self.missing}
+
 
 async def switch_jobs(
     account: LiveAccount, ats_ids: list[str], *, on: bool, actor: str, source: str

@@ -8,7 +8,9 @@ suggests (:attr:`~hub.normalised.Stage.suggested_funnel_event`) — and nothing 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -117,6 +119,14 @@ class StagesReport:
         if not self.listable:
             return "this account's adapter cannot list its ATS's stages; none is mapped or seen in events"
         return "the ATS lists no stages; none is mapped or seen in events"
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer of the admin API and of ``stages --json``."""
+        return {
+            "stages": [dataclasses.asdict(view) for view in self.stages],
+            "ats_error": self.ats_error,
+            "empty_reason": self.empty_reason,
+        }
 
 
 async def account_stages(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.functions import Count, Sum
 
@@ -24,6 +25,11 @@ class JobStats:
     def conversion(self) -> float | None:
         """Applies per view, None before the first view."""
         return self.applies / self.views if self.views else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer of the admin API and of ``--json``."""
+        return {"job": self.ats_job_id, "views": self.views, "applies": self.applies,
+                "conversion": self.conversion, "hires": self.hires}  # fmt: skip
 
 
 async def job_stats(account: LiveAccount, ats_job_id: str | None = None) -> JobStats:
@@ -67,3 +73,12 @@ async def top_jobs(account: LiveAccount, limit: int = 10) -> list[JobStats]:
         JobStats(r["ats_job_id"], int(r["v"] or 0), int(r["a"] or 0), hires.get(r["ats_job_id"], 0))
         for r in rows
     ]
+
+
+async def stats_report(account: LiveAccount, ats_job_id: str | None = None, top: int = 10) -> dict[str, Any]:
+    """One job's numbers, or the account's with its ``top`` jobs by views: the admin API's and ``--json``'s
+    answer (``top_jobs`` only for the account)."""
+    report = (await job_stats(account, ats_job_id)).as_json()
+    if ats_job_id is None:
+        report["top_jobs"] = [stats.as_json() for stats in await top_jobs(account, top)]
+    return report

@@ -81,6 +81,12 @@ class SyncResult:
         """Did the sync change anything the feed shows?"""
         return bool(self.created or self.updated or self.closed)
 
+    def as_json(self) -> dict[str, Any]:
+        """The answer of the admin API and of ``--json``."""
+        return {"account": self.account, "summary": self.summary(), "full": self.full, "seen": self.seen,
+                "created": self.created, "updated": self.updated, "closed": self.closed,
+                "refused": self.refused, "held": self.held, "error": self.error}  # fmt: skip
+
     def summary(self) -> str:
         """One line for logs, the CLI and Slack."""
         if self.error:

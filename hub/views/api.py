@@ -6,7 +6,6 @@ goes through the same services as the CLI and Slack, so it lands in the audit lo
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,12 +15,13 @@ from aiohttp import web
 from hub import held
 from hub.accounts import UnknownAccount, all_accounts, get_account, set_integration
 from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
+from hub.audit import MAX_RECENT, entry_json, recent_entries
 from hub.deliveries import list_deliveries, replay
 from hub.jobs import list_jobs, switch_jobs
 from hub.jsonio import dumps
 from hub.normalised import FUNNEL_EVENTS
 from hub.stages import account_stages, map_stage
-from hub.stats import job_stats
+from hub.stats import stats_report
 from hub.status import account_status
 from hub.views.errors import MAX_ID, BadJson, credential_bytes, json_error, read_json, text_problem
 
@@ -154,7 +154,7 @@ async def _switch(request: web.Request, *, on: bool) -> web.Response:
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     ids = await _ids(request)
     result = await switch_jobs(account, ids, on=on, actor="api", source="api")
-    return reply({"switched": result.switched, "already": result.already, "missing": result.missing})
+    return reply(result.as_json())
 
 
 @routes.post("/api/accounts/{account}/jobs/enable")
@@ -177,9 +177,7 @@ async def account_sync(request: web.Request) -> web.Response:
     result = await request.app[SCHEDULER].sync(account.name, full=None if full is None else full == "true")
     if result is None:
         return json_error(503, "the hub is shutting down")
-    body = {"summary": result.summary(), "seen": result.seen, "created": result.created,
-            "updated": result.updated, "closed": result.closed, "error": result.error}  # fmt: skip
-    return reply(body, status=502 if result.error else 200)
+    return reply(result.as_json(), status=502 if result.error else 200)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -201,7 +199,7 @@ async def account_reconcile(request: web.Request) -> web.Response:
     result = await request.app[SCHEDULER].reconcile(account.name)
     if result is None:
         return json_error(502, "the ATS could not be polled: see the hub's log")
-    return reply({"stored": result.stored, "duplicates": result.duplicates, "deliveries": result.deliveries})
+    return reply(result.as_json())
 
 
 @routes.post("/api/accounts/{account}/integration")
@@ -247,14 +245,7 @@ async def held_keep(request: web.Request) -> web.Response:
 async def stages_index(request: web.Request) -> web.Response:
     """The ATS's stages with their funnel events (``origin`` says where the mapping comes from)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    report = await account_stages(account, request.app[PLUGINS], request.app[HTTP])
-    return reply(
-        {
-            "stages": [dataclasses.asdict(v) for v in report.stages],
-            "ats_error": report.ats_error,
-            "empty_reason": report.empty_reason,
-        }
-    )
+    return reply((await account_stages(account, request.app[PLUGINS], request.app[HTTP])).as_json())
 
 
 @routes.put("/api/accounts/{account}/stages/{stage_id}")
@@ -308,9 +299,14 @@ async def delivery_retry(request: web.Request) -> web.Response:
 async def account_stats(request: web.Request) -> web.Response:
     """Views, applies, conversion and hires: the account's, or one job's with ``?job=``."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    stats = await job_stats(account, _text(request, "job", MAX_ID))
-    return reply({"job": stats.ats_job_id, "views": stats.views, "applies": stats.applies,
-                  "conversion": stats.conversion, "hires": stats.hires})  # fmt: skip
+    return reply(await stats_report(account, _text(request, "job", MAX_ID), _integer(request, "top", 10, 50)))
+
+
+@routes.get("/api/audit")
+async def audit_index(request: web.Request) -> web.Response:
+    """The newest changes and who made them, newest first: ``limit`` (at most 50)."""
+    entries = await recent_entries(_integer(request, "limit", 10, MAX_RECENT))
+    return reply({"entries": [entry_json(entry) for entry in entries]})
 
 
 OPENAPI: dict[str, Any] = {
@@ -345,7 +341,10 @@ OPENAPI: dict[str, Any] = {
         "/api/accounts/{account}/stages/{stage_id}": {
             "put": {"summary": 'map: {"funnel_event": "interview"|null, "workflow": ""}'}
         },
-        "/api/accounts/{account}/stats": {"get": {"summary": "views, applies, conversion, hires (?job=)"}},
+        "/api/accounts/{account}/stats": {
+            "get": {"summary": "views, applies, conversion, hires (?job=), with the top jobs (?top=)"}
+        },
+        "/api/audit": {"get": {"summary": "the newest changes and who made them (?limit=, at most 50)"}},
         "/api/deliveries": {"get": {"summary": "the outbox (?account, ?state, ?limit)"}},
         "/api/deliveries/{delivery}/retry": {"post": {"summary": "replay a dead delivery, or 'dead'"}},
     },
