@@ -1,5 +1,6 @@
 """Exceptions that cross the plugin boundary, each mapped to one outcome the hub knows how to report."""
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -64,6 +65,22 @@ class AdapterAuthError(AdapterUnavailable):
 
 class WebhookRejected(HubError):
     """A webhook failed verification (bad or missing signature, stale timestamp, replay): answer 401."""
+
+
+class WebhookHandshake(HubError):
+    """Not an event but the ATS checking the endpoint: a subscription's activation, a test ping.
+
+    Raised by ``verify_webhook``: the hub answers ``status`` with ``headers`` (SmartRecruiters wants its
+    ``X-Hook-Secret`` echoed) and stores nothing, so a handshake, which ATSs send unsigned, costs a
+    stranger's request no row.
+    """
+
+    def __init__(
+        self, reason: str = "handshake", *, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.headers = dict(headers or {})
 
 
 class WebhookMalformed(HubError):

@@ -72,6 +72,10 @@ class PluginInfo:
     #: combination that cannot work, and return ``(option, warning)`` pairs for one that works with a
     #: risk the admin should know about (each names what is at risk).
     check_options: Callable[[Mapping[str, Any]], Sequence[tuple[str, str]]] | None = None
+    #: The one status an adapter's ATS counts as delivered, answered to every webhook the hub accepts,
+    #: new or already seen (Workable retries all but 200, SmartRecruiters all but 202); None: 202 for a
+    #: new one, 200 for one already seen. The body says which it was either way.
+    webhook_ack_status: int | None = None
 
     def secret_names(self) -> set[str]:
         """Names of the options whose values must never be shown."""

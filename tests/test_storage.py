@@ -601,7 +601,9 @@ async def test_a_threshold_of_one_never_holds(migrated: str, ats: Ats, tmp_path:
     assert ((result := await sync(hub)).closed, result.held) == (7, 0)
 
 
-async def test_migrate_says_so_only_when_it_has_work(database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+async def test_migrate_says_so_only_when_it_has_work(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("INFO", logger="hub.db")
     await db.migrate(database_url)
     [first] = [record.getMessage() for record in caplog.records if "migrations" in record.getMessage()]

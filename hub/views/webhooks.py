@@ -1,8 +1,10 @@
 """``POST /webhooks/{account}``: verify with the account's adapter, store, answer; the work comes after.
 
-202 stored, 200 already seen, 401 refused (signature, age), 400 malformed, 404 unknown account or an
-adapter without webhooks, 413 too large. The raw webhook is committed before the answer, so a crash
-right after answering loses nothing; parsing it into events is the inbox worker's job.
+202 stored, 200 already seen (or, for an adapter whose ATS counts only one status as delivered, its
+``webhook_ack_status`` for both), 401 refused (signature, age), 400 malformed, 404 unknown account or an
+adapter without webhooks, 413 too large; a handshake gets what the adapter says and is not stored. The
+raw webhook is committed before the answer, so a crash right after answering loses nothing; parsing it
+into events is the inbox worker's job.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tortoise.exceptions import IntegrityError
 from hub import models
 from hub.accounts import UnknownAccount
 from hub.appkeys import ACCOUNTS, INBOX, PLUGINS
-from hub.errors import WebhookMalformed, WebhookRejected
+from hub.errors import WebhookHandshake, WebhookMalformed, WebhookRejected
 from hub.logs import QuietLog
 from hub.metrics import WEBHOOK_REFUSED
 from hub.normalised import WebhookRequest
@@ -68,6 +70,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
     )
     try:
         given = await plugins.call(adapter, "appcast_hub_verify_webhook", account.config, request=webhook)
+    except WebhookHandshake as handshake:
+        return web.json_response(
+            {"status": str(handshake)}, status=handshake.status, headers=handshake.headers
+        )
     except WebhookRejected as error:
         _QUIET.log(
             logging.INFO, (account.name, "signature"), "webhook for %s refused: %s", account.name, error
@@ -88,6 +94,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         )
         return json_error(400, f"malformed webhook: {problem}")
     identity = _identity(given, body)
+    acknowledged = plugins.info(adapter).webhook_ack_status
     try:
         await models.WebhookReceipt.create(
             account_id=account.row.id, identity=identity, headers=dict(webhook.headers),
@@ -102,6 +109,6 @@ async def receive_webhook(request: web.Request) -> web.Response:
             return json_error(
                 401, "webhook refused: this delivery identity was already used for another body"
             )
-        return web.json_response({"status": "already seen"}, status=200)
+        return web.json_response({"status": "already seen"}, status=acknowledged or 200)
     request.app[INBOX].wake()
-    return web.json_response({"status": "stored"}, status=202)
+    return web.json_response({"status": "stored"}, status=acknowledged or 202)

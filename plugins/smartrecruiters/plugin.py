@@ -74,6 +74,8 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
             option("source_id", "their sourceId (/configuration/sources/{type}/values)"),
         ),
         check_options=_check_options,
+        # SmartRecruiters counts only 202 as delivered, and suspends a subscription that keeps failing.
+        webhook_ack_status=202,
         notes=(
             "jobs: Job API, incremental by updatedAfter; open = an open status and a PUBLIC job ad",
             "webhooks: application.created and application.status.updated, each read back from the API",
@@ -110,9 +112,10 @@ def appcast_hub_list_stages() -> list[sdk.Stage]:
 
 @sdk.hookimpl
 def appcast_hub_verify_webhook(options: Mapping[str, Any], request: sdk.WebhookRequest) -> str | None:
-    if request.header(const.SIGNATURE_HEADER) is None and request.header(const.HANDSHAKE_HEADER):
-        # The activation handshake is unsigned and carries no event: accepted, and ignored.
-        return None
+    handshake = request.header(const.HANDSHAKE_HEADER)
+    if request.header(const.SIGNATURE_HEADER) is None and handshake:
+        # The activation handshake is unsigned and carries no event: its secret echoed, nothing stored.
+        raise sdk.WebhookHandshake(headers={const.HANDSHAKE_HEADER: handshake})
     secrets = [secret for secret in options["webhook_secrets"] if isinstance(secret, str) and secret]
     if not secrets:
         raise sdk.WebhookRejected("no webhook_secrets configured for SmartRecruiters")

@@ -74,6 +74,8 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
             ),
         ),
         check_options=_check_options,
+        # Workable redelivers every webhook not answered 200.
+        webhook_ack_status=200,
         notes=(
             "full sync of every job state, incremental by updated_after",
             "webhooks: candidate_created, candidate_moved (whole body signed with the token)",

@@ -95,8 +95,9 @@ def test_check_config_names_a_jobs_file_that_does_not_exist(tmp_path: Path) -> N
     config = write_config(tmp_path, demo_config("sqlite://:memory:", 8080, jobs_path=tmp_path / "gone.json"))
     result = subprocess.run(hub_command("check-config", "-c", str(config)), capture_output=True, text=True)
     assert result.returncode == 2
+    missing = tmp_path / "gone.json"
     assert result.stderr.strip() == (
-        f"appcast-hub: config error: {config}: accounts.demo.file.path: no such file: {tmp_path / 'gone.json'}"
+        f"appcast-hub: config error: {config}: accounts.demo.file.path: no such file: {missing}"
     )
 
 

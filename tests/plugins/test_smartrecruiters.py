@@ -261,8 +261,12 @@ class TestSmartRecruiters(SmartRecruitersContract):
         job_created = signed("job.created", {"id": job_id(2)})
         assert await adapter.verify(job_created)
         assert await adapter.parse(job_created) == []
-        assert await adapter.verify(handshake()) is None
-        assert await adapter.parse(handshake()) == []
+        with pytest.raises(sdk.WebhookHandshake) as answered:
+            await adapter.verify(handshake())
+        assert (answered.value.status, answered.value.headers) == (
+            200,
+            {"X-Hook-Secret": "hook-secret-from-activation"},
+        )
 
     async def test_a_signed_webhook_without_ids_is_malformed(self, adapter: AdapterUnderTest) -> None:
         with pytest.raises(sdk.WebhookMalformed, match="job_id"):
@@ -284,7 +288,9 @@ class TestSmartRecruiters(SmartRecruitersContract):
                 await adapter.verify(altered)
         unsigned = dataclasses.replace(genuine, headers={**genuine.headers, "X-Hook-Secret": "x"})
         del unsigned.headers["smartrecruiters-signature"]
-        assert await adapter.verify(unsigned) is None
+        # A real hire's body posted unsigned as a "handshake": answered as one, never stored or acted on.
+        with pytest.raises(sdk.WebhookHandshake):
+            await adapter.verify(unsigned)
         assert await adapter.parse(unsigned) == [], "nothing unsigned is acted on"
         adapter.account.plugin_options["smartrecruiters"]["webhook_secrets"] = []
         with pytest.raises(sdk.WebhookRejected, match="no webhook_secrets"):
@@ -464,11 +470,20 @@ bearer_token = "appcast-bearer-for-tests"
             # Job 0 is filled and job 1 has no public job ad: the feed holds the open ones.
             assert set(await feed()) == {job_id(n) for n in range(2, 6)}
 
+            # Activating the subscription: its secret echoed at once, and nothing stored for it.
+            activation = handshake()
+            async with http.post(f"{url}/webhooks/acme", data=b"", headers=activation.headers) as answer:
+                assert (answer.status, answer.headers["X-Hook-Secret"]) == (
+                    200,
+                    "hook-secret-from-activation",
+                )
+
             hire = fake.hire(job_id(3), email="Ada@Example.com", event_id="evt-hire-1")
             forged = dataclasses.replace(hire, body=hire.body.replace(b"}", b" }"))
             assert (await post("/webhooks/acme", forged))[0] == 401
+            # SmartRecruiters counts only 202 as delivered: new and already seen alike.
             assert await post("/webhooks/acme", hire) == (202, {"status": "stored"})
-            assert await post("/webhooks/acme", hire) == (200, {"status": "already seen"})
+            assert await post("/webhooks/acme", hire) == (202, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
             candidate_id = hire.json_object()["candidate_id"]

@@ -42,7 +42,7 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
             sdk.Option("hire_categories", "the stage categories that mean hired", type=list,
                        default=list(const.DEFAULT_HIRE_CATEGORIES)),
         ),
-        check_options=_check_options,
+        check_options=_check_options, webhook_ack_status=200,  # Recruitee retries all but a 200
         notes=("offers: every sync is a full one (Recruitee filters no offers by update time)",
                "reconciliation reads every candidate's placements (Recruitee filters none by update time)"),
     )  # fmt: skip
@@ -64,9 +64,8 @@ async def appcast_hub_list_stages(options: Mapping[str, Any], http: aiohttp.Clie
     account_api, stages = api(http, options), {}
     offers = listed(await account_api.get("/offers"), "/offers", "offers")
     for offer_id in {item.get("pipeline_template_id"): item.get("id") for item in offers}.values():
-        template = listed(
-            await offer(account_api, offer_id), f"/offers/{offer_id}", "pipeline_template", dict
-        )
+        answer = await offer(account_api, offer_id)
+        template = listed(answer, f"/offers/{offer_id}", "pipeline_template", dict)
         pipeline = sdk.text(template.get("title")) or str(template.get("id"))
         for item in listed(template, f"/offers/{offer_id}", "stages"):
             stage = mapping.stage_from_item(item, pipeline)
@@ -77,9 +76,10 @@ async def appcast_hub_list_stages(options: Mapping[str, Any], http: aiohttp.Clie
 @sdk.hookimpl
 def appcast_hub_verify_webhook(options: Mapping[str, Any], request: sdk.WebhookRequest) -> None:
     # Recruitee's Test button posts {"test": true} and must be answered before its secret can be copied
-    # into the config; a test is never an event (parse_webhook ignores it), so it is accepted unsigned.
-    if request.json_object().get("test") is not True:
-        sdk.require_body_signature(request, options["webhook_secret"], const.SIGNATURE_HEADER)
+    # into the config; a test is never an event, so it is answered unsigned and never stored.
+    if request.json_object().get("test") is True:
+        raise sdk.WebhookHandshake("test")
+    sdk.require_body_signature(request, options["webhook_secret"], const.SIGNATURE_HEADER)
     # No delivery id is documented: returning None lets the hub name each webhook by a digest of its body.
 
 
