@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from hub import models
 
@@ -15,8 +16,22 @@ async def recent_entries(limit: int = 10) -> list[models.AuditEntry]:
     return await models.AuditEntry.all().order_by("-id").limit(max(1, min(limit, MAX_RECENT)))
 
 
-def entry_json(entry: models.AuditEntry) -> dict[str, Any]:
+class AuditEntryJson(TypedDict):
+    """One change: who (``actor``), from where (``source``), what (``action`` on ``target``), before and after."""
+
+    id: int
+    at: datetime
+    actor: str
+    source: str
+    action: str
+    account: str | None
+    target: str | None
+    before: Any
+    after: Any
+
+
+def entry_json(entry: models.AuditEntry) -> AuditEntryJson:
     """One entry as the admin API and ``audit --json`` give it."""
-    return {"id": entry.id, "at": entry.at.isoformat(), "actor": entry.actor, "source": entry.source,
+    return {"id": entry.id, "at": entry.at, "actor": entry.actor, "source": entry.source,
             "action": entry.action, "account": entry.account_name, "target": entry.target,
             "before": entry.before, "after": entry.after}  # fmt: skip

@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from hub import models
 
 DeliveryState = Literal["pending", "delivered", "dead"]
+
+
+class DeliveryJson(TypedDict):
+    """One delivery in the outbox: where it goes, its state and attempts, and the funnel ``event`` it sends."""
+
+    id: int
+    account: str
+    destination: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    event: str | None
+
+
+class DeliveryCountsJson(TypedDict):
+    """How many deliveries are in each state."""
+
+    pending: int
+    delivered: int
+    dead: int
+
 LIST_COLUMNS = (
     "id", "account__name", "destination", "state", "attempts", "next_attempt_at", "last_error",
     "created_at", "delivered_at", "payload",
@@ -31,13 +55,14 @@ async def list_deliveries(
     return total, rows
 
 
-async def counts_by_state(account_id: int | None = None) -> dict[str, int]:
+async def counts_by_state(account_id: int | None = None) -> DeliveryCountsJson:
     """How many deliveries are pending, delivered and dead."""
     query = models.Delivery.all() if account_id is None else models.Delivery.filter(account_id=account_id)
-    counts = {"pending": 0, "delivered": 0, "dead": 0}
-    for state in counts:
-        counts[state] = await query.filter(state=state).count()
-    return counts
+    return {
+        "pending": await query.filter(state="pending").count(),
+        "delivered": await query.filter(state="delivered").count(),
+        "dead": await query.filter(state="dead").count(),
+    }
 
 
 async def replay(delivery_ids: list[int] | None, *, actor: str, source: str) -> list[int]:

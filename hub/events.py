@@ -12,6 +12,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 import aiohttp
 from tortoise.exceptions import IntegrityError
@@ -31,6 +32,14 @@ _LOGGER = logging.getLogger(__name__)
 RECONCILE_OVERLAP = timedelta(minutes=10)
 
 
+class StoreResultJson(TypedDict):
+    """What storing a batch of events did: new events, ones already stored, deliveries queued."""
+
+    stored: int
+    duplicates: int
+    deliveries: int
+
+
 @dataclass(slots=True)
 class StoreResult:
     """What storing a batch of events did."""
@@ -39,7 +48,7 @@ class StoreResult:
     duplicates: int = 0
     deliveries: int = 0
 
-    def as_json(self) -> dict[str, int]:
+    def as_json(self) -> StoreResultJson:
         """The answer of the admin API and of ``--json`` (to a reconciliation)."""
         return {"stored": self.stored, "duplicates": self.duplicates, "deliveries": self.deliveries}
 

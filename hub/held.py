@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal, TypedDict
 
 from tortoise.transactions import in_transaction
 
@@ -23,6 +23,18 @@ from hub.accounts import LiveAccount, mark_changed
 HELD = "held"
 #: Rows per UPDATE … WHERE ats_id IN (…): far below every database's bound-parameter limit.
 _CHUNK = 500
+
+
+class HeldCloseJson(TypedDict):
+    """A mass close a sync held back: ``jobs`` of the ``open_jobs`` open would close; ``sample`` names a few."""
+
+    id: int
+    kind: Literal["close"]
+    jobs: int
+    open_jobs: int
+    since: datetime
+    sample: list[str]
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +48,7 @@ class HeldClose:
     #: The first few ATS ids, for a person to recognise.
     sample: tuple[str, ...]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> HeldCloseJson:
         """The admin API's (and ``--json``'s) shape."""
         return {"id": self.id, "kind": "close", "jobs": self.jobs, "open_jobs": self.open_jobs,
                 "since": self.since, "sample": list(self.sample), "summary": self.summary()}  # fmt: skip

@@ -7,6 +7,7 @@ every ATS and destination; failures surface as :mod:`hub.errors` exceptions the 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import hashlib
@@ -178,6 +179,7 @@ async def request_json(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
+    form_body: Mapping[str, str] | None = None,
     limiter: RateLimiter | None = None,
     attempts: int = 4,
     backoff_base: float = 0.5,
@@ -187,6 +189,9 @@ async def request_json(
     refusals: bool = False,
 ) -> Any:
     """Send a request and return its decoded JSON body, retrying what is worth retrying.
+
+    The body goes as JSON (``json_body``) or, for the endpoints that take one (OAuth token endpoints),
+    as a form (``form_body``).
 
     Every answer maps to one outcome, so callers need no ``except`` chain of their own:
 
@@ -204,6 +209,33 @@ async def request_json(
     peer surely did not act on it (429, or no connection made); a timeout, dropped connection or 5xx
     after sending raises :class:`~hub.errors.OutcomeUnknown` instead.
     """
+    body, _ = await _exchange(
+        http, method, url, peer=peer, params=params, headers=headers, json_body=json_body,
+        form_body=form_body, limiter=limiter, attempts=attempts, backoff_base=backoff_base,
+        backoff_cap=backoff_cap, timeout=timeout, idempotent=idempotent, refusals=refusals,
+    )  # fmt: skip
+    return body
+
+
+async def _exchange(
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    peer: str,
+    params: Mapping[str, str] | None,
+    headers: Mapping[str, str] | None,
+    json_body: Any,
+    form_body: Mapping[str, str] | None,
+    limiter: RateLimiter | None,
+    attempts: int,
+    backoff_base: float,
+    backoff_cap: float,
+    timeout: float,  # noqa: ASYNC109 -- a limit per attempt, not for the whole call
+    idempotent: bool | None,
+    refusals: bool,
+) -> tuple[Any, str | None]:
+    """:func:`request_json`'s work: the decoded body, and the ``Link: <…>; rel="next"`` URL if any."""
     if idempotent is None:
         idempotent = method.upper() not in ("POST", "PATCH")
     problem = "no attempt made"
@@ -220,6 +252,7 @@ async def request_json(
                 params=params,
                 headers=headers,
                 json=json_body,
+                data=form_body,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 if response.status in (401, 403):
@@ -254,8 +287,9 @@ async def request_json(
                     )
                 else:
                     body = await response.read()
+                    link = response.links.get("next")
                     try:
-                        return json.loads(body) if body else None
+                        return (json.loads(body) if body else None), str(link["url"]) if link else None
                     except (UnicodeDecodeError, json.JSONDecodeError):
                         problem = f"{peer} answered with a body that is not JSON"
         except aiohttp.ClientConnectorError as error:  # never connected: nothing was sent
@@ -323,6 +357,16 @@ class Api:
         self.backoff_base = backoff_base
         self.timeout = timeout
 
+    def url(self, path: str) -> str:
+        """The URL of ``path`` (``/jobs``), or ``path`` itself when it is a URL the peer gave (a next page)
+        under ``base_url``: the credentials go with every request, so never to another host."""
+        if path.startswith("/"):
+            return self.base_url + path
+        if path.startswith(self.base_url + "/"):
+            return path
+        # Not quoted: a URL's query may carry what must not reach a log.
+        raise AdapterUnavailable(f"{self.peer} sent a link outside its API: not followed")
+
     async def request(
         self,
         method: str,
@@ -331,18 +375,47 @@ class Api:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         refusals: bool = False,
+        idempotent: bool | None = None,
     ) -> Any:
-        """:func:`request_json` of ``method`` on ``base_url + path``, with the credentials and the limit."""
-        return await request_json(
-            self.http, method, self.base_url + path, peer=self.peer, params=params, headers=self.headers,
-            json_body=json_body, limiter=self.limiter, attempts=self.attempts, backoff_base=self.backoff_base,
-            timeout=self.timeout, refusals=refusals,
+        """:func:`request_json` of ``method`` on :meth:`url` ``(path)``, with the credentials and the limit
+        (``idempotent``: for an RPC API that reads by POST, a read that is safe to retry)."""
+        body, _ = await self._exchange(method, path, params, json_body, refusals, idempotent)
+        return body
+
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        refusals: bool,
+        idempotent: bool | None,
+    ) -> tuple[Any, str | None]:
+        return await _exchange(
+            self.http, method, self.url(path), peer=self.peer, params=params, headers=self.headers,
+            json_body=json_body, form_body=None, limiter=self.limiter, attempts=self.attempts,
+            backoff_base=self.backoff_base, backoff_cap=8.0, timeout=self.timeout, idempotent=idempotent,
+            refusals=refusals,
         )  # fmt: skip
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET ``path``: its decoded JSON."""
+        """GET ``path`` (or a URL the peer gave, see :meth:`url`): its decoded JSON."""
         return await self.request("GET", path, params=params)
 
-    async def post(self, path: str, body: Any, *, refusals: bool = False) -> Any:
+    async def get_page(self, path: str, params: Mapping[str, str] | None = None) -> tuple[Any, str | None]:
+        """GET one page of a list paged by ``Link`` headers (RFC 8288): its decoded JSON and its
+        ``rel="next"`` URL (None on the last page), which the next call takes as ``path``."""
+        return await self._exchange("GET", path, params, None, False, None)
+
+    async def post(
+        self, path: str, body: Any, *, refusals: bool = False, idempotent: bool | None = None
+    ) -> Any:
         """POST ``body`` as JSON to ``path`` (``refusals``: a 4xx is the peer refusing an application)."""
-        return await self.request("POST", path, json_body=body, refusals=refusals)
+        return await self.request("POST", path, json_body=body, refusals=refusals, idempotent=idempotent)
+
+
+def basic_auth(user: str, password: str = "") -> dict[str, str]:
+    """The ``Authorization`` header of HTTP Basic auth (RFC 7617), for ATSs that take their API key as the
+    user name and no password (Ashby, Lever) or an OAuth client's id and secret (Greenhouse)."""
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}

@@ -7,7 +7,8 @@ as the change, and moves the feed on so Appcast's next poll sees it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Literal, TypedDict
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -25,6 +26,31 @@ LIST_COLUMNS = (
 )  # fmt: skip
 
 
+class JobJson(TypedDict):
+    """A job as a list shows it (``in_feed``: whether Appcast sees it right now)."""
+
+    ats_id: str
+    title: str
+    city: str | None
+    region: str | None
+    country: str | None
+    department: str | None
+    is_open: bool
+    #: Switched on (true) or off (false) for Appcast, or never switched (null: the feed policy decides).
+    appcast: bool | None
+    posted_at: datetime
+    changed_at: datetime
+    in_feed: bool
+
+
+class SwitchResultJson(TypedDict):
+    """What a switch did, id by id: ``switched``, ``already`` so, or ``missing`` (no such job)."""
+
+    switched: list[str]
+    already: list[str]
+    missing: list[str]
+
+
 @dataclass(slots=True)
 class SwitchResult:
     """What a switch did, id by id, so a reply can say exactly what changed and what already was so."""
@@ -33,7 +59,7 @@ class SwitchResult:
     already: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, list[str]]:
+    def as_json(self) -> SwitchResultJson:
         """The answer of the admin API and of ``--json``."""
         return {"switched": self.switched, "already": self.already, "missing": self.missing}
 

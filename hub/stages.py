@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, TypedDict, cast
 
 import aiohttp
 
 from hub import models
 from hub.accounts import LiveAccount
 from hub.errors import AdapterUnavailable
-from hub.normalised import FUNNEL_EVENTS, Event, Stage
+from hub.normalised import FUNNEL_EVENTS, Event, FunnelEvent, Stage
 from hub.plugins import PluginHost
 
-UNMAPPED = "unmapped"
+#: Where a stage's mapping comes from: set at run time (Slack, CLI, admin API), the config, the ATS's own
+#: classification of the stage, or nowhere.
+Origin = Literal["runtime", "config", "ats", "unmapped"]
+UNMAPPED: Origin = "unmapped"
 #: The origin of a mapping that is the ATS's own classification of the stage.
-SUGGESTED = "ats"
+SUGGESTED: Origin = "ats"
 
 
 def config_mapping(account: LiveAccount, workflow: str, stage_id: str) -> tuple[bool, str | None]:
@@ -85,6 +88,25 @@ async def map_stage(
     return before
 
 
+class StageViewJson(TypedDict):
+    """A stage and the funnel event it maps to (null: none), with where that mapping comes from."""
+
+    id: str
+    name: str
+    workflow: str
+    funnel_event: FunnelEvent | None
+    origin: Origin
+    unmapped_events: int
+
+
+class StagesReportJson(TypedDict):
+    """An account's stages; ``empty_reason`` says why there are none, ``ats_error`` why the ATS listed none."""
+
+    stages: list[StageViewJson]
+    ats_error: str | None
+    empty_reason: str | None
+
+
 @dataclass(slots=True)
 class StageView:
     """One stage as an admin sees it: what it maps to, and where that comes from."""
@@ -93,8 +115,7 @@ class StageView:
     name: str
     workflow: str
     funnel_event: str | None
-    #: ``runtime`` (Slack/CLI/API), ``config``, ``ats`` (the ATS's classification), or ``unmapped``.
-    origin: str
+    origin: Origin
     #: Stage changes into this stage stored while it was unmapped.
     unmapped_events: int = 0
 
@@ -120,10 +141,10 @@ class StagesReport:
             return "this account's adapter cannot list its ATS's stages; none is mapped or seen in events"
         return "the ATS lists no stages; none is mapped or seen in events"
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> StagesReportJson:
         """The answer of the admin API and of ``stages --json``."""
         return {
-            "stages": [dataclasses.asdict(view) for view in self.stages],
+            "stages": [cast(StageViewJson, dataclasses.asdict(view)) for view in self.stages],
             "ats_error": self.ats_error,
             "empty_reason": self.empty_reason,
         }

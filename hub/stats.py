@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from tortoise.functions import Count, Sum
 
 from hub import models
 from hub.accounts import LiveAccount
 from hub.pixels import UNKNOWN_JOB
+
+
+class JobStatsJson(TypedDict):
+    """A job's numbers (``job`` null: the whole account's); ``conversion`` is null before the first view."""
+
+    job: str | None
+    views: int
+    applies: int
+    conversion: float | None
+    hires: int
+
+
+class StatsReportJson(JobStatsJson):
+    """The account's numbers (``job`` null) with its ``top_jobs`` by views."""
+
+    top_jobs: list[JobStatsJson]
 
 
 @dataclass(slots=True)
@@ -26,7 +42,7 @@ class JobStats:
         """Applies per view, None before the first view."""
         return self.applies / self.views if self.views else None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JobStatsJson:
         """The answer of the admin API and of ``--json``."""
         return {"job": self.ats_job_id, "views": self.views, "applies": self.applies,
                 "conversion": self.conversion, "hires": self.hires}  # fmt: skip
@@ -75,10 +91,12 @@ async def top_jobs(account: LiveAccount, limit: int = 10) -> list[JobStats]:
     ]
 
 
-async def stats_report(account: LiveAccount, ats_job_id: str | None = None, top: int = 10) -> dict[str, Any]:
+async def stats_report(
+    account: LiveAccount, ats_job_id: str | None = None, top: int = 10
+) -> JobStatsJson | StatsReportJson:
     """One job's numbers, or the account's with its ``top`` jobs by views: the admin API's and ``--json``'s
-    answer (``top_jobs`` only for the account)."""
-    report = (await job_stats(account, ats_job_id)).as_json()
-    if ats_job_id is None:
-        report["top_jobs"] = [stats.as_json() for stats in await top_jobs(account, top)]
-    return report
+    answer."""
+    numbers = (await job_stats(account, ats_job_id)).as_json()
+    if ats_job_id is not None:
+        return numbers
+    return {**numbers, "top_jobs": [stats.as_json() for stats in await top_jobs(account, top)]}

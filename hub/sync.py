@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import aiohttp
 from tortoise import connections
@@ -56,6 +56,21 @@ UPDATE_COLUMNS = (*(_COLUMN_FOR.get(name, name) for name in _STORED), "is_open",
 _locks: dict[str, asyncio.Lock] = {}
 
 
+class SyncResultJson(TypedDict):
+    """What one sync of one account did (``error`` says why it failed, and then it changed nothing)."""
+
+    account: str
+    summary: str
+    full: bool
+    seen: int
+    created: int
+    updated: int
+    closed: int
+    refused: int
+    held: int
+    error: str | None
+
+
 @dataclasses.dataclass(slots=True)
 class SyncResult:
     """What one sync of one account did."""
@@ -81,7 +96,7 @@ class SyncResult:
         """Did the sync change anything the feed shows?"""
         return bool(self.created or self.updated or self.closed)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> SyncResultJson:
         """The answer of the admin API and of ``--json``."""
         return {"account": self.account, "summary": self.summary(), "full": self.full, "seen": self.seen,
                 "created": self.created, "updated": self.updated, "closed": self.closed,

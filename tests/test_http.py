@@ -1,4 +1,5 @@
-"""``hub.http``: reading a peer's ``Retry-After``, and what queued work makes of it."""
+"""``hub.http``: reading a peer's ``Retry-After`` (and what queued work makes of it), ``Link`` paging, forms,
+Basic auth and reads by POST."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.http import MAX_QUEUED_RETRY_AFTER, peer_message, retry_after, retry_delay
+from hub.errors import AdapterUnavailable, OutcomeUnknown
+from hub.http import (
+    MAX_QUEUED_RETRY_AFTER,
+    Api,
+    basic_auth,
+    peer_message,
+    request_json,
+    retry_after,
+    retry_delay,
+)
 from hub.testing.peers import running
 
 
@@ -70,3 +80,66 @@ def test_peer_message_finds_the_peers_own_words() -> None:
     assert peer_message("  Service refused  ") == "Service refused"
     assert peer_message(None) == peer_message({"errors": "nope"}) == ""
     assert len(peer_message("x" * 5000)) == 300
+
+
+def peer() -> web.Application:
+    """A peer paging by ``Link`` headers, taking a form at ``/token``, failing two POSTs with a 503."""
+    app = web.Application()
+    calls: dict[str, int] = {}
+
+    async def items(request: web.Request) -> web.Response:
+        page = int(request.query.get("page", "1"))
+        headers = {"Link": f'<{request.url.with_query(page=page + 1)}>; rel="next"'} if page < 3 else {}
+        return web.json_response([page], headers=headers)
+
+    async def token(request: web.Request) -> web.Response:
+        form = await request.post()
+        return web.json_response(
+            {"grant": form.get("grant_type"), "auth": request.headers.get("Authorization")}
+        )
+
+    async def search(request: web.Request) -> web.Response:
+        calls["search"] = calls.get("search", 0) + 1
+        if calls["search"] <= 2:  # the first two fail: the first call, then the second's first attempt
+            return web.Response(status=503)
+        return web.json_response({"found": await request.json()})
+
+    app.router.add_get("/v1/items", items)
+    app.router.add_post("/token", token)
+    app.router.add_post("/search", search)
+    return app
+
+
+async def test_link_header_pages_are_followed_only_under_the_api_root() -> None:
+    async with running(peer()) as url, aiohttp.ClientSession() as http:
+        api = Api(http, url, peer="Peer", backoff_base=0.001)
+        pages, cursor = [], "/v1/items"
+        while cursor is not None:
+            body, cursor = await api.get_page(cursor)
+            pages.append(body)
+        assert pages == [[1], [2], [3]]
+        assert api.url(f"{url}/v1/items?page=2") == f"{url}/v1/items?page=2"
+        for elsewhere in (
+            "https://evil.example/v1/items",
+            url.replace("127.0.0.1", "localhost") + "/v1/items",
+        ):
+            with pytest.raises(AdapterUnavailable, match="^Peer sent a link outside its API: not followed$"):
+                await api.get(elsewhere)
+
+
+async def test_a_form_body_and_basic_auth() -> None:
+    async with running(peer()) as url, aiohttp.ClientSession() as http:
+        answer = await request_json(
+            http, "POST", f"{url}/token", peer="Peer", form_body={"grant_type": "client_credentials"},
+            headers=basic_auth("client", "s3cret"), idempotent=True,
+        )  # fmt: skip
+    assert answer == {"grant": "client_credentials", "auth": "Basic Y2xpZW50OnMzY3JldA=="}
+    assert basic_auth("key") == {"Authorization": "Basic a2V5Og=="}, "the key as user name, no password"
+
+
+async def test_a_read_by_post_is_retried_only_when_said_idempotent() -> None:
+    async with running(peer()) as url, aiohttp.ClientSession() as http:
+        api = Api(http, url, peer="Peer", backoff_base=0.001)
+        with pytest.raises(OutcomeUnknown):
+            await api.post("/search", {"q": "x"})
+        assert await api.post("/search", {"q": "y"}, idempotent=True) == {"found": {"q": "y"}}

@@ -6,8 +6,6 @@ every answer is read here and turned into the hub's error for it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -40,14 +38,12 @@ class Rpc:
     """One account's connection to Ashby's API: the key (Basic auth, empty password) and its rate limit."""
 
     def __init__(self, http: aiohttp.ClientSession, options: Mapping[str, Any]) -> None:
-        self.http = http
-        self.root = (options.get("base_url") or const.API_ROOT).rstrip("/")
         key = options["api_key"]
-        token = base64.b64encode(f"{key}:".encode()).decode()
-        self.headers = {"Authorization": f"Basic {token}", "Accept": "application/json; version=1"}
-        # Ashby limits per key: every Rpc of the key shares one budget (the key is hashed, never kept).
-        digest = hashlib.sha256(key.encode()).hexdigest()
-        self.limiter = sdk.rate_limiter((const.PEER, self.root, digest), options["rate_per_second"])
+        headers = {**sdk.basic_auth(key), "Accept": "application/json; version=1"}
+        # Ashby limits per key: every Rpc of the key shares one budget.
+        root = options.get("base_url") or const.API_ROOT
+        self.api = sdk.Api(http, root, peer=const.PEER, headers=headers, rate=options["rate_per_second"],
+                           rate_key=key)  # fmt: skip
 
     async def call(self, method: str, body: Mapping[str, Any], *, write: bool = False,
                    refusals: bool = False) -> dict[str, Any]:  # fmt: skip
@@ -56,15 +52,13 @@ class Rpc:
         ``success: false`` is ``ApplicationRefused`` with ``refusals``, else ``AdapterUnavailable``
         carrying the answer as ``detail`` (see :func:`error_code`).
         """
-        answer = await sdk.request_json(
-            self.http, "POST", f"{self.root}/{method}", peer=const.PEER, headers=self.headers,
-            json_body=dict(body), limiter=self.limiter, idempotent=not write, refusals=refusals or write,
-        )  # fmt: skip
+        refusing = refusals or write
+        answer = await self.api.post(f"/{method}", dict(body), refusals=refusing, idempotent=not write)
         if not isinstance(answer, dict):
             raise sdk.AdapterUnavailable(f"{const.PEER} answered {method} without a JSON object")
         if answer.get("success") is not True:
             words = error_words(answer)
-            if refusals or write:
+            if refusing:
                 raise sdk.ApplicationRefused(f"{const.PEER} refused {method}: {words}", detail=answer)
             raise sdk.AdapterUnavailable(f"{const.PEER} answered {method}: {words}", detail=answer)
         return answer

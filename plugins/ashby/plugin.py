@@ -98,7 +98,7 @@ async def appcast_hub_fetch_jobs(
     account: sdk.Account, options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime | None
 ) -> AsyncIterator[sdk.JobPage]:
     rpc = Rpc(http, options)
-    key = (account.name, rpc.root, hashlib.sha256(options["api_key"].encode()).hexdigest())
+    key = (account.name, rpc.api.base_url, hashlib.sha256(options["api_key"].encode()).hexdigest())
     token = _SYNC_TOKENS.get(key) if since is not None else None
     sync: dict[str, str] = {}
     yielded = False

@@ -1,14 +1,11 @@
 """Greenhouse's protocols: the job board API, Harvest v3 and its OAuth token; nothing of the hub's shapes.
 
-The SDK's ``Api`` does the HTTP (retries, ``Retry-After``, the shared rate limit, one error per answer).
-Two things it cannot do are here, as small as they go: Harvest pages by its ``Link`` header, which
-``request_json`` does not return, and its token endpoint takes a form, which ``request_json`` cannot send.
+The SDK does the HTTP (retries, ``Retry-After``, the shared rate limit, one error per answer), Harvest's
+``Link`` paging (``Api.get_page``) and the token endpoint's form (``request_json(form_body=…)``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -23,14 +20,6 @@ from . import const
 
 #: Access tokens by credential (the secret hashed, never kept in clear): (token, monotonic expiry).
 _TOKENS: dict[tuple[str, str, str, str], tuple[str, float]] = {}
-
-
-def _timeout() -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=const.TIMEOUT_SECONDS)
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 async def board_jobs(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> list[Any]:
@@ -64,18 +53,17 @@ async def _token(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> str
         return cached[0]
     form, url = {"grant_type": "client_credentials", "sub": user}, options["auth_url"].rstrip("/") + "/token"
     try:
-        async with http.post(
-            url, data=form, headers=_basic(client_id, secret), timeout=_timeout()
-        ) as response:
-            status, message = response.status, f"{const.PEER} token endpoint answered HTTP {response.status}"
-            if status in (400, 401, 403):
-                # OAuth answers a wrong client, secret or user with 400/401: retrying will not help.
-                raise sdk.AdapterAuthError(message + ": check the client credentials", status=status)
-            if status >= 300:
-                raise sdk.AdapterUnavailable(message, status=status, retry_after=sdk.retry_after(response))
-            body = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-        raise sdk.AdapterUnavailable(f"{const.PEER} token endpoint failed: {type(error).__name__}") from None
+        # Asking again for a token is safe: the endpoint hands out tokens, it changes nothing.
+        body = await sdk.request_json(
+            http, "POST", url, peer=f"{const.PEER} token endpoint", form_body=form,
+            headers=sdk.basic_auth(client_id, secret), attempts=const.ATTEMPTS,
+            backoff_base=const.BACKOFF_BASE_SECONDS, idempotent=True,
+        )  # fmt: skip
+    except sdk.AdapterUnavailable as error:
+        if error.status != 400:
+            raise
+        # OAuth answers a wrong client, secret or user with 400: retrying will not help.
+        raise sdk.AdapterAuthError(f"{error}: check the client credentials", status=400) from None
     token = body.get("access_token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise sdk.AdapterUnavailable(f"{const.PEER} token endpoint answered without an access_token")
@@ -94,43 +82,18 @@ async def harvest(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> sd
                    backoff_base=const.BACKOFF_BASE_SECONDS)  # fmt: skip
 
 
-async def _linked(api: sdk.Api, url: str, params: Mapping[str, str] | None) -> tuple[Any, str | None]:
-    """One GET and its ``Link: <…>; rel="next"``, with ``request_json``'s outcomes for a GET."""
-    problem, status, wait = "no attempt made", None, None
-    for attempt in range(const.ATTEMPTS):
-        if api.limiter is not None:
-            await api.limiter.acquire()
-        try:
-            async with api.http.get(url, params=params, headers=api.headers, timeout=_timeout()) as response:
-                status, message = response.status, f"{const.PEER} answered HTTP {response.status}"
-                if status in (401, 403):
-                    _TOKENS.clear()  # a token Harvest no longer takes (revoked, rotated): a new one next time
-                    raise sdk.AdapterAuthError(message, status=status)
-                if 400 <= status < 500 and status != 429:
-                    raise sdk.AdapterUnavailable(message, status=status, detail=await response.text())
-                if status < 300:
-                    link = response.links.get("next")
-                    return await response.json(content_type=None), str(link["url"]) if link else None
-                problem, wait = message, sdk.retry_after(response)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            problem = f"{const.PEER} unreachable or unreadable: {type(error).__name__}"
-        if attempt + 1 < const.ATTEMPTS:
-            await asyncio.sleep(wait if wait is not None else const.BACKOFF_BASE_SECONDS * 2**attempt)
-    raise sdk.AdapterUnavailable(
-        f"{problem} (after {const.ATTEMPTS} attempts)", status=status, retry_after=wait
-    )
-
-
 def pages(api: sdk.Api, path: str, page_size: int, **params: str) -> AsyncIterator[list[Any]]:
     """Every item of a Harvest v3 list, to the end: filters on the first request, then each ``rel="next"``
     URL exactly as given (its cursor must be its only parameter)."""
 
     async def page(cursor: str | None) -> tuple[list[Any], str | None]:
-        if cursor is not None and not cursor.startswith(api.base_url + "/"):
-            # The bearer token goes wherever the link points: only ever to Harvest itself.
-            raise sdk.AdapterUnavailable(f"{const.PEER} sent a next page outside its API")
         first = {**params, "per_page": str(page_size)}
-        body, after = await _linked(api, cursor or api.base_url + path, None if cursor else first)
+        try:
+            # The next URL is followed as given (Api.url keeps the token to Harvest's own root).
+            body, after = await api.get_page(cursor or path, None if cursor else first)
+        except sdk.AdapterAuthError:
+            forget_tokens()  # a token Harvest no longer takes (revoked, rotated): a new one next time
+            raise
         if not isinstance(body, list):
             raise sdk.AdapterUnavailable(f"{const.PEER} answered {path} without a list")
         return body, after

@@ -48,4 +48,3 @@ DEFAULT_TOKEN_SECONDS = 3600.0
 #: How requests are retried; read at call time, so tests can shorten the backoff.
 ATTEMPTS = 4
 BACKOFF_BASE_SECONDS = 0.5
-TIMEOUT_SECONDS = 30.0

@@ -8,7 +8,6 @@ POSTs, which Lever limits to about 2/s) and the shape checks that turn an unexpe
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -18,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from hub.sdk import AdapterUnavailable, ApplicationRefused, rate_limiter, request_json
+from hub.sdk import AdapterUnavailable, ApplicationRefused, basic_auth, rate_limiter, request_json
 from plugins.lever import const
 from plugins.lever.mapping import epoch_ms
 
@@ -64,9 +63,8 @@ class LeverClient:
         self._http = http
         self.origin = api_origin
         self.site = site
-        # Basic auth, the key as user name and no password, written out (aiohttp's BasicAuth is deprecated).
-        credentials = base64.b64encode(f"{api_key}:".encode()).decode() if api_key else None
-        self._auth = {"Authorization": f"Basic {credentials}"} if credentials else None
+        # Basic auth, the key as user name and no password.
+        self._auth = basic_auth(api_key) if api_key else None
         # Lever limits per API key, not per account: accounts sharing a key share one limiter. The key is
         # hashed so the limiter table never holds it in clear. Lever tolerates bursts of a second's worth.
         identity = "key:" + hashlib.sha256(api_key.encode()).hexdigest() if api_key else "site:" + site

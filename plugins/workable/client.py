@@ -37,24 +37,19 @@ def listed(body: Any, path: str, key: str) -> list[Any]:
     return items
 
 
-def _next_path(api: sdk.Api, body: dict[str, Any]) -> str | None:
-    # ``paging.next`` is a full URL. It is followed only under the account's own API root: the token
-    # goes with every request, and must never be sent to another host.
+def _next_url(body: dict[str, Any]) -> str | None:
     paging = body.get("paging")
     url = paging.get("next") if isinstance(paging, dict) else None
-    if not url:
-        return None
-    if not isinstance(url, str) or not url.startswith(api.base_url + "/"):
-        raise sdk.AdapterUnavailable(f"{const.PEER}'s next page is not on the account's API: not followed")
-    return url[len(api.base_url) :]
+    return url if isinstance(url, str) and url else None
 
 
 def pages(api: sdk.Api, path: str, key: str, params: Mapping[str, str]) -> AsyncIterator[list[Any]]:
     """Every item of a paged list (``{key: [...], "paging": {"next": URL}}``), to the end."""
 
     async def page(cursor: str | None) -> tuple[list[Any], str | None]:
-        # The next URL carries the whole query (filters included): it is sent as it is.
+        # ``paging.next`` is a full URL carrying the whole query (filters included): it is sent as it is,
+        # and only under the account's own API root (Api.url), since the token goes with it.
         body = await api.get(cursor, None) if cursor else await api.get(path, params)
-        return listed(body, path, key), _next_path(api, body)
+        return listed(body, path, key), _next_url(body)
 
     return sdk.follow_pages(page, peer=const.PEER)

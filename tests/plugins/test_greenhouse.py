@@ -202,7 +202,7 @@ class TestGreenhouse(AdapterContract):
         self, adapter: AdapterUnderTest, fake: FakeGreenhouse
     ) -> None:
         fake.url = "http://127.0.0.2:1"  # the fake's Link headers now point elsewhere
-        with pytest.raises(sdk.AdapterUnavailable, match="next page outside its API"):
+        with pytest.raises(sdk.AdapterUnavailable, match="a link outside its API"):
             await adapter.call("appcast_hub_list_stages", http=adapter.http)
 
     # --- webhooks -------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ class TestWorkable(AdapterContract):
         self, adapter: AdapterUnderTest, fake: FakeWorkable
     ) -> None:
         fake.foreign_next = True
-        with pytest.raises(sdk.AdapterUnavailable, match="not on the account's API"):
+        with pytest.raises(sdk.AdapterUnavailable, match="Workable sent a link outside its API"):
             await adapter.fetch_pages()
 
     async def test_a_wrong_token_is_an_auth_error(self, adapter: AdapterUnderTest) -> None:
