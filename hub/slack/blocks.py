@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.config import SLACK_USER_ID
+from hub.events import StoreResult
 from hub.held import HeldClose
 from hub.slack.commands import CHANGING, USAGE, Typed, UsageError
 from hub.stages import StagesReport
@@ -524,6 +525,18 @@ def sync_result(account: str, summary: str, error: str | None) -> Message:
     else:
         text = f"{DONE} {escape(summary)}"
     return message(summary, [section(text)])
+
+
+def reconciled(account: str, result: StoreResult | None) -> Message:
+    """What a reconciliation found; a failed one says the next run covers the same window again."""
+    if result is None:
+        text = (
+            f"{WARNING} {escape(account)}: the ATS could not be asked (see the hub's log); the next run will."
+        )
+    else:
+        text = (f"{DONE} {escape(account)}: {result.stored} new events, {result.duplicates} already known, "
+                f"{result.deliveries} deliveries queued")  # fmt: skip
+    return message(text, [section(text)])
 
 
 # --- stages -------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ USAGE: dict[str, tuple[str, str]] = {
         f"events: {', '.join(FUNNEL_EVENTS)}",
     ),
     "sync": ("sync <account>", "fetch the account's jobs from the ATS now"),
+    "reconcile": ("reconcile <account>", "ask the ATS now for hires and moves its webhooks missed"),
     "held": (
         "held <account> [confirm|keep]",
         "a mass close a sync held back: see it, apply it, or keep the jobs open",
@@ -53,7 +54,7 @@ USAGE: dict[str, tuple[str, str]] = {
 }
 #: Commands that change something: only admins may run them.
 CHANGING = frozenset({"enable job", "disable job", "enable integration", "disable integration", "map stage",
-                      "sync", "retry"})  # fmt: skip
+                      "sync", "reconcile", "retry"})  # fmt: skip
 _HEADS = sorted({name.split()[0] for name in USAGE})
 _TOKEN = re.compile(r"""(?:"([^"]*)"|'([^']*)')(?=\s|$)|(\S+)""")
 # NUL and lone surrogates cannot be stored or searched for (PostgreSQL refuses them): never typed, dropped.
@@ -148,6 +149,13 @@ class MapStage(Command):
 @dataclass(frozen=True, slots=True)
 class Sync(Command):
     name: ClassVar[str] = "sync"
+    slow: ClassVar[bool] = True
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile(Command):
+    name: ClassVar[str] = "reconcile"
     slow: ClassVar[bool] = True
     account: str = ""
 
@@ -271,7 +279,7 @@ class _Parser:
             return self._switch(on=head == "enable")
         if head == "map":
             return self._map()
-        if head in ("status", "stages", "sync", "feed"):
+        if head in ("status", "stages", "sync", "reconcile", "feed"):
             return self._account_command(head)
         if head == "jobs":
             account = self.args[0].lower() if self.args and self.args[0].lower() in self.accounts else None
@@ -317,7 +325,7 @@ class _Parser:
         if head == "status":
             return Status(account=account)
         assert account is not None
-        return {"stages": Stages, "sync": Sync, "feed": Feed}[head](account=account)
+        return {"stages": Stages, "sync": Sync, "reconcile": Reconcile, "feed": Feed}[head](account=account)
 
     def _switch(self, *, on: bool) -> Command:
         verb = "enable" if on else "disable"

@@ -41,6 +41,7 @@ from hub.slack.commands import (
     JobRef,
     Jobs,
     MapStage,
+    Reconcile,
     Retry,
     Stages,
     Stats,
@@ -143,6 +144,7 @@ class CommandRunner:
             Stages: self._stages,
             MapStage: self._map_stage,
             Sync: self._sync,
+            Reconcile: self._reconcile,
             Held: self._held,
             Deliveries: self._deliveries,
             Retry: self._retry,
@@ -405,6 +407,15 @@ class CommandRunner:
         if result is None:
             return Reply(blocks.note(f"{blocks.WARNING} The hub is shutting down: the sync was stopped."))
         return Reply(blocks.sync_result(command.account, result.summary(), result.error))
+
+    async def _reconcile(self, command: Reconcile, user: str) -> Reply:
+        account = await get_account(self.config, command.account)
+        if not self.services.plugins.implements(account.config.adapter, "appcast_hub_fetch_recent_events"):
+            return Reply(
+                blocks.note(f"The {account.config.adapter} adapter cannot be asked for missed events.")
+            )
+        result = await self.services.scheduler.reconcile(command.account)
+        return Reply(blocks.reconciled(command.account, result))
 
     async def _held(self, command: Held, user: str) -> Reply:
         account = await get_account(self.config, command.account)

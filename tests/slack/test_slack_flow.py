@@ -529,6 +529,13 @@ async def test_sync_is_answered_by_the_lazy_listener(hub: Setup) -> None:
     assert "only hub admins" in text_of(refused)
 
 
+async def test_reconcile_is_for_admins_and_says_what_the_adapter_cannot(hub: Setup) -> None:
+    reply = await hub.ask("reconcile acme")
+    assert "The file adapter cannot be asked for missed events." in text_of(reply)
+    refused = await hub.ask("reconcile acme", user=MEMBER)
+    assert "only hub admins" in text_of(refused)
+
+
 async def test_a_failed_sync_says_the_feed_keeps_its_jobs(hub: Setup) -> None:
     await hub.ask("enable job ACME-1")
     (hub.folder / "acme.json").write_text("{broken", encoding="utf-8")
