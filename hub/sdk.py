@@ -87,6 +87,7 @@ from hub.signatures import require_body_signature, sign, signature_matches
 #: not read from :mod:`hub.testing`, because reading them would import pytest; a test holds the two equal.
 _TESTING = frozenset(
     {
+        "ADMIN_TOKEN",
         "FAULTS",
         "AdapterContract",
         "AdapterUnderTest",
@@ -95,6 +96,8 @@ _TESTING = frozenset(
         "FakePeer",
         "Faults",
         "HireSample",
+        "HubClient",
+        "end_to_end_config",
         "free_port",
         "make_account",
         "peer_app",

@@ -123,7 +123,7 @@ async def test_link_header_pages_are_followed_only_under_the_api_root() -> None:
             "https://evil.example/v1/items",
             url.replace("127.0.0.1", "localhost") + "/v1/items",
         ):
-            with pytest.raises(AdapterUnavailable, match="^Peer sent a link outside its API: not followed$"):
+            with pytest.raises(AdapterUnavailable, match=r"^Peer sent a link outside its API: not followed$"):
                 await api.get(elsewhere)
 
 

@@ -26,16 +26,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from lxml import etree
 
-from hub import models
-from hub.sdk import FakeAppcast, serving_hub
+from hub import models, sdk
 from tests.conftest import REPO, hub_command, write_config
 
 EXAMPLE = REPO / "examples" / "recruitee-adapter"
 DISTRIBUTION = "appcast-hub-recruitee"
 PACKAGE = "appcast_hub_recruitee"
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
 
 
 @pytest.fixture(scope="session")
@@ -130,69 +127,30 @@ async def recruitee(fake_recruitee: ModuleType) -> AsyncIterator[Any]:
 async def test_a_recruitee_account_syncs_feeds_and_reports_hires(
     database_url: str, tmp_path: Path, recruitee: Any, fake_recruitee: ModuleType
 ) -> None:
-    appcast = FakeAppcast(token="appcast-bearer-for-tests")
+    appcast = sdk.FakeAppcast(token="appcast-bearer-for-tests")
     async with appcast.serving():
-        config = write_config(
-            tmp_path,
-            f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "admin-token-for-tests"
-[sync]
-scheduled = false
-[events]
-poll_seconds = 0.1
-[accounts.acme]
-adapter = "recruitee"
-company = "Acme"
-feed_policy = "all-open"
-[accounts.acme.recruitee]
-company_id = "{fake_recruitee.COMPANY}"
-api_token = "{fake_recruitee.API_TOKEN}"
-webhook_secret = "{fake_recruitee.WEBHOOK_SECRET}"
-base_url = "{recruitee.url}"
-[accounts.acme.appcast]
-client_id = "client-42"
-ent_id = "ent-7"
-events_url = "{appcast.events_url}"
-bearer_token = "appcast-bearer-for-tests"
-""",
-        )
-        async with serving_hub(config) as url, aiohttp.ClientSession() as http:
-
-            async def api(method: str, path: str) -> tuple[int, Any]:
-                async with http.request(method, url + path, headers=ADMIN) as response:
-                    return response.status, await response.json()
-
-            async def feed() -> dict[str, str]:
-                async with http.get(f"{url}/feeds/acme.xml") as response:
-                    assert response.status == 200
-                    document = etree.fromstring(await response.read())
-                return {
-                    job.findtext("referencenumber"): job.findtext("title") for job in document.iter("job")
-                }
-
-            async def post_webhook(request: Any) -> tuple[int, Any]:
-                async with http.post(
-                    f"{url}/webhooks/acme", data=request.body, headers=request.headers
-                ) as answer:
-                    return answer.status, await answer.json()
-
-            status, synced = await api("POST", "/api/accounts/acme/sync")
+        options = {
+            "company_id": fake_recruitee.COMPANY,
+            "api_token": fake_recruitee.API_TOKEN,
+            "webhook_secret": fake_recruitee.WEBHOOK_SECRET,
+            "base_url": recruitee.url,
+        }
+        config = write_config(tmp_path, sdk.end_to_end_config(database_url, "recruitee", options, appcast))
+        async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
+            hub = sdk.HubClient(url, http)
+            status, synced = await hub.sync()
             assert (status, synced["error"], synced["created"]) == (200, None, 6)
             published = {str(offer["id"]) for offer in recruitee.offers if offer["status"] == "published"}
             assert len(published) == 4
-            jobs = await feed()
+            jobs = await hub.feed()
             assert set(jobs) == published, "the feed holds the published offers, not the closed or the draft"
             offer_id = fake_recruitee.FIRST_OFFER + 3
-            assert jobs[str(offer_id)] == "Backend Engineer 3"
+            assert jobs[str(offer_id)].findtext("title") == "Backend Engineer 3"
 
             recruitee.change_offer(offer_id - 2, status="closed")
-            status, synced = await api("POST", "/api/accounts/acme/sync")
+            status, synced = await hub.sync()
             assert (status, synced["error"]) == (200, None)
-            assert set(await feed()) == published - {str(offer_id - 2)}
+            assert set(await hub.feed()) == published - {str(offer_id - 2)}
 
             # Recruitee's Test button, unsigned: answered 200 as a handshake, and never stored.
             for _ in range(2):
@@ -202,11 +160,11 @@ bearer_token = "appcast-bearer-for-tests"
 
             body = recruitee.hire(offer_id, email="Ada@Example.com")
             forged = fake_recruitee.signed(body, secret="not-the-secret")
-            assert (await post_webhook(forged))[0] == 401
+            assert (await hub.post_webhook(forged))[0] == 401
             hire = fake_recruitee.signed(body)
             # Recruitee counts only 200 as delivered: new and already seen alike.
-            assert await post_webhook(hire) == (200, {"status": "stored"})
-            assert await post_webhook(hire) == (200, {"status": "already seen"})
+            assert await hub.post_webhook(hire) == (200, {"status": "stored"})
+            assert await hub.post_webhook(hire) == (200, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
             candidate = body["payload"]["candidate"]["id"]
@@ -225,7 +183,7 @@ bearer_token = "appcast-bearer-for-tests"
             assert await models.Event.filter(kind="hired").count() == 1
 
             # Reconciliation finds the same hire in the candidates' placements: nothing new to store.
-            status, reconciled = await api("POST", "/api/accounts/acme/reconcile")
+            status, reconciled = await hub.admin("POST", "/api/accounts/acme/reconcile")
             assert (status, reconciled) == (200, {"stored": 0, "duplicates": 1, "deliveries": 0})
         assert len(appcast.events) == 1
 

@@ -59,9 +59,21 @@ from hub.normalised import (
 from hub.options import PluginInfo, validate_options
 from hub.plugins import PluginHost
 from hub.testing.appcast import FakeAppcast
-from hub.testing.peers import FAULTS, FakePeer, Faults, free_port, peer_app, running, serving_hub
+from hub.testing.peers import (
+    ADMIN_TOKEN,
+    FAULTS,
+    FakePeer,
+    Faults,
+    HubClient,
+    end_to_end_config,
+    free_port,
+    peer_app,
+    running,
+    serving_hub,
+)
 
 __all__ = [
+    "ADMIN_TOKEN",
     "FAULTS",
     "AdapterContract",
     "AdapterUnderTest",
@@ -70,6 +82,8 @@ __all__ = [
     "FakePeer",
     "Faults",
     "HireSample",
+    "HubClient",
+    "end_to_end_config",
     "free_port",
     "make_account",
     "peer_app",

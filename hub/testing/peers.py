@@ -4,23 +4,32 @@ A fake ATS (or Appcast, :mod:`hub.testing.appcast`) is an :class:`aiohttp.web.Ap
 :func:`peer_app`; :func:`running` serves it on 127.0.0.1 on a free port. :class:`Faults` injects the
 failures real peers produce (5xx bursts, 429 with ``Retry-After``, slow answers, malformed bodies) through
 one middleware every peer installs. :func:`serving_hub` serves the hub built from a config file, by its
-own factory, so an adapter's tests can run sync → feed → signed webhook → delivery end to end.
+own factory, and :func:`end_to_end_config` and :class:`HubClient` write that file and drive the hub, so
+an adapter's tests can run sync → feed → signed webhook → delivery end to end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
+from lxml import etree
 
 if TYPE_CHECKING:
+    from hub.normalised import WebhookRequest
     from hub.plugins import PluginHost
+    from hub.testing.appcast import FakeAppcast
+
+#: The admin API token of :func:`end_to_end_config`'s hub, which :class:`HubClient` sends.
+ADMIN_TOKEN = "admin-token-for-tests"  # noqa: S105 -- a test hub's, made up
 
 FAULTS = web.AppKey("faults", "Faults")
 
@@ -142,3 +151,66 @@ async def serving_hub(config_file: Path, plugins: PluginHost | None = None) -> A
     config = bind_plugins(load_config(config_file), plugins)
     async with running(create_app(config, plugins)) as url:
         yield url
+
+
+def end_to_end_config(
+    database_url: str,
+    adapter: str,
+    options: Mapping[str, Any],
+    appcast: FakeAppcast,
+    *,
+    account: str = "acme",
+    account_extra: str = "",
+    extra: str = "",
+) -> str:
+    """The config of a hub for an end-to-end test: one account on ``adapter`` (its ``options``) feeding
+    every open job, its events sent to ``appcast`` as client ``client-42``, ENT ``ent-7``; the admin API on
+    (:data:`ADMIN_TOKEN`), no scheduled sync (the test syncs), the outbox polled every 0.1 s.
+    ``account_extra``: more TOML in the account's own table (``apply_key = "…"``); ``extra``: more TOML,
+    appended."""
+    # JSON's strings, numbers, booleans and lists are TOML's too.
+    table = "".join(f"{name} = {json.dumps(value)}\n" for name, value in options.items())
+    token = f"bearer_token = {json.dumps(appcast.token)}\n" if appcast.token else ""
+    own = f"{account_extra}\n" if account_extra else ""
+    return (
+        f"[database]\nurl = {json.dumps(database_url)}\nmigrate_on_start = true\n"
+        f'[admin]\napi_token = "{ADMIN_TOKEN}"\n[sync]\nscheduled = false\n[events]\npoll_seconds = 0.1\n'
+        f'[accounts.{account}]\nadapter = "{adapter}"\ncompany = "Acme"\nfeed_policy = "all-open"\n{own}'
+        f"[accounts.{account}.{adapter}]\n{table}"
+        f'[accounts.{account}.appcast]\nclient_id = "client-42"\nent_id = "ent-7"\n'
+        f"events_url = {json.dumps(appcast.events_url)}\n{token}{extra}"
+    )
+
+
+@dataclass
+class HubClient:
+    """A served hub (:func:`serving_hub`), driven as its users drive it: an admin over the admin API,
+    Appcast fetching the feed, the ATS posting webhooks; each answer as ``(status, decoded JSON)``."""
+
+    url: str
+    http: aiohttp.ClientSession
+    account: str = "acme"
+
+    async def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """``method path`` on the admin API (``/api/…``), with the admin token."""
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        async with self.http.request(method, self.url + path, json=body, headers=headers) as answer:
+            return answer.status, await answer.json()
+
+    async def sync(self) -> tuple[int, Any]:
+        """A sync of the account now: ``(200, what changed)``, or 502 with the ATS's failure."""
+        return await self.admin("POST", f"/api/accounts/{self.account}/sync")
+
+    async def feed(self) -> dict[str, Any]:
+        """The account's feed as Appcast reads it: each ``<job>`` element by its ``<referencenumber>``."""
+        async with self.http.get(f"{self.url}/feeds/{self.account}.xml") as answer:
+            assert answer.status == 200, f"the feed answered {answer.status}"
+            document = etree.fromstring(await answer.read())
+        return {job.findtext("referencenumber"): job for job in document.iter("job")}
+
+    async def post_webhook(self, request: WebhookRequest) -> tuple[int, Any]:
+        """Post ``request`` (its headers and raw body, as the ATS sends it) to the account's webhook URL."""
+        async with self.http.post(
+            f"{self.url}/webhooks/{self.account}", data=request.body, headers=dict(request.headers)
+        ) as answer:
+            return answer.status, await answer.json()

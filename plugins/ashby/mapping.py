@@ -6,6 +6,7 @@ called turns it into the hub's error for the occasion.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Any
 
@@ -150,6 +151,17 @@ def application_refusal(job_id: str, form: Any, application: sdk.Application) ->
             if not getattr(application, filled):
                 return f"job {job_id} requires {filled}"
     return None
+
+
+def application_note(application: sdk.Application) -> str | None:
+    """What of ``application`` Ashby's candidate and application cannot hold (the resume's link, the cover
+    letter, links), as the HTML of a note on the candidate; None when there is nothing to add."""
+    links = [("Resume", application.resume_url)] if application.resume_url else []
+    links += [("Link", url) for url in application.urls]
+    lines = [f'{label}: <a href="{html.escape(url)}">{html.escape(url)}</a>' for label, url in links]
+    if application.cover_letter:
+        lines.append("Cover letter:<br>" + html.escape(application.cover_letter).replace("\n", "<br>"))
+    return "<p>From Appcast Apply</p><p>" + "</p><p>".join(lines) + "</p>" if lines else None
 
 
 def candidate_body(application: sdk.Application, source_id: str) -> dict[str, Any]:

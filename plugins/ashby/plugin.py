@@ -17,7 +17,15 @@ from hub import sdk
 
 from . import const
 from .client import Rpc, error_code
-from .mapping import application_refusal, candidate_body, event_from, event_from_webhook, job_from, stage_from
+from .mapping import (
+    application_note,
+    application_refusal,
+    candidate_body,
+    event_from,
+    event_from_webhook,
+    job_from,
+    stage_from,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -199,4 +207,15 @@ async def appcast_hub_create_application(
     created = await rpc.results("application.create", body, write=True)
     if not isinstance(created.get("id"), str) or not created["id"]:
         raise sdk.AdapterUnavailable(f"{const.PEER} accepted the application without naming it: it may exist")
+    if note := application_note(application):
+        # application.create takes no files: the resume's link, the cover letter and the links go on the
+        # candidate as a note, never dropped.
+        try:
+            await rpc.call(
+                "candidate.createNote", {"candidateId": candidate.get("id"), "note": note}, write=True
+            )
+        except sdk.AdapterUnavailable as error:
+            raise sdk.OutcomeUnknown(
+                f"application {created['id']} was created without its note: {error}"
+            ) from None
     return sdk.ApplicationResult(created["id"], sdk.text(candidate.get("id")))

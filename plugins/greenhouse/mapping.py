@@ -6,6 +6,7 @@ what is wrong: the hook that called turns it into the hub's error for the occasi
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from datetime import datetime
@@ -175,14 +176,10 @@ def hire_from_application(item: Any, appcast_source: int | None) -> sdk.Event:
 
 def candidate_body(job: sdk.Job, application: sdk.Application, source_id: int) -> dict[str, Any]:
     """``POST /v3/candidates`` with its first application; ApplicationRefused, naming the field, for
-    what Harvest cannot take in that one request (it would be half an application)."""
-    unsent = [
-        name for name in ("resume_url", "cover_letter", "urls", "answers") if getattr(application, name)
-    ]
+    what the adapter cannot send to Harvest (it would be half an application)."""
+    unsent = [name for name in ("urls", "answers") if getattr(application, name)]
     if unsent:
-        raise sdk.ApplicationRefused(
-            f"job {job.ats_id}: {unsent[0]} cannot be sent to Greenhouse with the candidate"
-        )
+        raise sdk.ApplicationRefused(f"job {job.ats_id}: {unsent[0]} cannot be sent to Greenhouse")
     first, _, last = application.name.strip().partition(" ")
     if not first or not last.strip():
         raise sdk.ApplicationRefused(f"job {job.ats_id}: name needs a first and a last name for Greenhouse")
@@ -197,3 +194,18 @@ def candidate_body(job: sdk.Job, application: sdk.Application, source_id: int) -
     if application.phone:
         body["phone_numbers"] = [{"value": application.phone, "type": "mobile"}]
     return body
+
+
+def attachment_bodies(application_id: str, application: sdk.Application) -> list[dict[str, Any]]:
+    """``POST /v3/attachments`` for the application's resume (Greenhouse fetches it from its URL) and its
+    cover letter (written as a text file)."""
+    bodies = []
+    if application.resume_url:
+        name = application.resume_url.rsplit("/", 1)[-1].split("?", 1)[0] or "resume"
+        bodies.append({"application_id": int(application_id), "filename": name, "type": "resume",
+                       "url": application.resume_url})  # fmt: skip
+    if application.cover_letter:
+        content = base64.b64encode(application.cover_letter.encode()).decode()
+        bodies.append({"application_id": int(application_id), "filename": "cover_letter.txt",
+                       "type": "cover_letter", "content": content})  # fmt: skip
+    return bodies

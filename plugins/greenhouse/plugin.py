@@ -17,6 +17,7 @@ from hub import sdk
 
 from . import client, const
 from .mapping import (
+    attachment_bodies,
     candidate_body,
     event_from_webhook,
     gid,
@@ -158,13 +159,34 @@ async def appcast_hub_create_application(
     if not (candidate_id := gid(candidate.get("id") if isinstance(candidate, dict) else None)):
         raise sdk.OutcomeUnknown(f"{const.PEER} accepted the candidate without naming it")
     try:
-        # Harvest v3 answers with the candidate alone (no child ids in a parent): read its application back.
-        listed = client.pages(api, "/v3/applications", options["page_size"], candidate_ids=candidate_id)
-        async for items in listed:
-            for item in items:
-                if isinstance(item, dict) and gid(item.get("job_id")) == job.ats_id and gid(item.get("id")):
-                    return sdk.ApplicationResult(str(gid(item["id"])), candidate_id)
-        problem = f"{const.PEER} shows no application of candidate {candidate_id} on job {job.ats_id}"
+        application_id = await _application_of(api, options, candidate_id, job.ats_id)
     except sdk.AdapterUnavailable as error:
-        problem = f"candidate {candidate_id} was created, its application not read back: {error}"
-    raise sdk.OutcomeUnknown(problem)
+        raise sdk.OutcomeUnknown(
+            f"candidate {candidate_id} was created, its application not read back: {error}"
+        ) from None
+    if application_id is None:
+        raise sdk.OutcomeUnknown(
+            f"{const.PEER} shows no application of candidate {candidate_id} on job {job.ats_id}"
+        )
+    for attachment in attachment_bodies(application_id, application):
+        try:
+            # Safe to repeat: an upload of a resume or cover letter replaces the one of its type.
+            await api.post("/v3/attachments", attachment, idempotent=True)
+        except sdk.AdapterUnavailable as error:
+            raise sdk.OutcomeUnknown(
+                f"application {application_id} was created without its {attachment['type']}: {error}"
+            ) from None
+    return sdk.ApplicationResult(application_id, candidate_id)
+
+
+async def _application_of(
+    api: sdk.Api, options: Mapping[str, Any], candidate_id: str, job_id: str
+) -> str | None:
+    # Harvest v3 answers with the candidate alone (no child ids in a parent): its application is read back.
+    async for items in client.pages(
+        api, "/v3/applications", options["page_size"], candidate_ids=candidate_id
+    ):
+        for item in items:
+            if isinstance(item, dict) and gid(item.get("job_id")) == job_id and gid(item.get("id")):
+                return str(gid(item["id"]))
+    return None

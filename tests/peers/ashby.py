@@ -76,6 +76,8 @@ class FakeAshby(FakePeer):
         self.jobs: list[dict[str, Any]] = [self._job(n) for n in range(count)]
         self.applications: dict[str, dict[str, Any]] = {}
         self.candidates: dict[str, dict[str, Any]] = {}
+        #: Every note written on a candidate (``candidate.createNote``), as sent.
+        self.notes: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self.app.router.add_post("/{method}", self._rpc)
 
@@ -243,6 +245,12 @@ class FakeAshby(FakePeer):
         candidate = {"id": f"cand-{next(self._ids)}", **body}
         self.candidates[candidate["id"]] = candidate
         return web.json_response({"success": True, "results": candidate})
+
+    def _candidate_createNote(self, body: dict[str, Any]) -> web.Response:
+        if body.get("candidateId") not in self.candidates or not body.get("note"):
+            return _failure("invalid_input", "A note needs a candidate and its text")
+        self.notes.append(body)
+        return web.json_response({"success": True, "results": {"id": f"note-{next(self._ids)}", **body}})
 
     def _application_create(self, body: dict[str, Any]) -> web.Response:
         candidate = self.candidates.get(body.get("candidateId", ""))

@@ -105,6 +105,9 @@ class FakeGreenhouse(sdk.FakePeer):
         #: Jobs that are closed in Greenhouse (still hirable, no longer taking applications).
         self.closed_jobs: set[int] = set()
         self.tokens: list[str] = []
+        #: Every attachment posted, as sent (``POST /v3/attachments``); a status to answer them with instead.
+        self.attachments: list[dict[str, Any]] = []
+        self.attachment_status: int | None = None
         #: Answer lists by candidate without the applications Apply created (Harvest lagging behind).
         self.lagging = False
         self._ids = itertools.count(46_194_100)
@@ -113,6 +116,7 @@ class FakeGreenhouse(sdk.FakePeer):
         self.app.router.add_get("/v3/job_interview_stages", self._stages)
         self.app.router.add_get("/v3/applications", self._applications)
         self.app.router.add_post("/v3/candidates", self._create)
+        self.app.router.add_post("/v3/attachments", self._attach)
 
     # --- what tests change ------------------------------------------------------------------------
 
@@ -247,6 +251,24 @@ class FakeGreenhouse(sdk.FakePeer):
             found = [a for a in found if a["candidate_id"] in ids and not (self.lagging and a.get("created"))]
         hidden = ("created", "request")
         return self._list(request, [{k: v for k, v in a.items() if k not in hidden} for a in found])
+
+    async def _attach(self, request: web.Request) -> web.Response:
+        # Harvest v3's POST /v3/attachments: one file on an application, by URL or as base64 content.
+        if not self._authorised(request):
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        if self.attachment_status is not None:
+            return web.json_response({"errors": [{"message": "unavailable"}]}, status=self.attachment_status)
+        body = await request.json()
+        if body.get("application_id") not in self.applications or not body.get("filename"):
+            return web.json_response(
+                {"errors": [{"field": "application_id", "message": "not found"}]}, status=422
+            )
+        if ("url" in body) == ("content" in body):
+            return web.json_response(
+                {"errors": [{"field": "url", "message": "give url or content"}]}, status=422
+            )
+        self.attachments.append(body)
+        return web.json_response({"id": len(self.attachments), **body}, status=201)
 
     async def _create(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

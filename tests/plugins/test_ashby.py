@@ -3,6 +3,7 @@ promise beyond it, and an account on it inside a real hub, from sync to the hire
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from lxml import etree
 
 from hub import models, sdk
-from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, FakeAppcast, HireSample, serving_hub
+from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
 from plugins.ashby import plugin
 from tests.conftest import write_config
 from tests.peers.ashby import (
@@ -288,9 +288,28 @@ class TestAshby(AshbyContract):
             "id": result.ats_candidate_id, "name": "Ada Lovelace", "email": "ada@example.com",
             "phoneNumber": "+1 503 555 0100", "sourceId": APPCAST_SOURCE,
         }  # fmt: skip
+        assert fake.notes == [], "nothing to add, no note"
         adapter.account.plugin_options["ashby"]["source_id"] = "src-linkedin"
         result = await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
         assert fake.applications[result.ats_application_id]["source"]["id"] == "src-linkedin"
+
+    async def test_what_ashby_cannot_hold_becomes_a_note_never_dropped(
+        self, adapter: AdapterUnderTest, fake: FakeAshby
+    ) -> None:
+        application = dataclasses.replace(
+            APPLICANT, resume_url="https://cv.example/ada.pdf?a=1&b=2", cover_letter="Dear <Acme>,\nhi",
+            urls=["https://ada.example"],
+        )  # fmt: skip
+        result = await adapter.apply(ApplicationSample(sample_job(job_id(1)), application, fake.created_ids))
+        assert fake.notes == [
+            {
+                "candidateId": result.ats_candidate_id,
+                "note": "<p>From Appcast Apply</p>"
+                '<p>Resume: <a href="https://cv.example/ada.pdf?a=1&amp;b=2">https://cv.example/ada.pdf?a=1&amp;b=2</a></p>'
+                '<p>Link: <a href="https://ada.example">https://ada.example</a></p>'
+                "<p>Cover letter:<br>Dear &lt;Acme&gt;,<br>hi</p>",
+            }
+        ]
 
     @pytest.mark.parametrize(
         ("n", "application", "words"),
@@ -381,68 +400,24 @@ def test_options_that_cannot_work_are_refused_naming_the_option(
     assert {option.name for option in info.options if option.secret} == {"api_key", "webhook_secret"}
 
 
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-
-
 async def test_an_ashby_account_syncs_feeds_and_reports_hires(database_url: str, tmp_path: Path) -> None:
-    appcast, ashby = FakeAppcast(token="appcast-bearer-for-tests"), FakeAshby()
+    appcast, ashby = sdk.FakeAppcast(token="appcast-bearer-for-tests"), FakeAshby()
     async with appcast.serving(), ashby.serving():
-        config = write_config(
-            tmp_path,
-            f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "admin-token-for-tests"
-[sync]
-scheduled = false
-[events]
-poll_seconds = 0.1
-[accounts.acme]
-adapter = "ashby"
-company = "Acme"
-feed_policy = "all-open"
-[accounts.acme.ashby]
-api_key = "{API_KEY}"
-base_url = "{ashby.url}"
-webhook_secret = "{WEBHOOK_SECRET}"
-[accounts.acme.appcast]
-client_id = "client-42"
-ent_id = "ent-7"
-events_url = "{appcast.events_url}"
-bearer_token = "appcast-bearer-for-tests"
-""",
-        )
-        async with serving_hub(config) as url, aiohttp.ClientSession() as http:
-
-            async def feed() -> dict[str, str]:
-                async with http.get(f"{url}/feeds/acme.xml") as response:
-                    assert response.status == 200
-                    document = etree.fromstring(await response.read())
-                return {
-                    job.findtext("referencenumber"): job.findtext("description")
-                    for job in document.iter("job")
-                }
-
-            async def post_webhook(request: sdk.WebhookRequest) -> tuple[int, Any]:
-                async with http.post(
-                    f"{url}/webhooks/acme", data=request.body, headers=request.headers
-                ) as answer:
-                    return answer.status, await answer.json()
-
-            async with http.post(f"{url}/api/accounts/acme/sync", headers=ADMIN) as response:
-                synced = await response.json()
-            assert (response.status, synced["error"], synced["created"]) == (200, None, 8)
-            jobs = await feed()
+        options = {"api_key": API_KEY, "base_url": ashby.url, "webhook_secret": WEBHOOK_SECRET}
+        config = write_config(tmp_path, sdk.end_to_end_config(database_url, "ashby", options, appcast))
+        async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
+            hub = sdk.HubClient(url, http)
+            status, synced = await hub.sync()
+            assert (status, synced["error"], synced["created"]) == (200, None, 8)
+            jobs = await hub.feed()
             assert set(jobs) == {job_id(n) for n in (1, 2, 3, 4, 5)}, "open jobs with a published posting"
-            assert jobs[job_id(3)] == "<p>Job 3: you &amp; us</p>"
+            assert jobs[job_id(3)].findtext("description") == "<p>Job 3: you &amp; us</p>"
 
             body = ashby.hire(3, email="Ada@Example.com")
             body["data"]["application"]["updatedAt"] = "2026-03-02T15:04:05.250Z"
-            assert (await post_webhook(signed(body, secret="not-the-secret")))[0] == 401
-            assert await post_webhook(signed(body)) == (202, {"status": "stored"})
-            assert await post_webhook(signed(body)) == (200, {"status": "already seen"})
+            assert (await hub.post_webhook(signed(body, secret="not-the-secret")))[0] == 401
+            assert await hub.post_webhook(signed(body)) == (202, {"status": "stored"})
+            assert await hub.post_webhook(signed(body)) == (200, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
             application = body["data"]["application"]

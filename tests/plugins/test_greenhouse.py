@@ -4,6 +4,7 @@ hooks promise beyond it, and a hub with a Greenhouse account end to end (sync, f
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Callable
@@ -13,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from lxml import etree
 
 from hub import models, sdk
 from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
@@ -316,12 +316,35 @@ class TestGreenhouse(AdapterContract):
         }  # fmt: skip
         assert result.ats_candidate_id == str(created["candidate_id"])
 
+    async def test_the_resume_and_the_cover_letter_are_attached_to_the_application(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        application = dataclasses.replace(
+            APPLICANT, resume_url="https://cv.example/files/ada.pdf?sig=1", cover_letter="Dear Acme,\nhello"
+        )
+        result = await adapter.apply(ApplicationSample(sample_job(job_id(1)), application, fake.created_ids))
+        assert fake.attachments == [
+            {"application_id": int(result.ats_application_id), "filename": "ada.pdf", "type": "resume",
+             "url": "https://cv.example/files/ada.pdf?sig=1"},
+            {"application_id": int(result.ats_application_id), "filename": "cover_letter.txt",
+             "type": "cover_letter", "content": base64.b64encode(b"Dear Acme,\nhello").decode()},
+        ]  # fmt: skip
+
+    async def test_an_attachment_harvest_refuses_leaves_the_outcome_unknown(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        # Harvest answers 503 to the attachment, every time: the candidate exists, its resume may not.
+        fake.attachment_status = 503
+        with_resume = dataclasses.replace(APPLICANT, resume_url="https://cv.example/ada.pdf")
+        with pytest.raises(sdk.OutcomeUnknown, match="was created without its resume"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), with_resume, fake.created_ids))
+        assert len(fake.created_ids()) == 1, "one candidate, never sent again"
+
     @pytest.mark.parametrize(
         ("change", "field"),
         [
-            ({"resume_url": "https://cv.example/ada.pdf"}, "resume_url"),
-            ({"cover_letter": "Dear Acme"}, "cover_letter"),
             ({"urls": ["https://ada.example"]}, "urls"),
+            ({"answers": {"q1": "yes"}}, "answers"),
             ({"name": "Ada"}, "name"),
         ],
     )
@@ -423,79 +446,38 @@ def test_check_options_names_the_option_at_fault() -> None:
 
 # --- end to end -------------------------------------------------------------------------------------------
 
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-
 
 async def test_a_greenhouse_account_syncs_feeds_and_reports_hires(database_url: str, tmp_path: Path) -> None:
     greenhouse, appcast = FakeGreenhouse(jobs=6), sdk.FakeAppcast(token="appcast-bearer-for-tests")
     async with greenhouse.serving(), appcast.serving():
-        config = write_config(
-            tmp_path,
-            f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "admin-token-for-tests"
-[sync]
-scheduled = false
-[events]
-poll_seconds = 0.1
-[accounts.acme]
-adapter = "greenhouse"
-company = "Acme"
-feed_policy = "all-open"
-[accounts.acme.greenhouse]
-board = "{greenhouse.board}"
-base_url = "{greenhouse.url}"
-harvest_url = "{greenhouse.url}"
-auth_url = "{greenhouse.url}"
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
-user_id = {USER_ID}
-appcast_source_id = {APPCAST_SOURCE_ID}
-webhook_secret = "{WEBHOOK_SECRET}"
-[accounts.acme.appcast]
-client_id = "client-42"
-ent_id = "ent-7"
-events_url = "{appcast.events_url}"
-bearer_token = "appcast-bearer-for-tests"
-""",
-        )
+        options = {
+            "board": greenhouse.board,
+            "base_url": greenhouse.url,
+            "harvest_url": greenhouse.url,
+            "auth_url": greenhouse.url,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "user_id": USER_ID,
+            "appcast_source_id": APPCAST_SOURCE_ID,
+            "webhook_secret": WEBHOOK_SECRET,
+        }
+        config = write_config(tmp_path, sdk.end_to_end_config(database_url, "greenhouse", options, appcast))
         async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
-
-            async def feed() -> dict[str, str]:
-                async with http.get(f"{url}/feeds/acme.xml") as response:
-                    assert response.status == 200
-                    document = etree.fromstring(await response.read())
-                return {
-                    job.findtext("referencenumber"): job.findtext("description")
-                    for job in document.iter("job")
-                }
-
-            async def post_webhook(request: sdk.WebhookRequest) -> tuple[int, Any]:
-                async with http.post(
-                    f"{url}/webhooks/acme", data=request.body, headers=request.headers
-                ) as answer:
-                    return answer.status, await answer.json()
-
-            async with http.post(f"{url}/api/accounts/acme/sync", headers=ADMIN) as response:
-                synced = await response.json()
-            assert (response.status, synced["error"], synced["created"]) == (
-                200,
-                None,
-                len(greenhouse.job_ids),
-            )
-            jobs = await feed()
+            hub = sdk.HubClient(url, http)
+            status, synced = await hub.sync()
+            assert (status, synced["error"], synced["created"]) == (200, None, len(greenhouse.job_ids))
+            jobs = await hub.feed()
             assert set(jobs) == greenhouse.job_ids
-            assert jobs[job_id(3)].startswith("<p>Job 3: you &amp; us.</p>"), "the escaped HTML is unescaped"
+            assert jobs[job_id(3)].findtext("description").startswith("<p>Job 3: you &amp; us.</p>"), (
+                "the escaped HTML is unescaped"
+            )
 
             hired_at = datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC)
             body = greenhouse.hire(job_id(3), email="Ada@Example.com", at=hired_at)
-            assert (await post_webhook(greenhouse.signed(body, secret="not-the-secret")))[0] == 401
+            assert (await hub.post_webhook(greenhouse.signed(body, secret="not-the-secret")))[0] == 401
             hire = greenhouse.signed(body)
-            assert await post_webhook(hire) == (202, {"status": "stored"})
-            assert await post_webhook(hire) == (200, {"status": "already seen"})
+            assert await hub.post_webhook(hire) == (202, {"status": "stored"})
+            assert await hub.post_webhook(hire) == (200, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
             assert received.body == {

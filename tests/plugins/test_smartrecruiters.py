@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from lxml import etree
 
 from hub import sdk
 from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
@@ -412,63 +411,30 @@ def test_risky_options_are_warned_about_and_secrets_are_marked() -> None:
 
 # --- end to end -----------------------------------------------------------------------------------
 
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
-
 
 async def test_a_smartrecruiters_account_syncs_feeds_and_reports_hires(
     database_url: str, tmp_path: Path
 ) -> None:
     fake, appcast = FakeSmartRecruiters(count=6), sdk.FakeAppcast(token="appcast-bearer-for-tests")
     async with fake.serving(), appcast.serving():
+        options = {
+            "base_url": fake.url,
+            "api_key": API_KEY,
+            "webhook_secrets": [WEBHOOK_SECRET],
+            "source_type_id": "JOB_BOARD",
+            "source_id": "appcast",
+        }
+        account = 'apply_key = "apply-key-for-tests"'
         config = write_config(
             tmp_path,
-            f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "admin-token-for-tests"
-[sync]
-scheduled = false
-[events]
-poll_seconds = 0.1
-[accounts.acme]
-adapter = "smartrecruiters"
-company = "Acme"
-feed_policy = "all-open"
-apply_key = "apply-key-for-tests"
-[accounts.acme.smartrecruiters]
-base_url = "{fake.url}"
-api_key = "{API_KEY}"
-webhook_secrets = ["{WEBHOOK_SECRET}"]
-source_type_id = "JOB_BOARD"
-source_id = "appcast"
-[accounts.acme.appcast]
-client_id = "client-42"
-ent_id = "ent-7"
-events_url = "{appcast.events_url}"
-bearer_token = "appcast-bearer-for-tests"
-""",
+            sdk.end_to_end_config(database_url, "smartrecruiters", options, appcast, account_extra=account),
         )
         async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
-
-            async def feed() -> dict[str, str]:
-                async with http.get(f"{url}/feeds/acme.xml") as response:
-                    assert response.status == 200
-                    document = etree.fromstring(await response.read())
-                return {
-                    job.findtext("referencenumber"): job.findtext("title") for job in document.iter("job")
-                }
-
-            async def post(path: str, request: sdk.WebhookRequest) -> tuple[int, Any]:
-                async with http.post(url + path, data=request.body, headers=request.headers) as answer:
-                    return answer.status, await answer.json()
-
-            async with http.post(f"{url}/api/accounts/acme/sync", headers=ADMIN) as response:
-                synced = await response.json()
-            assert (response.status, synced["error"], synced["created"]) == (200, None, 6)
+            hub = sdk.HubClient(url, http)
+            status, synced = await hub.sync()
+            assert (status, synced["error"], synced["created"]) == (200, None, 6)
             # Job 0 is filled and job 1 has no public job ad: the feed holds the open ones.
-            assert set(await feed()) == {job_id(n) for n in range(2, 6)}
+            assert set(await hub.feed()) == {job_id(n) for n in range(2, 6)}
 
             # Activating the subscription: its secret echoed at once, and nothing stored for it.
             activation = handshake()
@@ -480,10 +446,10 @@ bearer_token = "appcast-bearer-for-tests"
 
             hire = fake.hire(job_id(3), email="Ada@Example.com", event_id="evt-hire-1")
             forged = dataclasses.replace(hire, body=hire.body.replace(b"}", b" }"))
-            assert (await post("/webhooks/acme", forged))[0] == 401
+            assert (await hub.post_webhook(forged))[0] == 401
             # SmartRecruiters counts only 202 as delivered: new and already seen alike.
-            assert await post("/webhooks/acme", hire) == (202, {"status": "stored"})
-            assert await post("/webhooks/acme", hire) == (202, {"status": "already seen"})
+            assert await hub.post_webhook(hire) == (202, {"status": "stored"})
+            assert await hub.post_webhook(hire) == (202, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
             candidate_id = hire.json_object()["candidate_id"]

@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from lxml import etree
 
 from hub import sdk
 from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
@@ -23,7 +22,6 @@ from tests.peers.workable import API_KEY, QUESTION_JOB, SUBDOMAIN, UPLOAD_JOB, F
 
 PAGE_SIZE = 3  # the fake's 8 jobs take 3 pages
 APPLICANT = sdk.Application(name="Ada Lovelace", email="ada@example.com", phone="+1 503 555 0100")
-ADMIN = {"Authorization": "Bearer admin-token-for-tests"}
 
 
 def sample_job(ats_id: str) -> sdk.Job:
@@ -355,57 +353,23 @@ class TestWorkable(AdapterContract):
 async def test_a_workable_account_syncs_feeds_and_reports_hires(database_url: str, tmp_path: Path) -> None:
     workable, appcast = FakeWorkable(), sdk.FakeAppcast(token="appcast-bearer-for-tests")
     async with workable.serving(), appcast.serving():
+        options = {"subdomain": SUBDOMAIN, "base_url": workable.url, "api_key": API_KEY, "rate_per_second": 0}
+        account = 'apply_key = "apply-key-for-tests"'
         config = write_config(
-            tmp_path,
-            f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "admin-token-for-tests"
-[sync]
-scheduled = false
-[events]
-poll_seconds = 0.1
-[accounts.acme]
-adapter = "workable"
-company = "Acme"
-feed_policy = "all-open"
-apply_key = "apply-key-for-tests"
-[accounts.acme.workable]
-subdomain = "{SUBDOMAIN}"
-base_url = "{workable.url}"
-api_key = "{API_KEY}"
-rate_per_second = 0
-[accounts.acme.appcast]
-client_id = "client-42"
-ent_id = "ent-7"
-events_url = "{appcast.events_url}"
-bearer_token = "appcast-bearer-for-tests"
-""",
+            tmp_path, sdk.end_to_end_config(database_url, "workable", options, appcast, account_extra=account)
         )
         async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
-
-            async def post_webhook(request: sdk.WebhookRequest) -> tuple[int, Any]:
-                async with http.post(
-                    f"{url}/webhooks/acme", data=request.body, headers=request.headers
-                ) as answer:
-                    return answer.status, await answer.json()
-
-            async with http.post(f"{url}/api/accounts/acme/sync", headers=ADMIN) as response:
-                synced = await response.json()
-                assert (response.status, synced["error"], synced["created"]) == (200, None, 8)
-            async with http.get(f"{url}/feeds/acme.xml") as response:
-                assert response.status == 200
-                document = etree.fromstring(await response.read())
+            hub = sdk.HubClient(url, http)
+            status, synced = await hub.sync()
+            assert (status, synced["error"], synced["created"]) == (200, None, 8)
             open_jobs = {"ACME002", "ACME003", "ACME004", "ACME005", "ACME006"}
-            assert {job.findtext("referencenumber") for job in document.iter("job")} == open_jobs
+            assert set(await hub.feed()) == open_jobs
 
             body = workable.hire("ACME004", email="Ada@Example.com")
-            assert (await post_webhook(signed(body, secret="not-the-token")))[0] == 401
+            assert (await hub.post_webhook(signed(body, secret="not-the-token")))[0] == 401
             # Workable redelivers what is not answered 200: new and already seen alike get 200.
-            assert await post_webhook(signed(body)) == (200, {"status": "stored"})
-            assert await post_webhook(signed(body)) == (200, {"status": "already seen"})
+            assert await hub.post_webhook(signed(body)) == (200, {"status": "stored"})
+            assert await hub.post_webhook(signed(body)) == (200, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
             assert received.body == {
