@@ -297,6 +297,20 @@ def render_adapters() -> str:
     return "\n".join(lines)
 
 
+def render_operations() -> str:
+    """The README's table of what an admin can do, on each surface (:data:`hub.operations.OPERATIONS`)."""
+    from hub.operations import OPERATIONS
+    from hub.slack.commands import USAGE
+
+    lines = ["| operation | does | CLI (`appcast-hub …`) | admin API | Slack |", "|---|---|---|---|---|"]
+    for operation in OPERATIONS:
+        api = "<br>".join(f"`{method} {path}`" for method, path in operation.api)
+        cells = [f"**{operation.name}**", operation.does, f"`{operation.cli_usage}`", api,
+                 f"`/appcast {USAGE[operation.slack][0]}`"]  # fmt: skip
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
 #: Every generated section of the guide, by marker name.
 GUIDE_SECTIONS: dict[str, Callable[[], str]] = {
     "sdk": render_sdk,
@@ -307,7 +321,7 @@ GUIDE_SECTIONS: dict[str, Callable[[], str]] = {
 #: The generated sections of each document, by the document's file name.
 DOCUMENTS: dict[str, tuple[Path, dict[str, Callable[[], str]]]] = {
     GUIDE.name: (GUIDE, GUIDE_SECTIONS),
-    README.name: (README, {"adapters": render_adapters}),
+    README.name: (README, {"adapters": render_adapters, "operations": render_operations}),
 }
 
 
