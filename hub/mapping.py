@@ -7,9 +7,12 @@ would close the job it used to be, or lose the hire it was).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+
+import pycountry
 
 from hub.errors import AdapterUnavailable, ShapeError
 
@@ -35,10 +38,30 @@ def iso_time(value: Any, what: str, *, naive_is_utc: bool = False) -> datetime:
     return moment
 
 
+#: What ATSs write for a country that is not ISO 3166-1's own: codes in common use, and English names
+#: the standard's list does not carry. Everything else is looked up in the standard (pycountry).
+_COUNTRY_ALIASES = {"uk": "GB", "el": "GR", "great britain": "GB", "england": "GB", "scotland": "GB",
+                    "wales": "GB", "northern ireland": "GB", "the netherlands": "NL"}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1024)
+def _country(value: str) -> str | None:
+    alias = _COUNTRY_ALIASES.get(value.lower())
+    if alias is not None:
+        return alias
+    try:
+        # Exact matches only (codes, names, official and common names): a fuzzy search takes "XX" for Malta.
+        return pycountry.countries.lookup(value).alpha_2
+    except LookupError:
+        return None
+
+
 def country_code(value: Any) -> str | None:
-    """An ISO 3166-1 alpha-2 code, upper case; None for anything that is not two letters."""
-    code = text(value)
-    return code.upper() if code and len(code) == 2 and code.isascii() and code.isalpha() else None
+    """A country as its ISO 3166-1 alpha-2 code: given as that code (any case), as an alpha-3 code, or by
+    its English name ("Germany", "USA", "United Kingdom", "UK"); None for anything else, so a feed never
+    carries a country that does not exist."""
+    given = text(value)
+    return _country(given) if given else None
 
 
 def mapped(items: Iterable[Any], mapper: Callable[[Any], T], *, peer: str) -> list[T]:

@@ -25,6 +25,7 @@ from hub import held, models
 from hub.accounts import LiveAccount, note_changed
 from hub.errors import AdapterUnavailable
 from hub.logs import QuietLog
+from hub.mapping import country_code
 from hub.metrics import JOB_FIELDS_DROPPED, JOBS_REFUSED, SYNC_ERRORS, SYNC_SECONDS
 from hub.normalised import WORKPLACES, Job, JobPage, xml_safe
 from hub.plugins import PluginHost
@@ -153,7 +154,7 @@ def stored_values(job: Any) -> tuple[str, bool, dict[str, Any], list[str]]:
 
     Whatever an adapter hands over, what is stored can be written into a well-formed feed and fits its
     columns: text loses the characters XML 1.0 forbids, and a field no column or feed can hold as given
-    (a 3-letter country, an unknown workplace, a requisition id over 255 characters) is dropped and
+    (a country that is none, an unknown workplace, a requisition id over 255 characters) is dropped and
     named in ``dropped``. A job without a usable id, title or posting time is refused whole.
     """
     if not isinstance(job, Job):
@@ -182,7 +183,7 @@ def stored_values(job: Any) -> tuple[str, bool, dict[str, Any], list[str]]:
         if name == "description_html":
             value = value or ""
         elif name == "country" and value is not None:
-            value = value.upper() if len(value) == 2 and value.isascii() and value.isalpha() else None
+            value = country_code(value)
         elif name == "workplace":
             value = value if value in WORKPLACES else None
         elif isinstance(value, str) and len(value) > _COLUMN_LIMITS.get(name, len(value)):

@@ -1,4 +1,5 @@
-"""``hub.sdk`` is the one public surface plugins import: complete, light, and the only one they use."""
+"""``hub.sdk`` is the one public surface plugins import: complete, light, and the only one they use; and
+its helpers every adapter shares."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import hub.sdk
 from tests.conftest import REPO
@@ -70,3 +73,17 @@ def test_the_sdk_serves_exactly_what_the_kit_exports() -> None:
     import hub.testing
 
     assert sorted(hub.sdk._TESTING) == sorted(hub.testing.__all__)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("gb", "GB"), (" US ", "US"), ("USA", "US"), ("deu", "DE"), ("Germany", "DE"),
+        ("United States of America", "US"), ("United Kingdom", "GB"), ("UK", "GB"), ("England", "GB"),
+        ("EL", "GR"), ("The Netherlands", "NL"), ("Korea, Republic of", "KR"),
+        # What is no country stays out of the feed: no guess, no fuzzy match.
+        ("XX", None), ("Atlantis", None), ("", None), (None, None), (7, None), ("Remote", None),
+    ],
+)  # fmt: skip
+def test_country_codes_from_codes_and_names(given: object, expected: str | None) -> None:
+    assert hub.sdk.country_code(given) == expected

@@ -41,10 +41,6 @@ WORKPLACES = {"OnSite": "onsite", "Hybrid": "hybrid", "Remote": "remote"}
 #: Ashby's compensation ``interval`` → the feed's words.
 INTERVALS = {"1 YEAR": "per year", "1 MONTH": "per month", "1 WEEK": "per week", "1 DAY": "per day",
              "1 HOUR": "per hour"}  # fmt: skip
-#: Ashby writes countries as names in postal addresses; the ones it most often spells out, else 2 letters.
-COUNTRIES = {"usa": "US", "united states": "US", "united states of america": "US", "uk": "GB",
-             "united kingdom": "GB", "canada": "CA", "germany": "DE", "france": "FR", "ireland": "IE",
-             "netherlands": "NL", "spain": "ES", "australia": "AU", "india": "IN"}  # fmt: skip
 
 #: Application-form system fields Appcast Apply fills; any other required field refuses the application.
 FORM_FIELDS = {"_systemfield_name": "name", "_systemfield_email": "email", "_systemfield_phone": "phone"}

@@ -19,11 +19,6 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _country(value: Any) -> str | None:
-    name = sdk.text(value)
-    return const.COUNTRIES.get(name.lower()) or sdk.country_code(name) if name else None
-
-
 def _salary(compensation: dict[str, Any]) -> str | None:
     # A structured salary reads alike in every feed; else Ashby's own summary of the tiers.
     components = compensation.get("summaryComponents")
@@ -62,7 +57,7 @@ def job_from(item: dict[str, Any], posting: dict[str, Any] | None) -> sdk.Job:
         requisition_id=sdk.text(item.get("customRequisitionId")),
         city=sdk.text(address.get("addressLocality")),
         region=sdk.text(address.get("addressRegion")),
-        country=_country(address.get("addressCountry")),
+        country=sdk.country_code(address.get("addressCountry")),
         postal_code=sdk.text(address.get("postalCode")),
         workplace=const.WORKPLACES.get(str(post.get("workplaceType"))) or remote,  # type: ignore[arg-type]
         department=sdk.text(post.get("departmentName")),

@@ -14,7 +14,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.sdk import Application, Event, EventKind, Job, Workplace, candidate_hash, format_salary
+from hub.sdk import (
+    Application,
+    Event,
+    EventKind,
+    Job,
+    Workplace,
+    candidate_hash,
+    country_code,
+    format_salary,
+)
 from plugins.lever import const
 
 
@@ -167,14 +176,6 @@ def split_location(location: Any) -> tuple[str | None, str | None]:
     if not parts:
         return None, None
     return parts[0], parts[1] if len(parts) > 1 else None
-
-
-def country_code(value: Any) -> str | None:
-    """An ISO 3166-1 alpha-2 code, upper case, or None when Lever has none (or sends something else)."""
-    text = _text(value)
-    if text and len(text) == 2 and text.isascii() and text.isalpha():
-        return text.upper()
-    return None
 
 
 def employment_type(commitment: Any) -> str | None:

@@ -20,6 +20,7 @@ from hub.sdk import (
     Stage,
     Workplace,
     candidate_hash,
+    country_code,
     format_salary,
 )
 from plugins.pinpoint import const
@@ -131,21 +132,6 @@ def _related(resource: Mapping[str, Any], name: str, index: IncludedIndex) -> Ma
 
 
 # --- jobs -------------------------------------------------------------------------------------------
-
-
-def country_code(*values: Any) -> str | None:
-    """The first value that is an ISO 3166-1 alpha-2 code or a known country name, as a code."""
-    for value in values:
-        text = _text(value)
-        if not text:
-            continue
-        if len(text) == 2 and text.isascii() and text.isalpha():
-            code = text.upper()
-            return const.COUNTRY_CODE_FIXES.get(code, code)
-        code = const.COUNTRY_CODES.get(text.lower())
-        if code:
-            return code
-    return None
 
 
 def workplace(*values: Any) -> Workplace | None:
@@ -264,7 +250,7 @@ def job_from_resource(resource: Any, index: IncludedIndex) -> Job:
         requisition_id=_first(attributes.get("requisition_id"), attributes.get("reference")),
         city=_text(place.get("city")),
         region=_first(place.get("province"), place.get("state"), place.get("region"), place.get("county")),
-        country=country_code(place.get("country_code"), place.get("country")),
+        country=country_code(place.get("country_code")) or country_code(place.get("country")),
         postal_code=_first(place.get("postal_code"), place.get("postcode"), place.get("zip")),
         workplace=workplace(attributes.get("workplace_type"), attributes.get("workplace_type_text")),
         department=department,

@@ -489,13 +489,6 @@ def test_salary_description_html_is_flattened_when_no_plain_text_is_given() -> N
 
 
 @pytest.mark.parametrize(
-    ("country", "expected"), [("gb", "GB"), ("US", "US"), (None, None), ("", None), ("USA", None)]
-)
-def test_country_codes(country: str | None, expected: str | None) -> None:
-    assert mapping.country_code(country) == expected
-
-
-@pytest.mark.parametrize(
     "broken",
     [
         [],

@@ -43,7 +43,6 @@ from plugins.pinpoint.client import base_url
 from plugins.pinpoint.mapping import (
     MappingError,
     application_document,
-    country_code,
     created_application,
     employment_type,
     job_from_resource,
@@ -422,21 +421,6 @@ def test_employment_types(text: str, expected: str | None) -> None:
 )
 def test_workplaces(text: str | None, expected: str | None) -> None:
     assert workplace(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [
-        (("gb", "United Kingdom"), "GB"),
-        ((None, "United Kingdom"), "GB"),
-        ((None, "UK"), "GB"),
-        ((None, "Atlantis"), None),
-        (("USA", None), "US"),
-        ((None, None), None),
-    ],
-)
-def test_country_codes(values: tuple[Any, Any], expected: str | None) -> None:
-    assert country_code(*values) == expected
 
 
 @pytest.mark.parametrize(
