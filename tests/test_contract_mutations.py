@@ -103,6 +103,13 @@ BREAKS = [
         ("creates_an_application_the_ats_confirms",),
     ),
     Break(
+        "an_unnamed_application_said_to_be_nothing",
+        "plugin.py",
+        'raise sdk.OutcomeUnknown(f"{const.PEER} accepted the application without naming it: it may exist")',
+        'raise sdk.AdapterUnavailable(f"{const.PEER} accepted the application without naming it")',
+        ("an_application_the_ats_may_have_created_is_never_sent_again",),
+    ),
+    Break(
         "form_not_checked_before_sending",
         "mapping.py",
         "for question in questions:",

@@ -95,7 +95,7 @@ def test_the_guide_makes_a_working_adapter_from_the_template(tmp_path: Path) -> 
 
     package = tmp_path / "appcast-hub-acmeats"
     assert "acmeats 0.1.0 (ats) AcmeATS: jobs, stages, signed webhooks, hires and Appcast Apply" in output
-    assert "22 passed" in output, "the copy's own suite, the contract kit included"
+    assert "23 passed" in output, "the copy's own suite, the contract kit included"
     assert "contract kit: checks not run" not in output
     assert "acmeats: base_url=https://api.acmeats.example, api_key=***, page_size=100" in output
     assert "k-1234567" not in output, "check-config showed the secret"

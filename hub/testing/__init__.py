@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.errors import ApplicationRefused, WebhookMalformed, WebhookRejected
+from hub.errors import ApplicationRefused, OutcomeUnknown, WebhookMalformed, WebhookRejected
 from hub.http import unlimited
 from hub.normalised import (
     EVENT_KINDS,
@@ -296,6 +296,11 @@ class AdapterContract:
         a required field missing): the fake must record nothing."""
         return None
 
+    @pytest.fixture
+    def contract_unconfirmed_application(self) -> ApplicationSample | None:
+        """An application the fake ATS creates but answers without naming it (a 2xx without the id)."""
+        return None
+
     # --- the adapter under test ---------------------------------------------------------------------------
 
     @pytest.fixture
@@ -483,6 +488,17 @@ class AdapterContract:
         with pytest.raises(ApplicationRefused):
             await adapter.apply(contract_unfillable_application)
         assert set(contract_unfillable_application.created()) == before, "half an application was created"
+
+    async def test_contract_an_application_the_ats_may_have_created_is_never_sent_again(
+        self, adapter: AdapterUnderTest, contract_unconfirmed_application: ApplicationSample | None
+    ) -> None:
+        # AdapterUnavailable would tell the hub nothing exists: it frees Appcast's Idempotency-Key, and the
+        # retry creates a second candidate. Only OutcomeUnknown keeps the key.
+        _applies(adapter)
+        if contract_unconfirmed_application is None:
+            _missing("contract_unconfirmed_application", "an application the fake creates without naming it")
+        with pytest.raises(OutcomeUnknown):
+            await adapter.apply(contract_unconfirmed_application)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

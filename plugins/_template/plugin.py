@@ -108,5 +108,5 @@ async def appcast_hub_create_application(
     body = application_body(job.ats_id, questions or [], application)
     answer = await account_api.post(f"/v1/jobs/{job.ats_id}/applications", body, refusals=True)
     if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
-        raise sdk.AdapterUnavailable(f"{const.PEER} accepted the application without naming it: it may exist")
+        raise sdk.OutcomeUnknown(f"{const.PEER} accepted the application without naming it: it may exist")
     return sdk.ApplicationResult(answer["id"], answer.get("candidate_id"))

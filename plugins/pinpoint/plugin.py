@@ -29,6 +29,7 @@ from hub.sdk import (
     Job,
     JobPage,
     Option,
+    OutcomeUnknown,
     PluginInfo,
     Stage,
     WebhookMalformed,
@@ -434,6 +435,6 @@ async def appcast_hub_create_application(
     try:
         return created_application(answer)
     except MappingError as error:
-        raise AdapterUnavailable(
+        raise OutcomeUnknown(
             f"{const.PEER} accepted the application but {error}: it may exist already"
         ) from None

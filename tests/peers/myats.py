@@ -35,6 +35,8 @@ STAGES = [
 UPLOAD_JOB = "J-3"
 #: The job whose form asks a required text question.
 QUESTION_JOB = "J-4"
+#: The job whose applications MyATS creates but answers without naming them.
+NAMELESS_JOB = "J-6"
 
 
 def _iso(moment: datetime) -> str:
@@ -195,4 +197,6 @@ class FakeMyATS(FakePeer):
             "email": body["email"], "source": body.get("source"), "status": "active", "stage_id": "st-new",
             "updated_at": _iso(datetime.now(UTC)), "created": True, "answers": body.get("answers") or {},
         }  # fmt: skip
+        if job["id"] == NAMELESS_JOB:
+            return web.json_response({"status": "received"}, status=201)
         return web.json_response({"id": application_id, "candidate_id": f"C-{application_id}"}, status=201)

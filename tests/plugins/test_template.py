@@ -17,7 +17,15 @@ import pytest
 from hub import sdk
 from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
 from plugins._template import plugin
-from tests.peers.myats import API_KEY, QUESTION_JOB, UPLOAD_JOB, WEBHOOK_SECRET, FakeMyATS, signed
+from tests.peers.myats import (
+    API_KEY,
+    NAMELESS_JOB,
+    QUESTION_JOB,
+    UPLOAD_JOB,
+    WEBHOOK_SECRET,
+    FakeMyATS,
+    signed,
+)
 
 PAGE_SIZE = 3  # the fake's 8 jobs take 3 pages
 APPLICANT = sdk.Application(name="Ada Lovelace", email="ada@example.com", phone="+1 503 555 0100")
@@ -87,6 +95,11 @@ class MyATSContract(AdapterContract):
     def contract_unfillable_application(self, fake: FakeMyATS) -> ApplicationSample:
         """The job's form asks for a file, which Appcast Apply cannot give."""
         return ApplicationSample(sample_job(UPLOAD_JOB), APPLICANT, fake.created_ids)
+
+    @pytest.fixture
+    def contract_unconfirmed_application(self, fake: FakeMyATS) -> ApplicationSample:
+        """MyATS creates applications to this job but answers without their id."""
+        return ApplicationSample(sample_job(NAMELESS_JOB), APPLICANT, fake.created_ids)
 
 
 class TestMyATS(MyATSContract):
