@@ -196,7 +196,8 @@ async def request_json(
     Every answer maps to one outcome, so callers need no ``except`` chain of their own:
 
     * 2xx: the decoded body (None when empty); a body that is not JSON is retried, then
-      :class:`~hub.errors.AdapterUnavailable`;
+      :class:`~hub.errors.AdapterUnavailable` (for a request that is not ``idempotent``,
+      :class:`~hub.errors.OutcomeUnknown` at once: the peer acted);
     * 401/403: :class:`~hub.errors.AdapterAuthError` at once (retrying will not help);
     * 429, 5xx, timeouts, connection errors: retried up to ``attempts`` times (429 waits for its
       ``Retry-After``, else full-jitter backoff), then ``AdapterUnavailable`` with ``retry_after`` set;
@@ -292,6 +293,12 @@ async def _exchange(
                         return (json.loads(body) if body else None), str(link["url"]) if link else None
                     except (UnicodeDecodeError, json.JSONDecodeError):
                         problem = f"{peer} answered with a body that is not JSON"
+                        if not idempotent:
+                            # A 2xx: the peer acted. Sending it again could act twice.
+                            raise OutcomeUnknown(
+                                f"{problem} (HTTP {response.status}): the request may have taken effect",
+                                status=response.status,
+                            ) from None
         except aiohttp.ClientConnectorError as error:  # never connected: nothing was sent
             problem = f"{peer} unreachable: {type(error).__name__}"
         except (aiohttp.ClientError, TimeoutError) as error:

@@ -143,3 +143,24 @@ async def test_a_read_by_post_is_retried_only_when_said_idempotent() -> None:
         with pytest.raises(OutcomeUnknown):
             await api.post("/search", {"q": "x"})
         assert await api.post("/search", {"q": "y"}, idempotent=True) == {"found": {"q": "y"}}
+
+
+async def test_a_create_answered_with_what_is_not_json_is_never_sent_again() -> None:
+    calls: list[str] = []
+
+    async def created(request: web.Request) -> web.Response:
+        calls.append(request.method)
+        return web.Response(status=201, text="<html>Created</html>")
+
+    app = web.Application()
+    app.router.add_route("*", "/things", created)
+    async with running(app) as url, aiohttp.ClientSession() as http:
+        api = Api(http, url, peer="Peer", backoff_base=0.001)
+        with pytest.raises(
+            OutcomeUnknown, match="not JSON \\(HTTP 201\\): the request may have taken effect"
+        ):
+            await api.post("/things", {"name": "x"})
+        assert calls == ["POST"], "sent once"
+        with pytest.raises(AdapterUnavailable, match="not JSON \\(after 4 attempts\\)"):
+            await api.get("/things")
+        assert calls == ["POST", "GET", "GET", "GET", "GET"], "a read is retried"

@@ -54,8 +54,10 @@ class Rpc:
         """
         refusing = refusals or write
         answer = await self.api.post(f"/{method}", dict(body), refusals=refusing, idempotent=not write)
+        # A write Ashby answered, unreadably, may have taken effect: never "unavailable", which is retried.
+        unread = sdk.OutcomeUnknown if write else sdk.AdapterUnavailable
         if not isinstance(answer, dict):
-            raise sdk.AdapterUnavailable(f"{const.PEER} answered {method} without a JSON object")
+            raise unread(f"{const.PEER} answered {method} without a JSON object")
         if answer.get("success") is not True:
             words = error_words(answer)
             if refusing:
@@ -67,7 +69,8 @@ class Rpc:
         """The ``results`` of ``method``, which must be a ``kind`` (an object, or a list)."""
         results = (await self.call(method, body, **how)).get("results")
         if not isinstance(results, kind):
-            raise sdk.AdapterUnavailable(f"{const.PEER} answered {method} without its results")
+            unread = sdk.OutcomeUnknown if how.get("write") else sdk.AdapterUnavailable
+            raise unread(f"{const.PEER} answered {method} without its results")
         return results
 
     def pages(self, method: str, body: Mapping[str, Any], size: int | None,

@@ -7,6 +7,7 @@ called turns it into the hub's error for the occasion.
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from typing import Any
 
@@ -32,25 +33,29 @@ def _salary(compensation: dict[str, Any]) -> str | None:
     return sdk.text(compensation.get("compensationTierSummary"))
 
 
+def _posted(post: dict[str, Any], item: dict[str, Any]) -> datetime:
+    # Ashby writes a posting's publishedDate as a day ("2022-07-22"): that day at 00:00 UTC.
+    when = post.get("publishedDate") or item.get("openedAt") or item.get("createdAt")
+    day = isinstance(when, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", when.strip()) is not None
+    return sdk.iso_time(when, "a job's publishedDate/openedAt/createdAt", naive_is_utc=day)
+
+
 def job_from(item: dict[str, Any], posting: dict[str, Any] | None) -> sdk.Job:
     """A job of ``job.list`` as a hub job, with its published posting (``jobPosting.info``) if it has one.
 
-    Open only while Ashby's status is Open *and* a posting is published: a job nobody can apply to is
-    not advertised.
+    Open only while Ashby's status is Open *and* a posting is published and listed: a job nobody can
+    apply to, or one Ashby says is not to be shown publicly, is not advertised.
     """
     if not isinstance(item, dict):
         raise ValueError("job.list listed a job that is not an object")
     post = posting or {}
     address = _dict(_dict(post.get("address")).get("postalAddress"))
-    posted, updated = (
-        post.get("publishedDate") or item.get("openedAt") or item.get("createdAt"),
-        item.get("updatedAt"),
-    )
+    updated = item.get("updatedAt")
     remote = "remote" if post.get("isRemote") is True else None
     return sdk.Job(
         ats_id=str(item.get("id") or ""),
         title=sdk.text(item.get("title")) or "",
-        posted_at=sdk.iso_time(posted, "a job's publishedDate/openedAt/createdAt"),
+        posted_at=_posted(post, item),
         updated_at=sdk.iso_time(updated, "a job's updatedAt") if updated else None,
         is_open=item.get("status") == const.OPEN_STATUS and posting is not None,
         description_html=post.get("descriptionHtml") or "",

@@ -77,7 +77,7 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
         ),
         check_options=_check_options,
         notes=(
-            "jobs: job.list (every status) with each open job's published posting (jobPosting.info); "
+            "jobs: job.list (all but drafts) with each open job's first listed posting (jobPosting.info); "
             "incremental by syncToken after a full pass in the same process",
             "webhooks: applicationSubmit, candidateStageChange, candidateHire, applicationUpdate (archived); "
             "signed whole (Ashby-Signature), identity webhookActionId",
@@ -86,12 +86,17 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
     )
 
 
-async def _posting(rpc: Rpc, item: Any) -> dict[str, Any] | None:
-    # Only an open job's first published posting is read: its page, description, place and pay.
+async def _posting(rpc: Rpc, item: Any, **how: bool) -> dict[str, Any] | None:
+    # An open job's first published posting that is listed: its page, description, place and pay. Ashby
+    # says an unlisted posting is not to be shown publicly, so a job with no listed one is not advertised.
     ids = item.get("jobPostingIds") if isinstance(item, dict) else None
-    if not isinstance(ids, list) or not ids or item.get("status") != const.OPEN_STATUS:
+    if not isinstance(ids, list) or item.get("status") != const.OPEN_STATUS:
         return None
-    return await rpc.results("jobPosting.info", {"jobPostingId": ids[0]})
+    for posting_id in ids:
+        posting = await rpc.results("jobPosting.info", {"jobPostingId": posting_id}, **how)
+        if posting.get("isListed") is True:
+            return posting
+    return None
 
 
 async def _job_pages(rpc: Rpc, body: dict[str, Any], size: int, sync: dict[str, str],
@@ -195,27 +200,33 @@ async def appcast_hub_create_application(
     rpc = Rpc(http, options)
     # Everything is checked before the candidate is created: Ashby has no call that creates both at once.
     found = await rpc.results("job.info", {"id": job.ats_id}, refusals=True)
-    postings = found.get("jobPostingIds") or []
-    if found.get("status") != const.OPEN_STATUS or not postings:
+    posting = await _posting(rpc, found, refusals=True)
+    if posting is None:
         raise sdk.ApplicationRefused(f"job {job.ats_id} is not open for applications in Ashby")
-    posting = await rpc.results("jobPosting.info", {"jobPostingId": postings[0]}, refusals=True)
     if why := application_refusal(job.ats_id, posting.get("applicationFormDefinition"), application):
         raise sdk.ApplicationRefused(why)
     source_id = await _source_id(rpc, options, application.source)
     candidate = await rpc.results("candidate.create", candidate_body(application, source_id), write=True)
-    body = {"candidateId": candidate.get("id"), "jobId": job.ats_id, "sourceId": source_id}
-    created = await rpc.results("application.create", body, write=True)
-    if not isinstance(created.get("id"), str) or not created["id"]:
-        raise sdk.AdapterUnavailable(f"{const.PEER} accepted the application without naming it: it may exist")
+    # From here on something exists in Ashby: whatever fails is OutcomeUnknown naming it, never a refusal
+    # or "unavailable" (the hub would let Appcast send it again: a second candidate).
+    if not (candidate_id := sdk.text(candidate.get("id"))):
+        raise sdk.OutcomeUnknown(f"{const.PEER} created a candidate without naming it: no application made")
+    try:
+        body = {"candidateId": candidate_id, "jobId": job.ats_id, "sourceId": source_id}
+        created = await rpc.results("application.create", body, write=True)
+        if not (application_id := sdk.text(created.get("id"))):
+            raise sdk.AdapterUnavailable("the answer does not name the application")
+    except Exception as error:  # the candidate exists whatever went wrong
+        raise sdk.OutcomeUnknown(
+            f"candidate {candidate_id} exists in {const.PEER}, its application unconfirmed: {error}"
+        ) from None
     if note := application_note(application):
         # application.create takes no files: the resume's link, the cover letter and the links go on the
         # candidate as a note, never dropped.
         try:
-            await rpc.call(
-                "candidate.createNote", {"candidateId": candidate.get("id"), "note": note}, write=True
-            )
-        except sdk.AdapterUnavailable as error:
+            await rpc.call("candidate.createNote", {"candidateId": candidate_id, "note": note}, write=True)
+        except Exception as error:  # the application exists whatever went wrong
             raise sdk.OutcomeUnknown(
-                f"application {created['id']} was created without its note: {error}"
+                f"application {application_id} of candidate {candidate_id} exists without its note: {error}"
             ) from None
-    return sdk.ApplicationResult(created["id"], sdk.text(candidate.get("id")))
+    return sdk.ApplicationResult(application_id, candidate_id)

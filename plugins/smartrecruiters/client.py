@@ -6,7 +6,8 @@ and ``follow_pages`` the paging; this module adds only what is SmartRecruiters' 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import hmac
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +66,22 @@ def signed_message(request: sdk.WebhookRequest) -> bytes:
 
 
 def signatures(request: sdk.WebhookRequest) -> list[str]:
-    """The ``v1`` signatures of the signature header (``v1=…;v1=…``: one per active key)."""
+    """The ``v1`` signatures of the signature header (``v1=…;v1=…``: one per active key), lower-cased;
+    WebhookRejected for more than ``MAX_SIGNATURES`` parts, so a header cannot multiply the work."""
     value = request.header(const.SIGNATURE_HEADER) or ""
-    return [part.strip() for part in value.split(";") if part.strip().startswith(const.SIGNATURE_SCHEME)]
+    parts = [part.strip() for part in value.split(";") if part.strip()]
+    if len(parts) > const.MAX_SIGNATURES:
+        raise sdk.WebhookRejected(f"{const.SIGNATURE_HEADER}: more than {const.MAX_SIGNATURES} signatures")
+    return [part.lower() for part in parts if part.lower().startswith(const.SIGNATURE_SCHEME)]
+
+
+def signature_matches(secrets: Sequence[str], message: bytes, sent: Sequence[str]) -> bool:
+    """Does one of ``sent`` carry the HMAC of ``message`` under one of ``secrets``? Each secret's HMAC is
+    computed once, and every pair is compared in constant time with no early exit."""
+    expected = [sdk.sign(secret, message, prefix=const.SIGNATURE_SCHEME).encode() for secret in secrets]
+    matched = False
+    # Bytes: compare_digest refuses a str with non-ASCII characters, and a forger sends anything.
+    for given in [value.encode("utf-8", "replace") for value in sent]:
+        for digest in expected:
+            matched |= hmac.compare_digest(digest, given)
+    return matched

@@ -19,6 +19,9 @@ SIGNATURE_HEADER = "smartrecruiters-signature"
 TIMESTAMP_HEADER = "smartrecruiters-timestamp"
 SIGNED_HEADERS = ("event-id", "event-name", "event-version", "link")
 SIGNATURE_SCHEME = "v1="
+#: Most signatures a header may hold: one per active key, and SmartRecruiters keeps at most two active
+#: (a replaced key for 24 hours). More is refused before any HMAC is computed.
+MAX_SIGNATURES = 8
 #: Sent (unsigned) when a subscription is activated; the receiver must echo it.
 HANDSHAKE_HEADER = "X-Hook-Secret"
 

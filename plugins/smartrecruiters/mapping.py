@@ -87,7 +87,7 @@ def stages() -> list[sdk.Stage]:
 
 
 def _event(kind: Any, job_id: str, candidate: dict[str, Any], moment: datetime, ats_event: str,
-           key: str, status: str | None = None) -> sdk.Event:  # fmt: skip
+           key: str, status: str | None = None, source: str | None = None) -> sdk.Event:  # fmt: skip
     candidate_id = str(candidate.get("id") or "")
     return sdk.Event(
         kind=kind,
@@ -101,25 +101,45 @@ def _event(kind: Any, job_id: str, candidate: dict[str, Any], moment: datetime, 
         stage_name=status.replace("_", " ").title() if kind == "stage_changed" and status else None,
         suggested_funnel_event=const.STATUSES.get(status or "") if kind == "stage_changed" else None,
         candidate_hash=sdk.candidate_hash(sdk.text(candidate.get("email"))),
+        source=source,
         ats_event=ats_event,
     )
 
 
+def source_name(application: dict[str, Any], appcast: Mapping[str, str]) -> str | None:
+    """The application's source (``{sourceTypeId, sourceSubTypeId, sourceId}``): ``Appcast`` when it is
+    the one Appcast Apply candidates are created with (its ``sourceId`` set), else its id, else its type."""
+    source = application.get("source")
+    if not isinstance(source, dict):
+        return None
+    if appcast.get("sourceId") and all(source.get(field) == value for field, value in appcast.items()):
+        return "Appcast"
+    return sdk.text(source.get("sourceId")) or sdk.text(source.get("sourceTypeId"))
+
+
 def webhook_event(
-    name: str, job_id: str, candidate: dict[str, Any], status: Any, moment: datetime, delivery: str
+    name: str,
+    job_id: str,
+    candidate: dict[str, Any],
+    application: dict[str, Any],
+    moment: datetime,
+    appcast: Mapping[str, str],
 ) -> sdk.Event:
-    """The event an application webhook reports, built from the application as the API has it now."""
-    candidate_id = str(candidate.get("id") or "")
+    """The event an application webhook reports, built from the application as the API has it now
+    (``GET /candidates/{id}/jobs/{jobId}``): keyed by what it is, since its status is read now, not sent."""
+    candidate_id, status = str(candidate.get("id") or ""), application.get("status")
+    source = source_name(application, appcast)
     if name == const.EVENT_APPLICATION_CREATED:
-        return _event(
-            "application_created", job_id, candidate, moment, name, f"application:{job_id}:{candidate_id}"
-        )
+        key = f"application:{job_id}:{candidate_id}"
+        return _event("application_created", job_id, candidate, moment, name, key, source=source)
     if status == const.HIRED:
-        return _event("hired", job_id, candidate, moment, name, f"hired:{job_id}:{candidate_id}")
+        key = f"hired:{job_id}:{candidate_id}"
+        return _event("hired", job_id, candidate, moment, name, key, source=source)
     if status not in const.STATUSES:
         raise ValueError(f"an application status SmartRecruiters does not document: {status!r}")
-    key = f"stage:{job_id}:{candidate_id}:{status}:{delivery}"
-    return _event("stage_changed", job_id, candidate, moment, name, key, status)
+    # Status changes in quick succession all read the latest status: one event for it, not one each.
+    key = f"stage:{job_id}:{candidate_id}:{status}"
+    return _event("stage_changed", job_id, candidate, moment, name, key, status, source)
 
 
 def hires_from_candidate(candidate: dict[str, Any]) -> list[sdk.Event]:

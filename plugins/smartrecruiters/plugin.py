@@ -12,11 +12,16 @@ import aiohttp
 from hub import sdk
 
 from . import const
-from .client import api, content, iso, pages, path, signatures, signed_message
+from .client import api, content, iso, pages, path, signature_matches, signatures, signed_message
 from .mapping import candidate_body, hires_from_candidate, job_from, public_ad, stages, webhook_event
 
 _SOURCE = {"sourceTypeId": "source_type_id", "sourceSubTypeId": "source_sub_type_id",
            "sourceId": "source_id"}  # fmt: skip
+
+
+def _appcast_source(options: Mapping[str, Any]) -> dict[str, str]:
+    """The ``sourceDetails`` Appcast Apply candidates are created with (none set: SmartRecruiters' API)."""
+    return {field: options[option] for field, option in _SOURCE.items() if options[option]}
 
 
 def _check_options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -116,20 +121,19 @@ def appcast_hub_verify_webhook(options: Mapping[str, Any], request: sdk.WebhookR
     if request.header(const.SIGNATURE_HEADER) is None and handshake:
         # The activation handshake is unsigned and carries no event: its secret echoed, nothing stored.
         raise sdk.WebhookHandshake(headers={const.HANDSHAKE_HEADER: handshake})
-    secrets = [secret for secret in options["webhook_secrets"] if isinstance(secret, str) and secret]
-    if not secrets:
-        raise sdk.WebhookRejected("no webhook_secrets configured for SmartRecruiters")
+    # The cheap checks first: nothing is hashed for a stale, unkeyed or overlong delivery.
     try:
         age = request.received_at.timestamp() - int(request.header(const.TIMESTAMP_HEADER) or "")
     except ValueError:
         raise sdk.WebhookRejected(f"no {const.TIMESTAMP_HEADER}") from None
     if abs(age) > options["webhook_max_age_seconds"]:
         raise sdk.WebhookRejected(f"signed {abs(age):.0f}s away from now, outside webhook_max_age_seconds")
-    message = signed_message(request)
-    # Every signature is checked (one per active key), with no early exit.
-    matches = [sdk.signature_matches(secrets, message, sent, prefix=const.SIGNATURE_SCHEME)
-               for sent in signatures(request)]  # fmt: skip
-    if not any(matches):
+    secrets = [secret for secret in options["webhook_secrets"] if isinstance(secret, str) and secret]
+    if not secrets:
+        raise sdk.WebhookRejected("no webhook_secrets configured for SmartRecruiters")
+    sent = signatures(request)
+    # One HMAC per secret, each signature compared with each in constant time, with no early exit.
+    if not signature_matches(secrets, signed_message(request), sent):
         raise sdk.WebhookRejected(f"{const.SIGNATURE_HEADER} does not match any webhook secret")
     # The event id is signed, so a replay cannot change it: the hub stores each one once.
     return request.header("event-id") or None
@@ -160,11 +164,10 @@ async def appcast_hub_parse_webhook(
             ) from None
         raise
     moment = datetime.fromtimestamp(int(request.header(const.TIMESTAMP_HEADER) or 0), UTC)
-    status = application.get("status") if isinstance(application, dict) else None
-    delivery = request.header("event-id") or str(int(moment.timestamp()))
+    application = application if isinstance(application, dict) else {}
     candidate = {**(candidate if isinstance(candidate, dict) else {}), "id": candidate_id}
     try:
-        return [webhook_event(name, job_id, candidate, status, moment, delivery)]
+        return [webhook_event(name, job_id, candidate, application, moment, _appcast_source(options))]
     except ValueError as error:
         # SmartRecruiters answered something it does not document: retried later, as an outage is.
         raise sdk.AdapterUnavailable(f"{const.PEER}: {error}") from None
@@ -186,11 +189,12 @@ async def appcast_hub_fetch_recent_events(
 async def appcast_hub_create_application(
     options: Mapping[str, Any], job: sdk.Job, application: sdk.Application, http: aiohttp.ClientSession
 ) -> sdk.ApplicationResult:
-    source = {field: options[option] for field, option in _SOURCE.items() if options[option]}
+    source = _appcast_source(options)
     # Checked before anything is sent: what the Candidate API cannot take refuses the whole application.
     body = candidate_body(application, source)
     answer = await api(http, options).post(path("/jobs/{}/candidates", job.ats_id), body, refusals=True)
     candidate_id = sdk.text(answer.get("id")) if isinstance(answer, dict) else None
     if not candidate_id:
-        raise sdk.AdapterUnavailable(f"{const.PEER} accepted the candidate without naming it: it may exist")
+        # Accepted: the candidate exists, unnamed. Never "retry later", which would create it twice.
+        raise sdk.OutcomeUnknown(f"{const.PEER} accepted the candidate on job {job.ats_id} without naming it")
     return sdk.ApplicationResult(f"{job.ats_id}:{candidate_id}", candidate_id)

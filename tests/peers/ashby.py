@@ -30,8 +30,11 @@ PAYLOADS = Path(__file__).parent.parent / "payloads" / "ashby"
 EPOCH = datetime(2026, 1, 1, 9, tzinfo=UTC)
 APPCAST_SOURCE = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
 PLANS = [{"id": "plan-engineering", "title": "Engineering"}, {"id": "plan-sales", "title": "Sales"}]
-#: Jobs by index: 0 is Closed, 6 is Open without a published posting, 7 is a Draft; the rest are open.
+#: Jobs by index: 0 is Closed, 6 is Open without a published posting, 7 is a Draft (which job.list lists
+#: only when asked for drafts); the rest are open.
 CLOSED, UNPOSTED, DRAFT = 0, 6, 7
+#: The job whose first posting is unlisted (an internal one, not to be shown publicly); its second is listed.
+INTERNAL_FIRST = 2
 #: The job whose form requires a resume, which Appcast Apply cannot upload to Ashby.
 RESUME_JOB = 3
 #: The job whose form requires an answer to a question of its own.
@@ -66,16 +69,21 @@ def _failure(code: str, message: str) -> web.Response:
 
 
 class FakeAshby(FakePeer):
-    """Ashby with ``count`` jobs (see :data:`CLOSED`, :data:`UNPOSTED`, :data:`DRAFT`), served by ``app``."""
+    """Ashby with ``count`` jobs (see :data:`CLOSED`, :data:`UNPOSTED`, :data:`DRAFT`,
+    :data:`INTERNAL_FIRST`), served by ``app``."""
 
     def __init__(self, count: int = 8) -> None:
         super().__init__()
         self.version = 0
         #: When set, a syncToken is answered as expired (Ashby's sync_token_expired).
         self.tokens_expired = False
+        #: Posting ids answered ``isListed: false`` (published, but not to be shown publicly).
+        self.unlisted: set[str] = {f"posting-{INTERNAL_FIRST}-internal"}
         self.jobs: list[dict[str, Any]] = [self._job(n) for n in range(count)]
         self.applications: dict[str, dict[str, Any]] = {}
         self.candidates: dict[str, dict[str, Any]] = {}
+        #: When set, application.create creates the application but answers without its id.
+        self.unnamed_applications = False
         #: Every note written on a candidate (``candidate.createNote``), as sent.
         self.notes: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
@@ -92,24 +100,30 @@ class FakeAshby(FakePeer):
             createdAt=iso(EPOCH + timedelta(days=n)), updatedAt=iso(EPOCH + timedelta(days=n, hours=1)),
             openedAt=iso(EPOCH + timedelta(days=n)), _version=0,
         )  # fmt: skip
+        if n == INTERNAL_FIRST:
+            job["jobPostingIds"].insert(0, f"posting-{n}-internal")
         return job
 
     def job_ids(self) -> set[str]:
-        return {job["id"] for job in self.jobs}
+        """Ids of the jobs job.list lists by default: every one but the drafts."""
+        return {job["id"] for job in self.jobs if job["status"] != "Draft"}
 
     def change_job(self, n: int, **fields: Any) -> None:
         """Change job ``n`` as an admin would: a new version, updated now."""
         self.version += 1
         self.jobs[n].update(fields, updatedAt=iso(datetime.now(UTC)), _version=self.version)
 
-    def posting(self, n: int) -> dict[str, Any]:
-        """``jobPosting.info``'s results for job ``n``'s posting."""
+    def posting(self, n: int, posting_id: str | None = None) -> dict[str, Any]:
+        """``jobPosting.info``'s results for job ``n``'s posting ``posting_id`` (``posting-<n>``)."""
         posting = copy.deepcopy(sample("jobPosting.info")["results"])
-        link = f"https://jobs.ashbyhq.com/acme/posting-{n}"
+        posting_id = posting_id or f"posting-{n}"
+        link = f"https://jobs.ashbyhq.com/acme/{posting_id}"
+        # publishedDate is a day, as Ashby's OpenAPI gives it ("2022-07-22").
         posting.update(
-            id=f"posting-{n}", title=self.jobs[n]["title"], jobId=job_id(n), externalLink=link,
+            id=posting_id, title=self.jobs[n]["title"], jobId=job_id(n), externalLink=link,
             applyLink=f"{link}/application", descriptionHtml=f"<p>Job {n}: you &amp; us</p>",
-            publishedDate=iso(EPOCH + timedelta(days=n, hours=2)),
+            publishedDate=(EPOCH + timedelta(days=n + 1)).date().isoformat(),
+            isListed=posting_id not in self.unlisted,
         )  # fmt: skip
         if n % 2 == 0:
             posting["address"]["postalAddress"] = {"addressLocality": "London", "addressCountry": "UK"}
@@ -194,7 +208,8 @@ class FakeAshby(FakePeer):
         return web.json_response({**answer, **({"syncToken": sync_token} if sync_token else {})})
 
     def _job_list(self, body: dict[str, Any]) -> web.Response:
-        jobs = self.jobs
+        # Ashby lists drafts only when the status filter asks for them.
+        jobs = [job for job in self.jobs if job["status"] != "Draft" or "Draft" in body.get("status", ())]
         if "syncToken" in body:
             if self.tokens_expired:
                 return _failure("sync_token_expired", "The sync token has expired; do a full sync")
@@ -209,15 +224,15 @@ class FakeAshby(FakePeer):
         return web.json_response({"success": True, "results": {k: v for k, v in job.items() if k[0] != "_"}})
 
     def _jobPosting_info(self, body: dict[str, Any]) -> web.Response:
-        wanted = body.get("jobPostingId")
+        wanted = str(body.get("jobPostingId"))
         found = [
             n
             for n, job in enumerate(self.jobs)
-            if wanted == f"posting-{n}" and wanted in job["jobPostingIds"]
+            if wanted in (f"posting-{n}", f"posting-{n}-internal") and wanted in job["jobPostingIds"]
         ]
         if not found:
             return _failure("job_posting_not_found", "Job posting not found")
-        return web.json_response({"success": True, "results": self.posting(found[0])})
+        return web.json_response({"success": True, "results": self.posting(found[0], wanted)})
 
     def _interviewPlan_list(self, body: dict[str, Any]) -> web.Response:
         return self._page(body, PLANS)
@@ -268,6 +283,7 @@ class FakeAshby(FakePeer):
             "source": {"id": body.get("sourceId"), "title": source},
         }  # fmt: skip
         self.applications[application["id"]] = application
+        hidden = ("created", "id") if self.unnamed_applications else ("created",)
         return web.json_response(
-            {"success": True, "results": {k: v for k, v in application.items() if k != "created"}}
+            {"success": True, "results": {k: v for k, v in application.items() if k not in hidden}}
         )

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,8 @@ def signed(
     link = f"<https://api.smartrecruiters.com/{resource}>; rel=self"
     headers = {
         "content-type": "application/json",
-        "event-id": event_id or hashlib.sha256(raw + moment.encode() + event_name.encode()).hexdigest()[:32],
+        # Each event its own id, as SmartRecruiters' are (two changes in one second included).
+        "event-id": event_id or str(uuid.uuid4()),
         "event-name": event_name,
         "event-version": "v201910",
         "link": link,
@@ -132,6 +134,8 @@ class FakeSmartRecruiters(FakePeer):
         self._ids = itertools.count(1)
         #: When set, ``GET /jobs`` answers every page with the same cursor (a server ignoring paging).
         self.stuck = False
+        #: When set, ``POST /jobs/{id}/candidates`` creates the candidate but answers without its ``id``.
+        self.unnamed = False
         self.app.router.add_get("/jobs", self._jobs)
         self.app.router.add_get("/jobs/{job}", self._job)
         self.app.router.add_get("/jobs/{job}/jobads", self._jobads)
@@ -148,8 +152,15 @@ class FakeSmartRecruiters(FakePeer):
     def change_job(self, ats_id: str, **fields: Any) -> None:
         self.jobs[ats_id].update(fields, updatedOn=_iso(datetime.now(UTC)))
 
-    def add_candidate(self, ats_job_id: str, email: str = "ada@example.com", status: str = "NEW") -> str:
-        """A candidate who applied to a job, in ``status``; returns the candidate id."""
+    def add_candidate(
+        self,
+        ats_job_id: str,
+        email: str = "ada@example.com",
+        status: str = "NEW",
+        source: dict[str, Any] | None = None,
+    ) -> str:
+        """A candidate who applied to a job, in ``status``, from ``source`` (``sourceDetails``, the
+        sample's Appcast job board by default); returns the candidate id."""
         candidate = sample("candidate")
         candidate_id = f"c{next(self._ids):07d}-a6eb-441b-837f-d7c39efb3f04"
         now = _iso(datetime.now(UTC))
@@ -157,7 +168,10 @@ class FakeSmartRecruiters(FakePeer):
         candidate["primaryAssignment"] = {"job": {"id": ats_job_id, "title": self.jobs[ats_job_id]["title"]},
                                           "status": status}  # fmt: skip
         self.candidates[candidate_id] = candidate
-        self.applications[candidate_id, ats_job_id] = {**sample("application"), "status": status}
+        application = {**sample("application"), "status": status}
+        if source is not None:
+            application["source"] = source
+        self.applications[candidate_id, ats_job_id] = application
         return candidate_id
 
     def set_status(self, candidate_id: str, ats_job_id: str, status: str, **signing: Any) -> WebhookRequest:
@@ -275,4 +289,5 @@ class FakeSmartRecruiters(FakePeer):
         source = body.get("sourceDetails") or {"sourceTypeId": "API"}
         self.applications[candidate_id, job["id"]] = {"status": "NEW", "source": source}
         self.created[candidate_id] = {**body, "job": job["id"]}
-        return web.json_response(candidate, status=201)
+        answer = {k: v for k, v in candidate.items() if k != "id"} if self.unnamed else candidate
+        return web.json_response(answer, status=201)

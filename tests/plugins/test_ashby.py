@@ -12,14 +12,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from hub import models, sdk
 from hub.sdk import AdapterContract, AdapterUnderTest, ApplicationSample, HireSample
 from plugins.ashby import plugin
+from plugins.ashby.mapping import job_from
 from tests.conftest import write_config
 from tests.peers.ashby import (
     API_KEY,
     APPCAST_SOURCE,
+    DRAFT,
+    INTERNAL_FIRST,
     QUESTION_JOB,
     RESUME_JOB,
     WEBHOOK_SECRET,
@@ -102,6 +106,12 @@ class AshbyContract(AdapterContract):
         """The posting's form requires a resume, which Appcast Apply cannot upload to Ashby."""
         return ApplicationSample(sample_job(job_id(RESUME_JOB)), APPLICANT, fake.created_ids)
 
+    @pytest.fixture
+    def contract_unconfirmed_application(self, fake: FakeAshby) -> ApplicationSample:
+        """Ashby creates the application but answers application.create without its id."""
+        fake.unnamed_applications = True
+        return ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids)
+
 
 class TestAshby(AshbyContract):
     async def test_every_job_field_is_mapped(self, adapter: AdapterUnderTest) -> None:
@@ -109,7 +119,7 @@ class TestAshby(AshbyContract):
         assert jobs[job_id(1)] == sdk.Job(
             ats_id=job_id(1),
             title="Engineer 1",
-            posted_at=datetime(2026, 1, 2, 11, tzinfo=UTC),
+            posted_at=datetime(2026, 1, 3, tzinfo=UTC),
             updated_at=datetime(2026, 1, 2, 10, tzinfo=UTC),
             is_open=True,
             description_html="<p>Job 1: you &amp; us</p>",
@@ -131,9 +141,11 @@ class TestAshby(AshbyContract):
             "London", None, "GB", "hybrid", "part-time",
         )  # fmt: skip
         assert london.salary_text is None
+        assert london.hosted_url == "https://jobs.ashbyhq.com/acme/posting-2", "its first listed posting"
         assert jobs[job_id(5)].workplace == "remote"
-        # Closed, Draft, and Open without a published posting: listed, not advertised.
-        assert [jobs[job_id(n)].is_open for n in (0, 6, 7)] == [False, False, False]
+        # Closed, and Open without a published posting: listed, not advertised. Drafts are not listed.
+        assert [jobs[job_id(n)].is_open for n in (0, 6)] == [False, False]
+        assert job_id(DRAFT) not in jobs
         assert jobs[job_id(0)].posted_at == datetime(2026, 1, 1, 9, tzinfo=UTC)
 
     async def test_after_a_full_pass_a_sync_lists_only_what_changed_by_sync_token(
@@ -311,6 +323,90 @@ class TestAshby(AshbyContract):
             }
         ]
 
+    async def test_a_posting_published_on_a_day_is_posted_that_day_at_midnight_utc(
+        self, adapter: AdapterUnderTest, fake: FakeAshby
+    ) -> None:
+        # Ashby's OpenAPI gives jobPosting.info's publishedDate as a day ("2022-07-22"), with no time or zone.
+        job = job_from(sample("job.list")["results"][0], sample("jobPosting.info")["results"])
+        assert job.posted_at == datetime(2026, 1, 6, tzinfo=UTC)
+        jobs = {job.ats_id: job for page in await adapter.fetch_pages() for job in page.jobs}
+        assert jobs[job_id(3)].posted_at == datetime(2026, 1, 5, tzinfo=UTC)
+        fake.jobs[3]["openedAt"] = "2026-01-04T09:00:00"  # a time without a zone is still refused
+        fake.jobs[3]["jobPostingIds"] = []
+        with pytest.raises(sdk.AdapterUnavailable, match="openedAt"):
+            await adapter.fetch_pages()
+
+    async def test_an_unlisted_posting_is_never_advertised_nor_applied_through(
+        self, adapter: AdapterUnderTest, fake: FakeAshby
+    ) -> None:
+        # Ashby: an unlisted posting is not to be shown publicly (jobPosting.info isListed false).
+        assert fake.jobs[INTERNAL_FIRST]["jobPostingIds"][0] in fake.unlisted
+        fake.unlisted.add("posting-1")
+        jobs = {job.ats_id: job for page in await adapter.fetch_pages() for job in page.jobs}
+        assert jobs[job_id(INTERNAL_FIRST)].hosted_url == "https://jobs.ashbyhq.com/acme/posting-2"
+        assert (jobs[job_id(1)].is_open, jobs[job_id(1)].hosted_url) == (False, None)
+        with pytest.raises(sdk.ApplicationRefused, match="not open"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        assert (fake.candidates, fake.created_ids()) == ({}, [])
+        result = await adapter.apply(
+            ApplicationSample(sample_job(job_id(INTERNAL_FIRST)), APPLICANT, fake.created_ids)
+        )
+        assert result.ats_application_id in fake.created_ids()
+
+    @pytest.mark.parametrize(
+        "failure",
+        ["success false", "HTTP 422", "HTTP 429", "dropped", "no application id", "no results"],
+    )
+    async def test_any_failure_after_the_candidate_is_created_is_outcome_unknown_naming_it(
+        self, adapter: AdapterUnderTest, fake: FakeAshby, failure: str
+    ) -> None:
+        answers = {
+            "success false": lambda: web.json_response(
+                {"success": False, "errorInfo": {"code": "invalid_input", "message": "Job is closed"}}
+            ),
+            "HTTP 422": lambda: web.json_response({"success": False}, status=422),
+            "HTTP 429": lambda: web.json_response({}, status=429, headers={"Retry-After": "0.01"}),
+            "no results": lambda: web.json_response({"success": True}),
+        }
+        create_candidate = fake._candidate_create
+
+        def candidate_then_die(body: dict[str, Any]) -> web.Response:
+            answer = create_candidate(body)
+            fake.faults.die_after = len(fake.faults.requests)  # every later request is dropped
+            return answer
+
+        if failure == "dropped":
+            fake._candidate_create = candidate_then_die  # type: ignore[method-assign]
+        elif failure == "no application id":
+            fake.unnamed_applications = True
+        else:
+            fake._application_create = lambda body: answers[failure]()  # type: ignore[method-assign]
+        with pytest.raises(sdk.OutcomeUnknown) as caught:
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        (candidate_id,) = fake.candidates
+        assert f"candidate {candidate_id}" in str(caught.value)
+
+    @pytest.mark.parametrize("answer", [{"success": True, "results": {"name": "Ada"}}, {"success": True}])
+    async def test_a_candidate_ashby_does_not_name_is_outcome_unknown_and_gets_no_application(
+        self, adapter: AdapterUnderTest, fake: FakeAshby, answer: dict[str, Any]
+    ) -> None:
+        fake._candidate_create = lambda body: web.json_response(answer)  # type: ignore[method-assign]
+        with pytest.raises(sdk.OutcomeUnknown, match="candidate"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        assert not any("application.create" in line for line in fake.faults.requests), "no candidateId null"
+
+    @pytest.mark.parametrize("status", [200, 400])
+    async def test_a_note_ashby_refuses_is_outcome_unknown_naming_the_application(
+        self, adapter: AdapterUnderTest, fake: FakeAshby, status: int
+    ) -> None:
+        refusal = {"success": False, "errorInfo": {"code": "invalid_input", "message": "Note too long"}}
+        fake._candidate_createNote = lambda body: web.json_response(refusal, status=status)  # type: ignore[method-assign]
+        application = dataclasses.replace(APPLICANT, cover_letter="Dear Acme")
+        with pytest.raises(sdk.OutcomeUnknown) as caught:
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), application, fake.created_ids))
+        (application_id,) = fake.created_ids()
+        assert f"application {application_id}" in str(caught.value)
+
     @pytest.mark.parametrize(
         ("n", "application", "words"),
         [
@@ -350,7 +446,7 @@ class TestAshby(AshbyContract):
         # Ashby reads are POSTs: still safe to repeat, unlike creating a candidate.
         fake.faults.server_errors, fake.faults.rate_limited, fake.faults.retry_after = 1, 1, 0.01
         jobs = [job for page in await adapter.fetch_pages() for job in page.jobs]
-        assert len(jobs) == 8
+        assert len(jobs) == 7
 
     async def test_still_rate_limited_is_unavailable_with_retry_after(
         self, adapter: AdapterUnderTest, fake: FakeAshby
@@ -408,7 +504,7 @@ async def test_an_ashby_account_syncs_feeds_and_reports_hires(database_url: str,
         async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
             hub = sdk.HubClient(url, http)
             status, synced = await hub.sync()
-            assert (status, synced["error"], synced["created"]) == (200, None, 8)
+            assert (status, synced["error"], synced["created"]) == (200, None, 7)
             jobs = await hub.feed()
             assert set(jobs) == {job_id(n) for n in (1, 2, 3, 4, 5)}, "open jobs with a published posting"
             assert jobs[job_id(3)].findtext("description") == "<p>Job 3: you &amp; us</p>"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,6 +102,12 @@ class SmartRecruitersContract(AdapterContract):
         """Answers to screening questions, which the Candidate API cannot take."""
         answered = dataclasses.replace(APPLICANT, answers={"q-visa": "No"})
         return ApplicationSample(sample_job(job_id(3)), answered, fake.created_ids)
+
+    @pytest.fixture
+    def contract_unconfirmed_application(self, fake: FakeSmartRecruiters) -> ApplicationSample:
+        """SmartRecruiters creates the candidate but answers without its id."""
+        fake.unnamed = True
+        return ApplicationSample(sample_job(job_id(3)), APPLICANT, fake.created_ids)
 
 
 class TestSmartRecruiters(SmartRecruitersContract):
@@ -218,6 +225,8 @@ class TestSmartRecruiters(SmartRecruitersContract):
                 ats_application_id=f"{job_id(2)}:{candidate_id}",
                 ats_candidate_id=candidate_id,
                 candidate_hash=sdk.candidate_hash("ada@example.com"),
+                # The application's source is the one Appcast Apply candidates are created with.
+                source="Appcast",
                 ats_event="application.status.updated",
             )
         ]
@@ -235,6 +244,47 @@ class TestSmartRecruiters(SmartRecruitersContract):
         (rejected,) = await adapter.parse(stale)
         assert (rejected.to_stage_id, rejected.suggested_funnel_event) == ("REJECTED", None)
         assert moved.dedupe_key != rejected.dedupe_key
+
+    async def test_quick_status_changes_record_the_status_they_read_once(
+        self, adapter: AdapterUnderTest, fake: FakeSmartRecruiters
+    ) -> None:
+        # NEW → IN_REVIEW → INTERVIEW before the inbox parses any: each webhook reads INTERVIEW now.
+        candidate_id = fake.add_candidate(job_id(3))
+        webhooks = [fake.set_status(candidate_id, job_id(3), status) for status in ("IN_REVIEW", "INTERVIEW")]
+        assert len({webhook.headers["event-id"] for webhook in webhooks}) == 2
+        events = [event for webhook in webhooks for event in await adapter.parse(webhook)]
+        assert {event.dedupe_key for event in events} == {f"stage:{job_id(3)}:{candidate_id}:INTERVIEW"}
+        # A later move is a new status, and so a new event.
+        (offered,) = await adapter.parse(fake.set_status(candidate_id, job_id(3), "OFFERED"))
+        assert offered.dedupe_key == f"stage:{job_id(3)}:{candidate_id}:OFFERED"
+
+    @pytest.mark.parametrize(
+        ("source", "named"),
+        [
+            ({"sourceTypeId": "JOB_BOARD", "sourceSubTypeId": None, "sourceId": "appcast"}, "Appcast"),
+            ({"sourceTypeId": "JOB_BOARD", "sourceSubTypeId": None, "sourceId": "linkedin"}, "linkedin"),
+            ({"sourceTypeId": "API"}, "API"),
+            (None, None),
+        ],
+    )
+    async def test_events_carry_the_applications_source(
+        self, adapter: AdapterUnderTest, fake: FakeSmartRecruiters, source: Any, named: str | None
+    ) -> None:
+        candidate_id = fake.add_candidate(job_id(3), source=source)
+        if source is None:
+            del fake.applications[candidate_id, job_id(3)]["source"]
+        applied = signed("application.created", {"job_id": job_id(3), "candidate_id": candidate_id})
+        for webhook in (applied, fake.set_status(candidate_id, job_id(3), "INTERVIEW")):
+            assert [event.source for event in await adapter.parse(webhook)] == [named]
+
+    async def test_only_the_configured_source_id_is_called_appcast(
+        self, adapter: AdapterUnderTest, fake: FakeSmartRecruiters
+    ) -> None:
+        # A source type alone (every job board) does not say the candidate came from Appcast.
+        options = adapter.account.plugin_options["smartrecruiters"]
+        options["source_id"] = None
+        (event,) = await adapter.parse(fake.hire(job_id(2)))
+        assert event.source == "appcast"
 
     async def test_an_application_webhook_is_an_application(
         self, adapter: AdapterUnderTest, fake: FakeSmartRecruiters
@@ -308,6 +358,43 @@ class TestSmartRecruiters(SmartRecruitersContract):
         ]
         assert await adapter.verify(fake.hire(job_id(2), secrets=(OLD_WEBHOOK_SECRET,)))
 
+    async def test_a_signature_header_costs_one_hmac_per_secret_and_a_long_one_is_refused(
+        self, adapter: AdapterUnderTest, fake: FakeSmartRecruiters, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        adapter.account.plugin_options["smartrecruiters"]["webhook_secrets"] = [
+            OLD_WEBHOOK_SECRET,
+            WEBHOOK_SECRET,
+        ]
+        genuine = fake.hire(job_id(2))
+        real = genuine.headers["smartrecruiters-signature"]
+
+        def with_header(value: str) -> sdk.WebhookRequest:
+            headers = {**genuine.headers, "smartrecruiters-signature": value}
+            return dataclasses.replace(genuine, headers=headers)
+
+        at_cap, over_cap = with_header(";".join(["v1=" + "0" * 64] * 7 + [real])), with_header("v1=;" * 2000)
+        made: list[bytes] = []
+        new = hmac.new
+
+        def counted(key: bytes, *args: Any, **kwargs: Any) -> Any:
+            made.append(key)
+            return new(key, *args, **kwargs)
+
+        monkeypatch.setattr(hmac, "new", counted)
+        # Eight signatures (the real one last) against two secrets: two HMACs, not sixteen.
+        assert await adapter.verify(at_cap)
+        assert sorted(made) == sorted([OLD_WEBHOOK_SECRET.encode(), WEBHOOK_SECRET.encode()])
+        made.clear()
+        for flood in (over_cap, with_header(real + ";" + ";".join(["v1=" + "0" * 64] * 8))):
+            with pytest.raises(sdk.WebhookRejected, match="smartrecruiters-signature: more than 8"):
+                await adapter.verify(flood)
+        assert made == [], "nothing is hashed for a header over the cap"
+        # A stale delivery is refused before its signatures are even read.
+        stale = dataclasses.replace(over_cap, received_at=genuine.received_at + timedelta(hours=1))
+        with pytest.raises(sdk.WebhookRejected, match="webhook_max_age_seconds"):
+            await adapter.verify(stale)
+        assert made == []
+
     # --- reconciliation -----------------------------------------------------------------------------
 
     async def test_reconciliation_reports_hires_since_then_only(
@@ -359,6 +446,15 @@ class TestSmartRecruiters(SmartRecruitersContract):
         with pytest.raises(sdk.ApplicationRefused, match="Job is not accepting new candidates") as refused:
             await adapter.apply(ApplicationSample(sample_job(job_id(0)), APPLICANT, list))
         assert refused.value.status == 400
+
+    async def test_a_candidate_created_without_its_id_is_an_unknown_outcome(
+        self, adapter: AdapterUnderTest, fake: FakeSmartRecruiters
+    ) -> None:
+        # SmartRecruiters accepted the POST: a candidate exists, so "retry later" would create a second.
+        fake.unnamed = True
+        with pytest.raises(sdk.OutcomeUnknown, match=f"job {job_id(3)}"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(3)), APPLICANT, fake.created_ids))
+        assert len(fake.created) == 1
 
 
 # --- the fake -----------------------------------------------------------------------------------
@@ -461,7 +557,7 @@ async def test_a_smartrecruiters_account_syncs_feeds_and_reports_hires(
                 "job_reference": job_id(3),
                 "application_id": f"{job_id(3)}:{candidate_id}",
                 "candidate_hash": hashlib.sha256(b"ada@example.com").hexdigest(),
-                "source": None,
+                "source": "Appcast",
                 "stage": None,
                 "occurred_at": moment.isoformat().replace("+00:00", "Z"),
             }
