@@ -17,7 +17,7 @@ async def recent_entries(limit: int = 10) -> list[models.AuditEntry]:
 
 
 class AuditEntryJson(TypedDict):
-    """One change: who (``actor``), from where (``source``), what (``action`` on ``target``), before and after."""
+    """One change: who (``actor``), from where (``source``), what (``action`` on ``target``), and how."""
 
     id: int
     at: datetime

@@ -11,7 +11,7 @@ DeliveryState = Literal["pending", "delivered", "dead"]
 
 
 class DeliveryJson(TypedDict):
-    """One delivery in the outbox: where it goes, its state and attempts, and the funnel ``event`` it sends."""
+    """One delivery in the outbox: where to, its state and attempts, and the funnel ``event`` it sends."""
 
     id: int
     account: str
@@ -32,6 +32,7 @@ class DeliveryCountsJson(TypedDict):
     delivered: int
     dead: int
 
+
 LIST_COLUMNS = (
     "id", "account__name", "destination", "state", "attempts", "next_attempt_at", "last_error",
     "created_at", "delivered_at", "payload",
@@ -48,7 +49,8 @@ async def list_deliveries(
     if state is not None:
         query = query.filter(state=state)
     total = await query.count()
-    rows = await query.order_by("-id").limit(limit).values(*LIST_COLUMNS)
+    # Tortoise takes limit 0 for no LIMIT at all, which would answer every row: an empty page instead.
+    rows = await query.order_by("-id").limit(limit).values(*LIST_COLUMNS) if limit else []
     for row in rows:
         row["account"] = row.pop("account__name")
         row["event"] = (row.pop("payload") or {}).get("event")

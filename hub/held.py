@@ -26,7 +26,7 @@ _CHUNK = 500
 
 
 class HeldCloseJson(TypedDict):
-    """A mass close a sync held back: ``jobs`` of the ``open_jobs`` open would close; ``sample`` names a few."""
+    """A mass close a sync held back: ``jobs`` of ``open_jobs`` open jobs would close (``sample``: a few)."""
 
     id: int
     kind: Literal["close"]

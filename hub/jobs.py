@@ -130,7 +130,9 @@ async def list_jobs(
         query &= Q(title__icontains=word) | Q(ats_id__iexact=word) | Q(city__icontains=word)
     base = models.Job.filter(query)
     total = await base.count()
-    rows = await base.order_by("-posted_at", "-id").offset(offset).limit(limit).values(*LIST_COLUMNS)
+    # Tortoise takes limit 0 for no LIMIT at all (and OFFSET without LIMIT is not SQL): an empty page.
+    page = base.order_by("-posted_at", "-id").offset(offset).limit(limit)
+    rows = await page.values(*LIST_COLUMNS) if limit else []
     feed_ids = set(
         await models.Job.filter(in_feed(account), id__in=[r["id"] for r in rows]).values_list("id", flat=True)
     )

@@ -100,7 +100,7 @@ class StageViewJson(TypedDict):
 
 
 class StagesReportJson(TypedDict):
-    """An account's stages; ``empty_reason`` says why there are none, ``ats_error`` why the ATS listed none."""
+    """An account's stages; ``empty_reason`` says why there are none, ``ats_error`` why the ATS gave none."""
 
     stages: list[StageViewJson]
     ats_error: str | None

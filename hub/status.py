@@ -8,14 +8,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from hub import models
 from hub.accounts import LiveAccount
 from hub.config import HubConfig
-from hub.deliveries import counts_by_state
+from hub.deliveries import DeliveryCountsJson, counts_by_state
 from hub.feed import in_feed
-from hub.held import HeldClose, held_now
+from hub.held import HeldClose, HeldCloseJson, held_now
+from hub.normalised import FeedPolicy
+
+
+class SyncStatusJson(TypedDict):
+    """The account's last sync: when, whether it worked (null: never ran), and how many failed in a row."""
+
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    ok: bool | None
+    error: str | None
+    jobs_seen: int
+    consecutive_failures: int
+
+
+class AccountStatusJson(TypedDict):
+    """An account at a glance: its switches, feed, last sync, outbox, and a mass close held back (or null)."""
+
+    name: str
+    adapter: str
+    company: str
+    #: The Appcast integration switch.
+    enabled: bool
+    feed_policy: FeedPolicy
+    feed_path: str
+    feed_url: str
+    #: Does the feed need ``?token=``?
+    feed_token: bool
+    open_jobs: int
+    feed_jobs: int
+    sync: SyncStatusJson
+    deliveries: DeliveryCountsJson
+    held: HeldCloseJson | None
+
+
+class AccountListJson(TypedDict):
+    """Every configured account at a glance."""
+
+    accounts: list[AccountStatusJson]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +76,10 @@ class AccountStatus:
     sync_error: str | None
     sync_jobs_seen: int
     sync_failures: int
-    deliveries: dict[str, int]
+    deliveries: DeliveryCountsJson
     held: HeldClose | None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> AccountStatusJson:
         """The admin API's (and ``--json``'s) shape; datetimes stay datetimes for the caller to render."""
         return {
             "name": self.name,
@@ -62,7 +100,7 @@ class AccountStatus:
                 "jobs_seen": self.sync_jobs_seen,
                 "consecutive_failures": self.sync_failures,
             },
-            "deliveries": dict(self.deliveries),
+            "deliveries": {**self.deliveries},
             "held": self.held.as_json() if self.held is not None else None,
         }
 

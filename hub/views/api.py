@@ -1,43 +1,167 @@
 """The admin API under ``/api``: JSON, behind the bearer token ``admin.api_token``.
 
 Accounts and their sync status, jobs (list, filter, switch for Appcast) and syncs on demand. Every change
-goes through the same services as the CLI and Slack, so it lands in the audit log the same way.
+goes through the same services as the CLI and Slack, so it lands in the audit log the same way. Each
+handler is registered with the types it reads and answers (:mod:`hub.views.openapi`), and the OpenAPI
+document at ``/api/openapi.json`` is built from them.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from aiohttp import web
 
-from hub import held
+from hub import __version__, held
 from hub.accounts import UnknownAccount, all_accounts, get_account, set_integration
 from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
-from hub.audit import MAX_RECENT, entry_json, recent_entries
-from hub.deliveries import list_deliveries, replay
-from hub.jobs import list_jobs, switch_jobs
+from hub.audit import MAX_RECENT, AuditEntryJson, entry_json, recent_entries
+from hub.deliveries import DeliveryJson, DeliveryState, list_deliveries, replay
+from hub.events import StoreResultJson
+from hub.held import HeldCloseJson
+from hub.jobs import FlagFilter, JobJson, JobStatus, SwitchResultJson, list_jobs, switch_jobs
 from hub.jsonio import dumps
-from hub.normalised import FUNNEL_EVENTS
-from hub.stages import account_stages, map_stage
-from hub.stats import stats_report
-from hub.status import account_status
+from hub.normalised import FUNNEL_EVENTS, FunnelEvent
+from hub.stages import StagesReportJson, account_stages, map_stage
+from hub.stats import JobStatsJson, StatsReportJson, stats_report
+from hub.status import AccountListJson, AccountStatusJson, account_status
+from hub.sync import SyncResultJson
 from hub.views.errors import MAX_ID, BadJson, credential_bytes, json_error, read_json, text_problem
-
-routes = web.RouteTableDef()
+from hub.views.openapi import (
+    NO_NUL,
+    ApiRoutes,
+    BadRequest,
+    Choice,
+    Count,
+    Limits,
+    PathParameter,
+    Switch,
+    Text,
+)
 
 MAX_PAGE = 500
 MAX_IDS = 1000
 #: Delivery ids are 64-bit: a longer run of digits names none.
 _MAX_ID_DIGITS = 18
-STATUSES = ("open", "closed")
-FLAGS = ("on", "off", "unset", "in-feed")
-DELIVERY_STATES = ("pending", "delivered", "dead")
+
+api = ApiRoutes(
+    {
+        "account": PathParameter(
+            "the account's name: its key under `[accounts]` in the config", {"type": "string"}
+        ),
+        "stage_id": PathParameter(
+            "the ATS's id of the stage",
+            {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": NO_NUL},
+        ),
+        "delivery": PathParameter(
+            "a delivery's id, or `dead` for every dead delivery",
+            {"type": "string", "pattern": "^(dead|[0-9]+)$"},
+        ),
+    }
+)
+routes = api.routes
+
+# --- what the handlers read --------------------------------------------------------------------------
+
+STATUS: Choice[JobStatus] = Choice("status", JobStatus, "open or closed jobs only")
+FLAG: Choice[FlagFilter] = Choice(
+    "flag", FlagFilter, "switched on, off or never (`unset`) for Appcast, or in the feed right now"
+)
+WORDS = Text("q", "words each of which the title or city holds, or that is the job's ATS id")
+LIMIT = Count("limit", 50, "how many to answer at most", MAX_PAGE)
+OFFSET = Count("offset", 0, "how many to skip")
+FULL = Switch("full", "a full snapshot (true) or changes only (false); by default the hub decides")
+STATE: Choice[DeliveryState] = Choice("state", DeliveryState, "deliveries in this state only")
+ACCOUNT = Text("account", "one account's deliveries only (404 when there is no such account)", lookup=True)
+JOB = Text("job", "one job's numbers (its ATS id) instead of the account's", MAX_ID)
+TOP = Count("top", 10, "how many of the account's top jobs by views", 50)
+AUDIT_LIMIT = Count("limit", 10, "how many entries at most", MAX_RECENT)
+
+JobId = Annotated[str, Limits(minLength=1, maxLength=MAX_ID, pattern=NO_NUL)]
 
 
-class BadRequest(Exception):
-    """The request names something wrong; the message says what (answered 400)."""
+class IdsBody(TypedDict):
+    """The ATS ids of the account's jobs to switch."""
+
+    ids: Annotated[list[JobId], Limits(minItems=1, maxItems=MAX_IDS)]
+
+
+class IntegrationBody(TypedDict):
+    """The integration switch's new position."""
+
+    enabled: bool
+
+
+class StageBody(TypedDict):
+    """The funnel event a stage means (null: deliberately none), in one workflow (`""`, the default: every
+    workflow)."""
+
+    funnel_event: FunnelEvent | None
+    workflow: NotRequired[Annotated[str, Limits(maxLength=MAX_ID, pattern=NO_NUL)]]
+
+
+# --- what the handlers answer, where no result type of a service is the answer -----------------------
+
+
+class JobsPageJson(TypedDict):
+    """A page of the account's jobs, newest first, and how many match in all."""
+
+    total: int
+    jobs: list[JobJson]
+
+
+class IntegrationJson(TypedDict):
+    """The integration switch now, and whether this request changed it."""
+
+    enabled: bool
+    changed: bool
+
+
+class HeldJson(TypedDict):
+    """The mass close a sync held back, or null when nothing waits."""
+
+    held: HeldCloseJson | None
+
+
+class ClosedJson(TypedDict):
+    """How many of the held jobs closed (those the ATS reopened meanwhile stay open)."""
+
+    closed: int
+
+
+class KeptJson(TypedDict):
+    """How many jobs the held close would have closed, now kept open."""
+
+    kept: int
+
+
+class StageMappedJson(TypedDict):
+    """The stage's mapping now, and what it was before."""
+
+    stage_id: str
+    before: str | None
+    funnel_event: FunnelEvent | None
+
+
+class DeliveriesPageJson(TypedDict):
+    """The newest deliveries matching, and how many match in all."""
+
+    total: int
+    deliveries: list[DeliveryJson]
+
+
+class ReplayedJson(TypedDict):
+    """The ids of the deliveries put back in the queue."""
+
+    replayed: list[int]
+
+
+class AuditJson(TypedDict):
+    """The newest audit entries, newest first."""
+
+    entries: list[AuditEntryJson]
 
 
 def reply(body: Any, status: int = 200) -> web.Response:
@@ -60,18 +184,8 @@ async def api_auth_middleware(
         return json_error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
     try:
         return await handler(request)
-    except BadRequest as error:
-        return json_error(400, str(error))
     except UnknownAccount as error:
         return json_error(404, str(error))
-
-
-def _text(request: web.Request, name: str, max_length: int | None = None) -> str | None:
-    value = request.query.get(name)
-    problem = text_problem(value, max_length) if value is not None else None
-    if problem:
-        raise BadRequest(f"{name} {problem}")
-    return value
 
 
 def _path_id(request: web.Request, name: str, what: str) -> str:
@@ -82,29 +196,18 @@ def _path_id(request: web.Request, name: str, what: str) -> str:
     return value
 
 
-def _choice(request: web.Request, name: str, choices: tuple[str, ...]) -> str | None:
-    value = request.query.get(name)
-    if value is not None and value not in choices:
-        raise BadRequest(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value
-
-
-def _integer(request: web.Request, name: str, default: int, maximum: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and other scripts' digits.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
-        raise BadRequest(f"{name} must be a whole number from 0 to {maximum}")
-    return int(raw)
-
-
-async def _ids(request: web.Request) -> list[str]:
+async def _json_object(request: web.Request, example: str) -> dict[str, Any]:
     try:
         body = await read_json(request)
     except BadJson as error:
-        raise BadRequest(f'body must be JSON like {{"ids": ["123"]}} ({error})') from None
-    ids = body.get("ids") if isinstance(body, dict) else None
+        raise BadRequest(f"body must be a JSON object like {example} ({error})") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"body must be a JSON object like {example}")
+    return body
+
+
+async def _ids(request: web.Request) -> list[str]:
+    ids = (await _json_object(request, '{"ids": ["123"]}')).get("ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
         raise BadRequest('"ids" must be a non-empty list of ATS job ids (strings)')
     if len(ids) > MAX_IDS:
@@ -116,16 +219,18 @@ async def _ids(request: web.Request) -> list[str]:
     return ids
 
 
-@routes.get("/api/accounts")
+_NO_ACCOUNT = "there is no such account"
+
+
+@api.get("/api/accounts", AccountListJson)
 async def accounts_index(request: web.Request) -> web.Response:
     """Every configured account with its switches and last sync."""
     config = request.app[CONFIG]
-    return reply(
-        {"accounts": [(await account_status(config, a)).as_json() for a in await all_accounts(config)]}
-    )
+    accounts = [(await account_status(config, a)).as_json() for a in await all_accounts(config)]
+    return reply(AccountListJson(accounts=accounts))
 
 
-@routes.get("/api/accounts/{account}")
+@api.get("/api/accounts/{account}", AccountStatusJson, errors={404: _NO_ACCOUNT})
 async def account_detail(request: web.Request) -> web.Response:
     """One account with its switches and last sync."""
     config = request.app[CONFIG]
@@ -133,20 +238,25 @@ async def account_detail(request: web.Request) -> web.Response:
     return reply((await account_status(config, account)).as_json())
 
 
-@routes.get("/api/accounts/{account}/jobs")
+@api.get(
+    "/api/accounts/{account}/jobs",
+    JobsPageJson,
+    query=(STATUS, FLAG, WORDS, LIMIT, OFFSET),
+    errors={404: _NO_ACCOUNT},
+)
 async def jobs_index(request: web.Request) -> web.Response:
-    """The account's jobs: ``status``, ``flag``, ``q`` (words), ``limit``, ``offset``."""
+    """The account's jobs, newest first, filtered and paged."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     total, rows = await list_jobs(
         account,
-        status=_choice(request, "status", STATUSES),  # type: ignore[arg-type]
-        flag=_choice(request, "flag", FLAGS),  # type: ignore[arg-type]
-        text=_text(request, "q"),
-        limit=_integer(request, "limit", 50, MAX_PAGE),
-        offset=_integer(request, "offset", 0, 10**9),
+        status=STATUS.read(request),
+        flag=FLAG.read(request),
+        text=WORDS.read(request),
+        limit=LIMIT.read(request),
+        offset=OFFSET.read(request),
     )
     for row in rows:
-        del row["id"]
+        del row["id"]  # the database's own: neither the API nor a script names jobs by it
     return reply({"total": total, "jobs": rows})
 
 
@@ -157,40 +267,43 @@ async def _switch(request: web.Request, *, on: bool) -> web.Response:
     return reply(result.as_json())
 
 
-@routes.post("/api/accounts/{account}/jobs/enable")
+@api.post("/api/accounts/{account}/jobs/enable", SwitchResultJson, body=IdsBody, errors={404: _NO_ACCOUNT})
 async def jobs_enable(request: web.Request) -> web.Response:
-    """Switch jobs on for Appcast: ``{"ids": [...]}``; says what changed, was already so, or is missing."""
+    """Switch jobs on for Appcast; says what changed, what already was so, and which ids name no job."""
     return await _switch(request, on=True)
 
 
-@routes.post("/api/accounts/{account}/jobs/disable")
+@api.post("/api/accounts/{account}/jobs/disable", SwitchResultJson, body=IdsBody, errors={404: _NO_ACCOUNT})
 async def jobs_disable(request: web.Request) -> web.Response:
-    """Switch jobs off for Appcast: ``{"ids": [...]}``."""
+    """Switch jobs off for Appcast; says what changed, what already was so, and which ids name no job."""
     return await _switch(request, on=False)
 
 
-@routes.post("/api/accounts/{account}/sync")
+@api.post(
+    "/api/accounts/{account}/sync",
+    SyncResultJson,
+    also={502: (SyncResultJson, "the ATS failed: `error` says how; nothing changed")},
+    query=(FULL,),
+    errors={404: _NO_ACCOUNT, 503: "the hub is shutting down"},
+)
 async def account_sync(request: web.Request) -> web.Response:
-    """Sync the account now (``?full=true``: whole snapshot); answers what changed, 502 if the ATS failed."""
+    """Sync the account's jobs from its ATS now; answers what changed."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    full = _choice(request, "full", ("true", "false"))
-    result = await request.app[SCHEDULER].sync(account.name, full=None if full is None else full == "true")
+    full = FULL.read(request)
+    result = await request.app[SCHEDULER].sync(account.name, full=full)
     if result is None:
         return json_error(503, "the hub is shutting down")
     return reply(result.as_json(), status=502 if result.error else 200)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await read_json(request)
-    except BadJson as error:
-        raise BadRequest(f"body must be a JSON object ({error})") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    return body
-
-
-@routes.post("/api/accounts/{account}/reconcile")
+@api.post(
+    "/api/accounts/{account}/reconcile",
+    StoreResultJson,
+    errors={
+        404: f"{_NO_ACCOUNT}, or its adapter cannot be polled for events",
+        502: "the ATS could not be polled (the hub's log says why)",
+    },
+)
 async def account_reconcile(request: web.Request) -> web.Response:
     """Poll the ATS now for events webhooks missed; answers how many were new."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
@@ -202,59 +315,71 @@ async def account_reconcile(request: web.Request) -> web.Response:
     return reply(result.as_json())
 
 
-@routes.post("/api/accounts/{account}/integration")
+@api.post(
+    "/api/accounts/{account}/integration", IntegrationJson, body=IntegrationBody, errors={404: _NO_ACCOUNT}
+)
 async def account_integration(request: web.Request) -> web.Response:
-    """Switch the account's Appcast integration: ``{"enabled": true|false}``."""
+    """Switch the account's Appcast integration on or off (audited)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    enabled = (await _json_object(request)).get("enabled")
+    enabled = (await _json_object(request, '{"enabled": true}')).get("enabled")
     if not isinstance(enabled, bool):
         raise BadRequest('"enabled" must be true or false')
     changed = await set_integration(account, enabled=enabled, actor="api", source="api")
-    return reply({"enabled": enabled, "changed": changed})
+    return reply(IntegrationJson(enabled=enabled, changed=changed))
 
 
-@routes.get("/api/accounts/{account}/held")
+@api.get("/api/accounts/{account}/held", HeldJson, errors={404: _NO_ACCOUNT})
 async def held_index(request: web.Request) -> web.Response:
-    """The mass close a sync held back, if any (``held`` null when nothing waits)."""
+    """The mass close a sync held back, if any."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     change = await held.held_now(account.row.id)
-    return reply({"held": change.as_json() if change is not None else None})
+    return reply(HeldJson(held=change.as_json() if change is not None else None))
 
 
-@routes.post("/api/accounts/{account}/held/confirm")
+@api.post(
+    "/api/accounts/{account}/held/confirm", ClosedJson, errors={404: f"{_NO_ACCOUNT}, or nothing is held"}
+)
 async def held_confirm(request: web.Request) -> web.Response:
-    """Apply the held mass close: the jobs still open among it close (audited); 404 when nothing is held."""
+    """Apply the held mass close: the jobs still open among it close (audited)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     closed = await held.confirm(account, actor="api", source="api")
     if closed is None:
         return json_error(404, f"account {account.name!r} has no held change")
-    return reply({"closed": closed})
+    return reply(ClosedJson(closed=closed))
 
 
-@routes.post("/api/accounts/{account}/held/keep")
+@api.post("/api/accounts/{account}/held/keep", KeptJson, errors={404: f"{_NO_ACCOUNT}, or nothing is held"})
 async def held_keep(request: web.Request) -> web.Response:
-    """Keep the jobs of the held mass close open (audited); 404 when nothing is held."""
+    """Keep the jobs of the held mass close open (audited)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     kept = await held.keep(account, actor="api", source="api")
     if kept is None:
         return json_error(404, f"account {account.name!r} has no held change")
-    return reply({"kept": kept})
+    return reply(KeptJson(kept=kept))
 
 
-@routes.get("/api/accounts/{account}/stages")
+@api.get("/api/accounts/{account}/stages", StagesReportJson, errors={404: _NO_ACCOUNT})
 async def stages_index(request: web.Request) -> web.Response:
     """The ATS's stages with their funnel events (``origin`` says where the mapping comes from)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     return reply((await account_stages(account, request.app[PLUGINS], request.app[HTTP])).as_json())
 
 
-@routes.put("/api/accounts/{account}/stages/{stage_id}")
+@api.put(
+    "/api/accounts/{account}/stages/{stage_id}",
+    StageMappedJson,
+    body=StageBody,
+    errors={400: "the stage id in the path is not text the hub can store", 404: _NO_ACCOUNT},
+)
 async def stage_map(request: web.Request) -> web.Response:
-    """Map a stage: ``{"funnel_event": "interview"|null, "workflow": ""}`` (null: deliberately none)."""
+    """Map a stage to a funnel event, or to none on purpose (audited)."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     stage_id = _path_id(request, "stage_id", "stage id")
-    body = await _json_object(request)
-    funnel = body.get("funnel_event")
+    body = await _json_object(request, '{"funnel_event": "interview"}')
+    if "funnel_event" not in body:
+        # Required although null is a value: a body that forgot it must not unmap the stage.
+        raise BadRequest(f'"funnel_event" is required: one of {", ".join(FUNNEL_EVENTS)}, or null for none')
+    funnel = body["funnel_event"]
     workflow = body.get("workflow", "")
     if funnel is not None and funnel not in FUNNEL_EVENTS:
         raise BadRequest(f'"funnel_event" must be one of {", ".join(FUNNEL_EVENTS)} or null')
@@ -264,26 +389,32 @@ async def stage_map(request: web.Request) -> web.Response:
     if problem:
         raise BadRequest(f'"workflow" {problem}')
     before = await map_stage(account, stage_id, funnel, workflow=workflow, actor="api", source="api")
-    return reply({"stage_id": stage_id, "before": before, "funnel_event": funnel})
+    return reply(StageMappedJson(stage_id=stage_id, before=before, funnel_event=funnel))
 
 
-@routes.get("/api/deliveries")
+@api.get(
+    "/api/deliveries",
+    DeliveriesPageJson,
+    query=(ACCOUNT, STATE, LIMIT),
+    errors={404: "there is no such account"},
+)
 async def deliveries_index(request: web.Request) -> web.Response:
-    """The outbox, newest first: ``account``, ``state`` (pending, delivered, dead), ``limit``."""
-    account_id = None
-    if "account" in request.query:
-        account_id = (await get_account(request.app[CONFIG], request.query["account"])).row.id
+    """The outbox, newest first."""
+    name = ACCOUNT.read(request)
+    account_id = None if name is None else (await get_account(request.app[CONFIG], name)).row.id
     total, rows = await list_deliveries(
-        account_id=account_id,
-        state=_choice(request, "state", DELIVERY_STATES),  # type: ignore[arg-type]
-        limit=_integer(request, "limit", 50, MAX_PAGE),
+        account_id=account_id, state=STATE.read(request), limit=LIMIT.read(request)
     )
     return reply({"total": total, "deliveries": rows})
 
 
-@routes.post("/api/deliveries/{delivery}/retry")
+@api.post(
+    "/api/deliveries/{delivery}/retry",
+    ReplayedJson,
+    errors={400: "the path names neither a delivery id nor `dead`", 404: "no dead delivery has that id"},
+)
 async def delivery_retry(request: web.Request) -> web.Response:
-    """Replay one dead delivery (``dead`` instead of an id: every dead delivery)."""
+    """Replay one dead delivery, or every dead delivery (``dead`` instead of an id)."""
     target = request.match_info["delivery"]
     if target != "dead" and not (target.isascii() and target.isdigit()):
         raise BadRequest("give a delivery id, or 'dead' for every dead delivery")
@@ -292,66 +423,33 @@ async def delivery_retry(request: web.Request) -> web.Response:
     ids = await replay(None if target == "dead" else [int(target)], actor="api", source="api")
     if target != "dead" and not ids:
         return json_error(404, f"no dead delivery {target}")
-    return reply({"replayed": ids})
+    return reply(ReplayedJson(replayed=ids))
 
 
-@routes.get("/api/accounts/{account}/stats")
+@api.get(
+    "/api/accounts/{account}/stats",
+    JobStatsJson | StatsReportJson,
+    query=(JOB, TOP),
+    errors={404: _NO_ACCOUNT},
+)
 async def account_stats(request: web.Request) -> web.Response:
-    """Views, applies, conversion and hires: the account's, or one job's with ``?job=``."""
+    """Views, applies, conversion and hires: the account's with its top jobs, or one job's."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    return reply(await stats_report(account, _text(request, "job", MAX_ID), _integer(request, "top", 10, 50)))
+    return reply(await stats_report(account, JOB.read(request), TOP.read(request)))
 
 
-@routes.get("/api/audit")
+@api.get("/api/audit", AuditJson, query=(AUDIT_LIMIT,))
 async def audit_index(request: web.Request) -> web.Response:
-    """The newest changes and who made them, newest first: ``limit`` (at most 50)."""
-    entries = await recent_entries(_integer(request, "limit", 10, MAX_RECENT))
-    return reply({"entries": [entry_json(entry) for entry in entries]})
+    """The newest changes and who made them, newest first."""
+    entries = await recent_entries(AUDIT_LIMIT.read(request))
+    return reply(AuditJson(entries=[entry_json(entry) for entry in entries]))
 
 
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "appcast-hub admin API", "version": "1"},
-    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-    "security": [{"bearer": []}],
-    "paths": {
-        "/api/accounts": {"get": {"summary": "accounts with switches and sync status"}},
-        "/api/accounts/{account}": {"get": {"summary": "one account"}},
-        "/api/accounts/{account}/jobs": {
-            "get": {
-                "summary": "jobs, newest first",
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": {"enum": list(STATUSES)}},
-                    {"name": "flag", "in": "query", "schema": {"enum": list(FLAGS)}},
-                    {"name": "q", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": MAX_PAGE}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer"}},
-                ],
-            }
-        },
-        "/api/accounts/{account}/jobs/enable": {"post": {"summary": 'switch on: {"ids": [...]}'}},
-        "/api/accounts/{account}/jobs/disable": {"post": {"summary": 'switch off: {"ids": [...]}'}},
-        "/api/accounts/{account}/sync": {"post": {"summary": "sync now (?full=true: whole snapshot)"}},
-        "/api/accounts/{account}/reconcile": {"post": {"summary": "poll the ATS for missed events"}},
-        "/api/accounts/{account}/integration": {"post": {"summary": 'switch: {"enabled": bool}'}},
-        "/api/accounts/{account}/held": {"get": {"summary": "the mass close a sync held back, if any"}},
-        "/api/accounts/{account}/held/confirm": {"post": {"summary": "apply the held mass close"}},
-        "/api/accounts/{account}/held/keep": {"post": {"summary": "keep the held jobs open"}},
-        "/api/accounts/{account}/stages": {"get": {"summary": "stages and their funnel events"}},
-        "/api/accounts/{account}/stages/{stage_id}": {
-            "put": {"summary": 'map: {"funnel_event": "interview"|null, "workflow": ""}'}
-        },
-        "/api/accounts/{account}/stats": {
-            "get": {"summary": "views, applies, conversion, hires (?job=), with the top jobs (?top=)"}
-        },
-        "/api/audit": {"get": {"summary": "the newest changes and who made them (?limit=, at most 50)"}},
-        "/api/deliveries": {"get": {"summary": "the outbox (?account, ?state, ?limit)"}},
-        "/api/deliveries/{delivery}/retry": {"post": {"summary": "replay a dead delivery, or 'dead'"}},
-    },
-}
-
-
-@routes.get("/api/openapi.json")
+@api.get("/api/openapi.json", (dict[str, Any], "the OpenAPI document"), public=True)
 async def openapi(request: web.Request) -> web.Response:
-    """The API's OpenAPI document."""
+    """This document: the admin API's OpenAPI 3.1 description."""
     return reply(OPENAPI)
+
+
+#: Built once every handler above is registered.
+OPENAPI = api.document("appcast-hub admin API", __version__)

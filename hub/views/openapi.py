@@ -10,18 +10,30 @@ it, ``additionalProperties`` false, so one left out of the type is caught too).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 import types
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import (
-    Annotated, Any, Generic, Literal, TypedDict, TypeVar, Union, get_args, get_origin, get_type_hints, is_typeddict,
-)  # fmt: skip
+    Annotated,
+    Any,
+    Generic,
+    Literal,
+    NotRequired,
+    TypedDict,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+    is_typeddict,
+)
 
 from aiohttp import web
 
-from hub.views.errors import text_problem
+from hub.views.errors import json_error, text_problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Handler)
@@ -48,12 +60,16 @@ class Limits:
         self.keywords = keywords
 
 
-def schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+def schema_of(annotation: Any, schemas: dict[str, Any], *, closed: bool = True) -> dict[str, Any]:
     """The JSON Schema (2020-12, as OpenAPI 3.1 has it) of a type annotation; TypedDicts go by reference
-    into ``schemas`` (the document's ``components.schemas``), each once."""
+    into ``schemas`` (the document's ``components.schemas``), each once.
+
+    ``closed``: objects have no other properties than their type's. True for answers, so an answer with a
+    field its type lacks fails its schema; False for request bodies, whose other fields the handlers ignore.
+    """
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
-        schema = schema_of(args[0], schemas)
+        schema = schema_of(args[0], schemas, closed=closed)
         for extra in args[1:]:
             if isinstance(extra, Limits):
                 schema = {**schema, **extra.keywords}
@@ -63,24 +79,33 @@ def schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
         if name not in schemas:
             schemas[name] = {}  # reserved first: a TypedDict that holds itself refers to itself
             hints = get_type_hints(annotation, include_extras=True)
-            schemas[name] = {
+            # Read from the hints, not __required_keys__: Python 3.11 misses NotRequired in annotations that
+            # are strings (``from __future__ import annotations``).
+            optional = {key for key, hint in hints.items() if get_origin(hint) is NotRequired}
+            optional |= annotation.__optional_keys__
+            hints = {key: get_args(h)[0] if get_origin(h) is NotRequired else h for key, h in hints.items()}
+            schema: dict[str, Any] = {
                 "type": "object",
-                "description": inspect.cleandoc(annotation.__doc__ or name),
-                "properties": {key: schema_of(hint, schemas) for key, hint in hints.items()},
-                "required": sorted(annotation.__required_keys__),
-                "additionalProperties": False,
+                "description": _markdown(annotation.__doc__ or name),
+                "properties": {key: schema_of(hint, schemas, closed=closed) for key, hint in hints.items()},
+                "required": [key for key in hints if key not in optional],
             }
+            if closed:
+                schema["additionalProperties"] = False
+            schemas[name] = schema
         return {"$ref": f"#/components/schemas/{name}"}
     if origin is Literal:
         return {"enum": list(args)}
     if origin in (Union, types.UnionType):
-        members = [schema_of(arg, schemas) for arg in args]
+        members = [schema_of(arg, schemas, closed=closed) for arg in args]
+        if all(m.keys() == {"enum"} or m == {"type": "null"} for m in members):
+            return {"enum": [value for m in members for value in m.get("enum", [None])]}
         simple = [m["type"] for m in members if m.keys() == {"type"} and isinstance(m["type"], str)]
         return {"type": simple} if len(simple) == len(members) else {"anyOf": members}
     if origin in (list, tuple):
-        return {"type": "array", "items": schema_of(args[0], schemas)}
+        return {"type": "array", "items": schema_of(args[0], schemas, closed=closed)}
     if origin is dict:
-        return {"type": "object", "additionalProperties": schema_of(args[1], schemas)}
+        return {"type": "object", "additionalProperties": schema_of(args[1], schemas, closed=closed)}
     simple_types = {type(None): "null", bool: "boolean", int: "integer", float: "number", str: "string"}
     if annotation in simple_types:
         return {"type": simple_types[annotation]}
@@ -149,7 +174,11 @@ class Count:
         if raw is None:
             return self.default
         # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and other scripts' digits.
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(self.maximum)) or int(raw) > self.maximum:
+        if (
+            not (raw.isascii() and raw.isdigit())
+            or len(raw) > len(str(self.maximum))
+            or int(raw) > self.maximum
+        ):
             raise BadRequest(f"{self.name} must be a whole number from 0 to {self.maximum}")
         return int(raw)
 
@@ -161,23 +190,30 @@ class Count:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Text:
-    """A text query parameter (no NUL, valid UTF-8, at most ``max_length`` characters), or absent (None)."""
+    """A text query parameter (no NUL, valid UTF-8, at most ``max_length`` characters), or absent (None).
+
+    ``lookup=True``: a name the hub looks up in its config, not its database, so any text is taken (one
+    that names nothing is the handler's 404).
+    """
 
     name: str
     description: str
     max_length: int | None = None
+    lookup: bool = False
 
     def read(self, request: web.Request) -> str | None:
         """The text given, or None; 400 for text no database can look up."""
         value = request.query.get(self.name)
-        problem = text_problem(value, self.max_length) if value is not None else None
+        problem = text_problem(value, self.max_length) if value is not None and not self.lookup else None
         if problem:
             raise BadRequest(f"{self.name} {problem}")
         return value
 
     def parameter(self, schemas: dict[str, Any]) -> dict[str, Any]:
         """The OpenAPI parameter object."""
-        schema: dict[str, Any] = {"type": "string", "pattern": NO_NUL}
+        schema: dict[str, Any] = {"type": "string"}
+        if not self.lookup:
+            schema["pattern"] = NO_NUL
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
         return _query(self.name, self.description, schema)
@@ -205,7 +241,8 @@ class PathParameter:
 
 #: What each error status means on every operation that can give it; operations add their own reasons.
 ERROR_MEANINGS = {
-    400: "the request is malformed: the message says which parameter or field, and why",
+    400: "the request is malformed (a value or field the operation refuses, or a query parameter it does not "
+    "take): the message says which, and why",
     401: "the bearer token is missing or wrong",
     404: "the admin API is off (no admin.api_token)",
     413: "the request body is larger than server.max_body_bytes (also once inflated)",
@@ -231,12 +268,10 @@ class Operation:
 
     def responses(self, schemas: dict[str, Any]) -> dict[str, Any]:
         """The OpenAPI responses object: the answers, then every error the operation can give."""
-        reasons: dict[int, list[str]] = {}
+        reasons: dict[int, list[str]] = {400: [ERROR_MEANINGS[400]]}
         if not self.public:
             for status in (401, 404, 503):
                 reasons.setdefault(status, []).append(ERROR_MEANINGS[status])
-        if self.query or self.body is not None:
-            reasons.setdefault(400, []).append(ERROR_MEANINGS[400])
         if self.body is not None:
             for status in (413, 415):
                 reasons.setdefault(status, []).append(ERROR_MEANINGS[status])
@@ -244,7 +279,7 @@ class Operation:
             reasons.setdefault(status, []).append(reason)
         responses = {}
         for status, answer in sorted(self.answers.items()):
-            kind, description = answer if isinstance(answer, tuple) else (answer, _first_line(answer.__doc__))
+            kind, description = answer if isinstance(answer, tuple) else (answer, _first_line(answer))
             responses[str(status)] = _json_content(description, schema_of(kind, schemas))
         for status, texts in sorted(reasons.items()):
             responses[str(status)] = _json_content("; or ".join(texts), schema_of(ErrorJson, schemas))
@@ -255,8 +290,9 @@ def _json_content(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _first_line(doc: str | None) -> str:
-    return inspect.cleandoc(doc or "").partition("\n")[0]
+def _first_line(kind: Any) -> str:
+    """The first line of a type's docstring, as Markdown."""
+    return _markdown(kind.__doc__ or "").partition("\n")[0]
 
 
 def _markdown(doc: str) -> str:
@@ -298,18 +334,33 @@ class ApiRoutes:
     ) -> Callable[[H], H]:
         """Register a handler with what it reads (``query`` parameters, a ``body`` type) and answers.
 
-        ``answer``: the type of its 200 answer; ``also``: other JSON answers by status, each a type or
-        ``(type, description)``; ``errors``: the error answers it gives beyond those every operation of its
-        kind can (401, 404, 503; 400 when it reads a query or a body; 413 and 415 when it reads a body), with
-        why; ``public``: needs no bearer token.
+        ``answer``: the type of its 200 answer, or ``(type, description)``; ``also``: other JSON answers
+        by status, each the same; ``errors``: the error answers it gives beyond those every operation of its
+        kind can (400; 401, 404 and 503 unless public; 413 and 415 when it reads a body), with why;
+        ``public``: needs no bearer token.
         """
         answers = {200: answer, **(also or {})}
         for name in re.findall(r"{(\w+)}", path):
             if name not in self._path_parameters:
                 raise ValueError(f"{path}: path parameter {name!r} is not declared")
 
+        known = {parameter.name for parameter in query}
+
         def register(handler: H) -> H:
-            self.routes.route(method, path)(handler)
+            @functools.wraps(handler)
+            async def checked(request: web.Request) -> web.StreamResponse:
+                # A parameter the operation does not take is a client's mistake (``limt=5``), not to be
+                # ignored; and a handler cannot read a parameter the document does not declare.
+                unknown = sorted(set(request.query) - known)
+                if unknown:
+                    takes = f"it takes {', '.join(sorted(known))}" if known else "it takes none"
+                    return json_error(400, f"unknown query parameter {unknown[0][:40]!r}: {takes}")
+                try:
+                    return await handler(request)
+                except BadRequest as error:
+                    return json_error(400, str(error))
+
+            self.routes.route(method, path)(checked)
             self.operations.append(
                 Operation(method, path, handler, answers, query, body, errors or {}, public)
             )
@@ -339,7 +390,7 @@ class ApiRoutes:
             if op.body is not None:
                 item["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": schema_of(op.body, schemas)}},
+                    "content": {"application/json": {"schema": schema_of(op.body, schemas, closed=False)}},
                 }
             item["responses"] = op.responses(schemas)
             if op.public:
