@@ -44,6 +44,25 @@ async def board_jobs(http: aiohttp.ClientSession, options: Mapping[str, Any]) ->
     return jobs
 
 
+class _Harvest(sdk.Api):
+    """Harvest v3 under a cached token: whatever request Harvest answers 401/403 (a list, a candidate, an
+    attachment), the cached tokens are dropped, so the next call asks for a new one (revoked, rotated)."""
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().request(*args, **kwargs)
+        except sdk.AdapterAuthError:
+            forget_tokens()
+            raise
+
+    async def get_page(self, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+        try:
+            return await super().get_page(*args, **kwargs)
+        except sdk.AdapterAuthError:
+            forget_tokens()
+            raise
+
+
 async def _token(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> str:
     """A Harvest v3 access token (OAuth client credentials, acting as ``user_id``), kept until it expires."""
     client_id, secret, user = options["client_id"], options["client_secret"], str(options["user_id"])
@@ -77,9 +96,9 @@ async def harvest(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> sd
     """The account's Harvest v3 API, limited per credential (Greenhouse's limit is per credential)."""
     token = await _token(http, options)
     headers, rate = {"Authorization": f"Bearer {token}"}, options["rate_per_second"]
-    return sdk.Api(http, options["harvest_url"], peer=const.PEER, headers=headers, rate=rate,
-                   rate_key=options["client_id"], attempts=const.ATTEMPTS,
-                   backoff_base=const.BACKOFF_BASE_SECONDS)  # fmt: skip
+    return _Harvest(http, options["harvest_url"], peer=const.PEER, headers=headers, rate=rate,
+                    rate_key=options["client_id"], attempts=const.ATTEMPTS,
+                    backoff_base=const.BACKOFF_BASE_SECONDS)  # fmt: skip
 
 
 def pages(api: sdk.Api, path: str, page_size: int, **params: str) -> AsyncIterator[list[Any]]:
@@ -88,12 +107,8 @@ def pages(api: sdk.Api, path: str, page_size: int, **params: str) -> AsyncIterat
 
     async def page(cursor: str | None) -> tuple[list[Any], str | None]:
         first = {**params, "per_page": str(page_size)}
-        try:
-            # The next URL is followed as given (Api.url keeps the token to Harvest's own root).
-            body, after = await api.get_page(cursor or path, None if cursor else first)
-        except sdk.AdapterAuthError:
-            forget_tokens()  # a token Harvest no longer takes (revoked, rotated): a new one next time
-            raise
+        # The next URL is followed as given (Api.url keeps the token to Harvest's own root).
+        body, after = await api.get_page(cursor or path, None if cursor else first)
         if not isinstance(body, list):
             raise sdk.AdapterUnavailable(f"{const.PEER} answered {path} without a list")
         return body, after
@@ -102,5 +117,5 @@ def pages(api: sdk.Api, path: str, page_size: int, **params: str) -> AsyncIterat
 
 
 def forget_tokens() -> None:
-    """Drop every cached access token (tests; or after credentials were rotated)."""
+    """Drop every cached access token (Harvest refused one; tests; credentials rotated)."""
     _TOKENS.clear()

@@ -38,6 +38,14 @@ def place(name: str | None) -> tuple[str | None, str | None, sdk.Workplace | Non
     return parts[0] or None, parts[1] if len(parts) > 1 and parts[1] else None, workplace
 
 
+def office_country(office_location: str) -> str | None:
+    """The country an office's location ends with: the board writes ``New York, NY, United States``,
+    webhooks ``New York, NY``. The last of two parts is a region (``CA``, ``IN``), not a country, unless it
+    is a country's name written out (``London, United Kingdom``)."""
+    parts = [part.strip() for part in office_location.split(",")]
+    return sdk.country_code(parts[-1]) if len(parts) >= 3 or len(parts[-1]) > 3 else None
+
+
 def _amount(value: Any, field: dict[str, Any]) -> float | None:
     # Greenhouse writes amounts as decimal strings ("90000.0").
     try:
@@ -49,15 +57,11 @@ def _amount(value: Any, field: dict[str, Any]) -> float | None:
 def _metadata(post: dict[str, Any]) -> tuple[str | None, str | None]:
     """``(employment type, salary)`` from the custom fields the board publishes, when it does."""
     employment_type = salary = None
-    for field in post.get("metadata") or ():
-        value, name = _object(field).get("value"), str(_object(field).get("name", "")).strip().lower()
+    for field in map(_object, post.get("metadata") or ()):
+        value, name = field.get("value"), str(field.get("name", "")).strip().lower()
         if name == const.EMPLOYMENT_TYPE_FIELD and (words := sdk.text(value)):
             employment_type = words.lower()
-        elif (
-            _object(field).get("value_type") == const.SALARY_VALUE_TYPE
-            and isinstance(value, dict)
-            and not salary
-        ):
+        elif field.get("value_type") == const.SALARY_VALUE_TYPE and isinstance(value, dict) and not salary:
             low, high = (_amount(value.get(key), field) for key in ("min_value", "max_value"))
             salary = sdk.format_salary(sdk.text(value.get("unit")), low, high, None)
     return employment_type, salary
@@ -91,8 +95,7 @@ def job_from_post(post: Any) -> sdk.Job:
         requisition_id=sdk.text(post.get("requisition_id")),
         city=city,
         region=region,
-        # An office's location ends with its country when Greenhouse knows it ("Portland, OR, US").
-        country=next((sdk.country_code(str(o).rsplit(",", 1)[-1].strip()) for o in offices if o), None),
+        country=next((code for o in offices if isinstance(o, str) and (code := office_country(o))), None),
         workplace=workplace,
         department=next((d for d in departments if d), None),
         employment_type=employment_type,
@@ -103,9 +106,13 @@ def job_from_post(post: Any) -> sdk.Job:
 
 
 def jobs_from_posts(posts: list[Any]) -> list[sdk.Job]:
-    """The board's job posts as hub jobs, one per Greenhouse job: the first post of a job wins."""
+    """The board's job posts as hub jobs, one per Greenhouse job: the first post of a job wins, and a
+    prospect post (no job behind it) is left out."""
     jobs: dict[str, sdk.Job] = {}
-    for job in map(job_from_post, posts):
+    # "Prospect posts include a null value for internal_job_id": they advertise no job. A post without
+    # the field at all is not one, and fails the sync like any post that names no job.
+    listed = [post for post in posts if _object(post).get("internal_job_id", "absent") is not None]
+    for job in map(job_from_post, listed):
         jobs.setdefault(job.ats_id, job)
     return list(jobs.values())
 

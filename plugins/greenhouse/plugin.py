@@ -42,9 +42,7 @@ def _check_options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
     warnings = [("webhook_secret", "not set: every webhook is refused, hires come only by reconciliation")]
     warnings = warnings if not options.get("webhook_secret") else []
     if not given:
-        warnings.append(
-            ("client_id", "not set: no stages, no reconciliation of missed hires, no Appcast Apply")
-        )
+        warnings.append(("client_id", "not set: no stages, no reconciliation of hires, no Appcast Apply"))
     elif options.get("appcast_source_id") is None:
         warnings.append(("appcast_source_id", "not set: Appcast Apply refuses every application"))
     return warnings
@@ -73,6 +71,8 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
         description="Greenhouse: job board jobs, signed webhooks, Harvest v3 stages, hires and Appcast Apply",
         options=_OPTIONS,
         check_options=_check_options,
+        # Greenhouse retries "a non HTTP 200 response", and a web hook whose ping is not 200 stays disabled.
+        webhook_ack_status=200,
         notes=(
             "jobs: the job board API (published jobs, one answer), always a full snapshot",
             "webhooks: new_candidate_application, candidate_stage_change, hire_candidate, reject_candidate",
@@ -91,7 +91,8 @@ async def appcast_hub_fetch_jobs(
     try:
         jobs = jobs_from_posts(posts)
     except ValueError as error:
-        # Skipping the post would close its job in the snapshot: fail the sync, keep the last good jobs.
+        # Skipping the post would close its job in the snapshot: fail the sync, keep the last good jobs
+        # (only prospect posts, which advertise no job, are left out).
         raise sdk.AdapterUnavailable(f"{const.PEER} board {options['board']!r}: {error}") from None
     yield sdk.JobPage(jobs, snapshot=True)
 
@@ -159,7 +160,7 @@ async def appcast_hub_create_application(
     if not (candidate_id := gid(candidate.get("id") if isinstance(candidate, dict) else None)):
         raise sdk.OutcomeUnknown(f"{const.PEER} accepted the candidate without naming it")
     try:
-        application_id = await _application_of(api, options, candidate_id, job.ats_id)
+        application_id = await _application_of(api, options["page_size"], candidate_id, job.ats_id)
     except sdk.AdapterUnavailable as error:
         raise sdk.OutcomeUnknown(
             f"candidate {candidate_id} was created, its application not read back: {error}"
@@ -179,13 +180,9 @@ async def appcast_hub_create_application(
     return sdk.ApplicationResult(application_id, candidate_id)
 
 
-async def _application_of(
-    api: sdk.Api, options: Mapping[str, Any], candidate_id: str, job_id: str
-) -> str | None:
+async def _application_of(api: sdk.Api, page_size: int, candidate_id: str, job_id: str) -> str | None:
     # Harvest v3 answers with the candidate alone (no child ids in a parent): its application is read back.
-    async for items in client.pages(
-        api, "/v3/applications", options["page_size"], candidate_ids=candidate_id
-    ):
+    async for items in client.pages(api, "/v3/applications", page_size, candidate_ids=candidate_id):
         for item in items:
             if isinstance(item, dict) and gid(item.get("job_id")) == job_id and gid(item.get("id")):
                 return str(gid(item["id"]))

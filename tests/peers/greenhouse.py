@@ -39,8 +39,12 @@ APPCAST_SOURCE_ID = 16
 FIRST_JOB_ID = 127_000
 FIRST_POST_ID = 4_004_000
 TITLES = ("Vault Designer", "Registered Nurse", "Data Analyst", "Warehouse Operative", "Product Designer")
-LOCATIONS = ("Portland, OR", "New York, NY, United States", "Remote - US", "London", "Hybrid - Berlin")
-OFFICES = ("Portland, OR, US", "New York, NY, US", "United States", "London, GB", "Berlin, DE")
+LOCATIONS = ("San Francisco, CA", "New York, NY, United States", "Remote - US", "London", "Hybrid - Berlin")
+#: Office locations as the job board writes them ("New York, NY, United States" in its docs).
+OFFICES = ("San Francisco, CA, United States", "New York, NY, United States", "United States",
+           "London, United Kingdom", "Berlin, Germany")  # fmt: skip
+#: The board's prospect post: "Prospect posts include a null value for internal_job_id" (no job behind it).
+PROSPECT_POST_ID = FIRST_POST_ID + 9_001
 DEPARTMENTS = ("Engineering", "Clinical", "Operations")
 #: Every job's interview plan, as Greenhouse's default template names it.
 STAGE_NAMES = ("Application Review", "Preliminary Phone Screen", "Phone Interview", "Face to Face",
@@ -54,6 +58,13 @@ def sample(name: str) -> dict[str, Any]:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def prospect_post(board: str = BOARD) -> dict[str, Any]:
+    """The board's prospect post: a general "get in touch" form, advertising no job."""
+    post = job_post(0, board, post_id=PROSPECT_POST_ID, location="Anywhere")
+    post.update(internal_job_id=None, title="Future Opportunities", requisition_id=None, metadata=None)
+    return post
 
 
 def job_post(
@@ -85,8 +96,9 @@ def job_post(
 
 
 class FakeGreenhouse(sdk.FakePeer):
-    """One account: a board with ``jobs`` published jobs (job 0 has a second post, in London), Harvest
-    credentials, the Appcast source (id 16), applications, and what Apply created (:meth:`created_ids`)."""
+    """One account: a board with ``jobs`` published jobs (job 0 has a second post, in London) and a
+    prospect post, Harvest credentials, the Appcast source (id 16), applications, and what Apply created
+    (:meth:`created_ids`)."""
 
     def __init__(self, board: str = BOARD, jobs: int = 12, webhook_secret: str = WEBHOOK_SECRET) -> None:
         super().__init__()
@@ -94,6 +106,7 @@ class FakeGreenhouse(sdk.FakePeer):
         self.webhook_secret = webhook_secret
         self.posts: list[dict[str, Any]] = [job_post(n, board) for n in range(jobs)]
         self.posts.append(job_post(0, board, post_id=FIRST_POST_ID + 9_000, location="London"))
+        self.posts.insert(2, prospect_post(board))
         self.stages = [
             {**sample("harvest_job_interview_stage"), "id": 767_000 + 10 * n + k, "job_id": FIRST_JOB_ID + n,
              "name": name, "sort_order": k}
@@ -123,7 +136,7 @@ class FakeGreenhouse(sdk.FakePeer):
     @property
     def job_ids(self) -> set[str]:
         """The Greenhouse job ids the board publishes: what a full fetch must return."""
-        return {str(post["internal_job_id"]) for post in self.posts}
+        return {str(post["internal_job_id"]) for post in self.posts if post["internal_job_id"] is not None}
 
     def unpublish(self, job_id: str) -> None:
         """Take every post of a job off the board (the job closed, or its posts were unpublished)."""

@@ -24,6 +24,7 @@ from tests.peers.greenhouse import (
     CLIENT_ID,
     CLIENT_SECRET,
     FIRST_JOB_ID,
+    PROSPECT_POST_ID,
     USER_ID,
     WEBHOOK_SECRET,
     FakeGreenhouse,
@@ -146,6 +147,12 @@ class TestGreenhouse(AdapterContract):
             "US",
         )
         assert (jobs[job_id(1)].employment_type, jobs[job_id(1)].salary_text) == (None, None)
+        san_francisco = jobs[job_id(0)]
+        assert (san_francisco.city, san_francisco.region, san_francisco.country) == (
+            "San Francisco",
+            "CA",
+            "US",
+        )
 
     async def test_a_job_with_two_posts_is_one_job_from_its_first_post(
         self, adapter: AdapterUnderTest
@@ -154,6 +161,39 @@ class TestGreenhouse(AdapterContract):
         first = [job for job in page.jobs if job.ats_id == job_id(0)]
         assert [job.hosted_url for job in first] == ["https://boards.greenhouse.io/acme/jobs/4004000"]
         assert len(page.jobs) == JOBS
+
+    async def test_a_prospect_post_advertises_no_job_and_is_left_out(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        # "Prospect posts include a null value for internal_job_id": the rest of the board still syncs.
+        assert [post["id"] for post in fake.posts if post["internal_job_id"] is None] == [PROSPECT_POST_ID]
+        [page] = await adapter.fetch_pages()
+        assert {job.ats_id for job in page.jobs} == fake.job_ids
+        assert len(page.jobs) == JOBS
+        assert not [job for job in page.jobs if str(PROSPECT_POST_ID) in (job.hosted_url or "")]
+
+    @pytest.mark.parametrize(
+        ("offices", "country"),
+        [
+            (["New York, NY, United States"], "US"),  # the job board's documented form
+            (["Toronto, ON, Canada"], "CA"),
+            (["San Francisco, CA"], None),  # CA is California, not Canada
+            (["Indianapolis, IN"], None),  # IN is Indiana, not India
+            (["New York, NY"], None),  # the webhooks' documented form
+            (["Berlin, DE"], None),  # two parts: a two-letter last part is a region
+            (["London, United Kingdom"], "GB"),  # a country's name written out
+            (["Germany"], "DE"),
+            (["London"], None),
+            (["New York, NY", "Toronto, ON, Canada"], "CA"),  # the first office that names a country
+        ],
+    )
+    async def test_the_country_comes_only_from_an_office_location_that_names_one(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse, offices: list[str], country: str | None
+    ) -> None:
+        fake.posts[0]["offices"] = [{"id": 8_300 + n, "name": "Office", "location": location}
+                                    for n, location in enumerate(offices)]  # fmt: skip
+        [page] = await adapter.fetch_pages()
+        assert next(job for job in page.jobs if job.ats_id == job_id(0)).country == country
 
     async def test_an_unpublished_job_leaves_the_snapshot(
         self, adapter: AdapterUnderTest, fake: FakeGreenhouse
@@ -168,7 +208,9 @@ class TestGreenhouse(AdapterContract):
         [
             ({"board": "renamed"}, "Greenhouse board 'acme' does not exist (HTTP 404)"),
             ({"server_errors": 10}, "Greenhouse board 'acme' answered HTTP 503 (after 4 attempts)"),
-            ({"post": {"internal_job_id": None}}, "job post 4004000 has no internal_job_id"),
+            # A post without the field is not a prospect post (whose internal_job_id is null): it fails.
+            ({"drop": "internal_job_id"}, "job post 4004000 has no internal_job_id"),
+            ({"post": {"title": None}}, "job post 4004000 has no internal_job_id or no title"),
             ({"post": {"updated_at": "2026-02-01T10:00:00"}}, "updated_at"),
         ],
     )
@@ -178,6 +220,7 @@ class TestGreenhouse(AdapterContract):
         fake.board = change.get("board", fake.board)
         fake.faults.server_errors = change.get("server_errors", 0)
         fake.posts[0].update(change.get("post", {}))
+        fake.posts[0].pop(change.get("drop", ""), None)
         with pytest.raises(sdk.AdapterUnavailable, match=message.replace("(", r"\(").replace(")", r"\)")):
             await adapter.fetch_pages()
 
@@ -393,6 +436,24 @@ class TestGreenhouse(AdapterContract):
         await adapter.call("appcast_hub_list_stages", http=adapter.http)
         assert len(fake.tokens) == 2, "the refused token was dropped and a new one asked for"
 
+    async def test_a_token_harvest_refuses_on_apply_is_dropped_too(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        await adapter.recent(datetime.now(UTC))  # a token, cached
+        fake.faults.unauthorized = 1  # Harvest no longer takes it: POST /v3/candidates answers 401
+        with pytest.raises(sdk.AdapterAuthError):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        assert fake.created_ids() == [], "refused: nothing was created"
+        await adapter.apply(ApplicationSample(sample_job(job_id(1)), APPLICANT, fake.created_ids))
+        assert len(fake.tokens) == 2, "the token refused on the candidate was dropped"
+        fake.attachment_status = 401  # POST /v3/attachments answers 401 once the candidate exists
+        with_resume = dataclasses.replace(APPLICANT, resume_url="https://cv.example/ada.pdf")
+        with pytest.raises(sdk.OutcomeUnknown, match="was created without its resume"):
+            await adapter.apply(ApplicationSample(sample_job(job_id(1)), with_resume, fake.created_ids))
+        fake.attachment_status = None
+        await adapter.recent(datetime.now(UTC))
+        assert len(fake.tokens) == 3, "the token refused on the attachment was dropped"
+
     async def test_a_429_waits_for_retry_after_then_gives_up_saying_how_long(
         self, adapter: AdapterUnderTest, fake: FakeGreenhouse
     ) -> None:
@@ -475,8 +536,11 @@ async def test_a_greenhouse_account_syncs_feeds_and_reports_hires(database_url: 
             hired_at = datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC)
             body = greenhouse.hire(job_id(3), email="Ada@Example.com", at=hired_at)
             assert (await hub.post_webhook(greenhouse.signed(body, secret="not-the-secret")))[0] == 401
+            # Greenhouse counts only a 200 as delivered (else it retries; a ping's failure disables the hook).
+            ping = greenhouse.signed(sample("ping"))
+            assert await hub.post_webhook(ping) == (200, {"status": "stored"})
             hire = greenhouse.signed(body)
-            assert await hub.post_webhook(hire) == (202, {"status": "stored"})
+            assert await hub.post_webhook(hire) == (200, {"status": "stored"})
             assert await hub.post_webhook(hire) == (200, {"status": "already seen"})
 
             [received] = await appcast.wait_for_events(1)
