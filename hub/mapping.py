@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 import pycountry
 
-from hub.errors import AdapterUnavailable, ShapeError
+from hub.errors import AdapterUnavailable, ShapeError, WebhookMalformed
+from hub.normalised import Event
 
 T = TypeVar("T")
 
@@ -72,3 +73,15 @@ def mapped(items: Iterable[Any], mapper: Callable[[Any], T], *, peer: str) -> li
         return [mapper(item) for item in items]
     except ValueError as error:
         raise AdapterUnavailable(f"{peer} answered something it does not document: {error}") from None
+
+
+def webhook_events(build: Callable[[], Event | None]) -> list[Event]:
+    """The events of a signed webhook, for ``parse_webhook``: ``build()`` is the adapter's mapping of it,
+    an event or None (a webhook the hub does not use). A body that is not what the ATS sends (``build``
+    raises ``ValueError``, ShapeError included) is :class:`~hub.errors.WebhookMalformed` naming why, so
+    the hub keeps the webhook, marked failed, for an operator."""
+    try:
+        event = build()
+    except ValueError as error:
+        raise WebhookMalformed(str(error)) from None
+    return [event] if event is not None else []

@@ -59,7 +59,7 @@ from hub.http import (
     retry_after,
     unlimited,
 )
-from hub.mapping import country_code, iso_time, mapped, text
+from hub.mapping import country_code, iso_time, mapped, text, webhook_events
 from hub.normalised import (
     EVENT_KINDS,
     FUNNEL_EVENTS,
@@ -153,6 +153,7 @@ __all__ = [
     "signature_matches",
     "text",
     "unlimited",
+    "webhook_events",
     "xml_safe",
     *sorted(_TESTING),
 ]

@@ -58,7 +58,7 @@ BREAKS = [
     Break(
         "parse_returns_nothing",
         "plugin.py",
-        "return [event] if event is not None else []",
+        "return sdk.webhook_events(lambda: event_from_webhook(body, stages))",
         "return []",
         ("signed_webhooks_have_unique_identities_and_valid_events",),
     ),

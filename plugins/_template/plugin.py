@@ -78,11 +78,7 @@ async def appcast_hub_parse_webhook(
     stages = {}
     if body.get("type") == "candidate.stage_changed":
         stages = {stage.id: stage for stage in await appcast_hub_list_stages(options, http)}
-    try:
-        event = event_from_webhook(body, stages)
-    except ValueError as error:
-        raise sdk.WebhookMalformed(str(error)) from None
-    return [event] if event is not None else []
+    return sdk.webhook_events(lambda: event_from_webhook(body, stages))
 
 
 @sdk.hookimpl

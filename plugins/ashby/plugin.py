@@ -159,11 +159,7 @@ def appcast_hub_verify_webhook(options: Mapping[str, Any], request: sdk.WebhookR
 @sdk.hookimpl
 def appcast_hub_parse_webhook(request: sdk.WebhookRequest) -> Sequence[sdk.Event]:
     # Ashby signs the whole body and sends the application in full: trusted as it is, nothing to fetch.
-    try:
-        event = event_from_webhook(request.json_object())
-    except ValueError as error:
-        raise sdk.WebhookMalformed(str(error)) from None
-    return [event] if event is not None else []
+    return sdk.webhook_events(lambda: event_from_webhook(request.json_object()))
 
 
 @sdk.hookimpl

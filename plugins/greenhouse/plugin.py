@@ -124,11 +124,7 @@ def appcast_hub_verify_webhook(options: Mapping[str, Any], request: sdk.WebhookR
 @sdk.hookimpl
 def appcast_hub_parse_webhook(request: sdk.WebhookRequest) -> Sequence[sdk.Event]:
     # The body is signed whole, so it is trusted as it is: nothing to confirm in Harvest.
-    try:
-        event = event_from_webhook(request.json_object(), request.received_at)
-    except ValueError as error:
-        raise sdk.WebhookMalformed(str(error)) from None
-    return [event] if event is not None else []
+    return sdk.webhook_events(lambda: event_from_webhook(request.json_object(), request.received_at))
 
 
 @sdk.hookimpl
