@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hub.audit import AuditEntryJson
 from hub.config import SLACK_USER_ID
 from hub.events import StoreResult
 from hub.held import HeldClose
@@ -658,18 +659,6 @@ def stats(title: str, totals: list[StatsLine], top: dict[str, list[StatsLine]]) 
     return message(title, blocks)
 
 
-@dataclass(frozen=True, slots=True)
-class AuditLine:
-    at: datetime
-    actor: str
-    source: str
-    action: str
-    account: str | None
-    target: str | None
-    before: Any
-    after: Any
-
-
 def _change(before: Any, after: Any) -> str:
     if isinstance(before, dict) and isinstance(after, dict):
         keys = list(dict.fromkeys([*before, *after]))
@@ -679,17 +668,17 @@ def _change(before: Any, after: Any) -> str:
     return f"{json.dumps(before)} → {json.dumps(after)}"
 
 
-def audit(lines: list[AuditLine]) -> Message:
+def audit(lines: list[AuditEntryJson]) -> Message:
     """The newest changes: when, who (and from where), what, before → after."""
     if not lines:
         return note("Nothing has been changed yet.")
     rows = []
     for line in lines:
-        where = f" {escape(line.account)}" if line.account else ""
-        target = f" {code(line.target[:100])}" if line.target else ""
+        where = f" {escape(line['account'])}" if line["account"] else ""
+        target = f" {code(line['target'][:100])}" if line["target"] else ""
         rows.append(
-            f"• {when(line.at)} · {user(line.actor)} via {escape(line.source)} · *{escape(line.action)}*"
-            f"{where}{target} · {escape(_change(line.before, line.after))}"
+            f"• {when(line['at'])} · {user(line['actor'])} via {escape(line['source'])} · "
+            f"*{escape(line['action'])}*{where}{target} · {escape(_change(line['before'], line['after']))}"
         )
     blocks = [section(f"*Last {len(lines)} changes*, newest first"), *sections(rows)]
     return message(f"Last {len(lines)} changes", blocks)

@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from hub import held, models
 from hub.accounts import LiveAccount, UnknownAccount, get_account, set_integration
-from hub.audit import recent_entries
+from hub.audit import entry_json, recent_entries
 from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
 from hub.jobs import list_jobs, switch_jobs
@@ -318,12 +318,7 @@ class CommandRunner:
         return Reply(blocks.feed_preview(status, lines, preview_size=FEED_PREVIEW))
 
     async def _audit(self, command: Audit, user: str) -> Reply:
-        entries = await recent_entries(command.limit)
-        lines = [
-            blocks.AuditLine(e.at, e.actor, e.source, e.action, e.account_name, e.target, e.before, e.after)
-            for e in entries
-        ]
-        return Reply(blocks.audit(lines))
+        return Reply(blocks.audit([entry_json(entry) for entry in await recent_entries(command.limit)]))
 
     # --- changing -------------------------------------------------------------------------------------
 
