@@ -115,6 +115,8 @@ def event_from_webhook(body: dict[str, Any], stages: Mapping[str, sdk.Stage]) ->
         raise ValueError("no data.id")
     candidate_id = candidate["id"]
     if event_type == const.EVENT_CREATED:
+        if candidate.get("sourced") is True:
+            return None  # a recruiter sourced the candidate: nobody applied
         created = sdk.iso_time(candidate.get("created_at"), "data.created_at")
         return _event("application_created", candidate, created, event_type, f"application:{candidate_id}")
     fired = sdk.iso_time(body.get("fired_at"), "fired_at")
@@ -136,8 +138,9 @@ def event_from_webhook(body: dict[str, Any], stages: Mapping[str, sdk.Stage]) ->
         )
     if stage is None:
         raise ValueError("no data.stage")
-    key = f"stage:{candidate_id}:{stage.id}:{fired.isoformat()}"
-    return _event("stage_changed", candidate, fired, event_type, key, stage)
+    # The body is the candidate at request time, not at ``fired_at``: two quick moves both report the
+    # later stage, so a stage change is keyed by the stage alone (not by when it fired).
+    return _event("stage_changed", candidate, fired, event_type, f"stage:{candidate_id}:{stage.id}", stage)
 
 
 def _answer(job_id: str, question: dict[str, Any], answer: Any) -> dict[str, Any]:

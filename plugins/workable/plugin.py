@@ -121,11 +121,7 @@ async def appcast_hub_parse_webhook(
     stages: dict[str, sdk.Stage] = {}
     if body.get("event_type") == const.EVENT_MOVED:
         stages = {stage.name.lower(): stage for stage in await appcast_hub_list_stages(options, http)}
-    try:
-        event = event_from_webhook(body, stages)
-    except ValueError as error:
-        raise sdk.WebhookMalformed(str(error)) from None
-    return [event] if event is not None else []
+    return sdk.webhook_events(lambda: event_from_webhook(body, stages))
 
 
 @sdk.hookimpl
@@ -158,5 +154,8 @@ async def appcast_hub_create_application(
     answer = await account_api.post(f"{path}/candidates", body, refusals=True)
     created = answer.get("candidate") if isinstance(answer, dict) else None
     if not isinstance(created, dict) or not isinstance(created.get("id"), str) or not created["id"]:
-        raise sdk.AdapterUnavailable(f"{const.PEER} accepted the application without naming it: it may exist")
+        # Workable accepted it (2xx): the candidate exists, so it must never be sent again.
+        raise sdk.OutcomeUnknown(
+            f"{const.PEER} accepted job {job.ats_id}'s application without naming the candidate: it exists"
+        )
     return sdk.ApplicationResult(created["id"], created["id"])

@@ -78,6 +78,8 @@ class FakeWorkable(FakePeer):
         self._ids = itertools.count(100)
         #: Answer ``paging.next`` on another host (a compromised or misconfigured answer).
         self.foreign_next = False
+        #: Create the candidate, then answer 201 without naming it (a truncated or changed answer).
+        self.nameless_answer = False
         root = "/spi/v3"
         self.app.router.add_get(f"{root}/jobs", self._list_jobs)
         self.app.router.add_get(f"{root}/stages", self._stages)
@@ -107,14 +109,16 @@ class FakeWorkable(FakePeer):
         job = next(job for job in self.jobs if job["shortcode"] == shortcode)
         job.update(fields, updated_at=_iso(datetime.now(UTC)))
 
-    def add_candidate(self, shortcode: str, email: str = "ada@example.com", domain: str = "Appcast") -> str:
-        """A candidate who applied to ``shortcode``; returns its id."""
+    def add_candidate(
+        self, shortcode: str, email: str = "ada@example.com", domain: str = "Appcast", sourced: bool = False
+    ) -> str:
+        """A candidate who applied to ``shortcode`` (or a recruiter ``sourced``); returns its id."""
         candidate_id = f"c{next(self._ids)}"
         now = _iso(datetime.now(UTC))
         candidate = sample("candidate")
         job = next(job for job in self.jobs if job["shortcode"] == shortcode)
         candidate.update(id=candidate_id, email=email, domain=domain, created_at=now, updated_at=now,
-                         job={"shortcode": shortcode, "title": job["title"]})  # fmt: skip
+                         sourced=sourced, job={"shortcode": shortcode, "title": job["title"]})  # fmt: skip
         self.candidates[candidate_id] = candidate
         return candidate_id
 
@@ -124,9 +128,13 @@ class FakeWorkable(FakePeer):
         return {"id": candidate_id, "resource_type": "candidate", "event_type": event_type,
                 "fired_at": data["updated_at"], "data": data}  # fmt: skip
 
-    def move(self, candidate_id: str, stage: str, **fields: Any) -> dict[str, Any]:
-        """Move a candidate into the stage named ``stage``; returns the ``candidate_moved`` body."""
-        now = _iso(datetime.now(UTC))
+    def as_sent(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` as Workable posts it: its ``fired_at``, but the candidate as at request time (now)."""
+        return {**body, "data": copy.deepcopy(self.candidates[body["data"]["id"]])}
+
+    def move(self, candidate_id: str, stage: str, at: datetime | None = None, **fields: Any) -> dict:
+        """Move a candidate into ``stage`` (its name) now, or ``at``; returns the ``candidate_moved`` body."""
+        now = _iso(at or datetime.now(UTC))
         self.candidates[candidate_id].update(fields, stage=stage, updated_at=now)
         if stage == "Hired":
             self.candidates[candidate_id]["hired_at"] = now
@@ -223,4 +231,6 @@ class FakeWorkable(FakePeer):
                          phone=given.get("phone"), answers=given.get("answers") or [])  # fmt: skip
         answer = sample("candidate_created_response")
         answer["candidate"] = {k: v for k, v in candidate.items() if k not in ("created_by_api", "answers")}
+        if self.nameless_answer:
+            del answer["candidate"]["id"]
         return web.json_response(answer, status=201)

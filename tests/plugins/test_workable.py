@@ -88,6 +88,12 @@ class TestWorkable(AdapterContract):
         """The job's form asks for a file, which Appcast Apply cannot give."""
         return ApplicationSample(sample_job(UPLOAD_JOB), APPLICANT, fake.created_ids)
 
+    @pytest.fixture
+    def contract_unconfirmed_application(self, fake: FakeWorkable) -> ApplicationSample:
+        """Workable creates the candidate but answers 201 without its id."""
+        fake.nameless_answer = True
+        return ApplicationSample(sample_job("ACME002"), APPLICANT, fake.created_ids)
+
     # --- jobs ---------------------------------------------------------------------------------------
 
     async def test_every_job_field_is_mapped(self, adapter: AdapterUnderTest) -> None:
@@ -215,6 +221,34 @@ class TestWorkable(AdapterContract):
             f"archived:{candidate_id}:2026-03-02T10:00:00+00:00",
         )
 
+    async def test_two_quick_moves_are_one_stage_change_of_the_stage_reported(
+        self, adapter: AdapterUnderTest, fake: FakeWorkable
+    ) -> None:
+        # Workable posts the candidate as at request time: after two quick moves, both webhooks (two
+        # fired_at) report the later stage. It is one stage change, not two.
+        candidate_id = fake.add_candidate("ACME002")
+        start = datetime.now(UTC)
+        interview = fake.move(candidate_id, "Interview", at=start)
+        offer = fake.move(candidate_id, "Offer", at=start + timedelta(seconds=1))
+        late, on_time = fake.as_sent(interview), fake.as_sent(offer)
+        assert late["fired_at"] != on_time["fired_at"]
+        events = [*await adapter.parse(signed(late)), *await adapter.parse(signed(on_time))]
+        assert [(event.kind, event.to_stage_id) for event in events] == [("stage_changed", "offer")] * 2
+        assert {event.dedupe_key for event in events} == {f"stage:{candidate_id}:offer"}
+        # A hire is keyed by the candidate alone, whichever webhook (or the reconciliation) reports it.
+        (hire,) = await adapter.parse(signed(fake.move(candidate_id, "Hired")))
+        (again,) = await adapter.recent(start - timedelta(minutes=1))
+        assert hire.dedupe_key == again.dedupe_key == f"hired:{candidate_id}"
+
+    async def test_a_candidate_a_recruiter_sourced_is_no_application(
+        self, adapter: AdapterUnderTest, fake: FakeWorkable
+    ) -> None:
+        sourced = fake.webhook(fake.add_candidate("ACME002", sourced=True), "candidate_created")
+        assert sourced["data"]["sourced"] is True
+        assert await adapter.parse(signed(sourced)) == [], "nobody applied: Appcast is told nothing"
+        applied = fake.webhook(fake.add_candidate("ACME002"), "candidate_created")
+        assert [event.kind for event in await adapter.parse(signed(applied))] == ["application_created"]
+
     async def test_other_webhooks_are_accepted_and_ignored(self, adapter: AdapterUnderTest) -> None:
         for body in (
             {"event_type": "candidate_deleted", "data": {"id": "c1"}},
@@ -317,6 +351,16 @@ class TestWorkable(AdapterContract):
     async def test_workable_refusing_is_a_422_naming_its_reason(self, adapter: AdapterUnderTest) -> None:
         with pytest.raises(sdk.ApplicationRefused, match="not accepting applications"):
             await adapter.apply(ApplicationSample(sample_job("ACME000"), APPLICANT, list))
+
+    async def test_a_candidate_created_without_workable_naming_it_is_an_unknown_outcome(
+        self, adapter: AdapterUnderTest, fake: FakeWorkable
+    ) -> None:
+        # Workable answered 201: the candidate exists. AdapterUnavailable would let Appcast retry (a
+        # second candidate); the outcome is unknown and must not be resent.
+        fake.nameless_answer = True
+        with pytest.raises(sdk.OutcomeUnknown, match="ACME002's application without naming the candidate"):
+            await adapter.apply(ApplicationSample(sample_job("ACME002"), APPLICANT, fake.created_ids))
+        assert len(fake.created_ids()) == 1
 
     # --- options ------------------------------------------------------------------------------------
 

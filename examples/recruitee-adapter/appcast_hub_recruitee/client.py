@@ -35,13 +35,19 @@ def candidates(api: sdk.Api, page_size: int) -> AsyncIterator[list[Any]]:
     """Every candidate, ``limit``/``offset`` at a time, until a page comes back empty.
 
     An empty page, not a short one, ends the list: a server that caps ``limit`` silently would
-    otherwise pass its first page off as the whole.
+    otherwise pass its first page off as the whole. The offset only grows, so ``follow_pages`` never
+    sees it twice: the cursor carries the page's candidate ids too, and a page of the same candidates
+    as the one before (a server ignoring ``offset``) fails the list instead of paging forever.
     """
 
-    async def page(offset: int | None) -> tuple[list[Any], int | None]:
-        body = await api.get("/candidates", {"limit": str(page_size), "offset": str(offset or 0)})
+    async def page(cursor: tuple[int, tuple[str, ...]] | None) -> tuple[list[Any], Any]:
+        offset, before = cursor or (0, ())
+        body = await api.get("/candidates", {"limit": str(page_size), "offset": str(offset)})
         items = listed(body, "/candidates", "candidates")
-        return items, (offset or 0) + len(items) if items else None
+        ids = tuple(str(item.get("id") if isinstance(item, dict) else item) for item in items)
+        if items and ids == before:
+            raise sdk.AdapterUnavailable(f"{const.PEER} answered offset {offset} with the page before it")
+        return items, (offset + len(items), ids) if items else None
 
     return sdk.follow_pages(page, peer=const.PEER)
 

@@ -54,17 +54,16 @@ def _event(kind: Any, candidate: Any, offer_id: Any, moment: datetime, ats_event
            stage: sdk.Stage | None = None) -> sdk.Event:  # fmt: skip
     if not isinstance(candidate, dict) or not candidate.get("id") or not offer_id:
         raise ValueError("no candidate id or offer id")
-    application, emails = f"{candidate['id']}:{offer_id}", candidate.get("emails")
-    sources = candidate.get("sources")
+    application = f"{candidate['id']}:{offer_id}"
+    emails, sources = candidate.get("emails"), candidate.get("sources")
     # A hire or an application happens once; a move or a disqualification once per stage and time.
     once = kind in ("hired", "application_created")
     key = f"{kind}:{application}" + ("" if once else f":{stage and stage.id}:{moment.isoformat()}")
-    moved = stage if kind == "stage_changed" else None
     return sdk.Event(
         kind=kind, dedupe_key=key, occurred_at=moment, ats_job_id=str(offer_id), ats_event=ats_event,
         ats_application_id=application, ats_candidate_id=str(candidate["id"]),
         to_stage_id=stage and stage.id, stage_name=stage and stage.name,
-        suggested_funnel_event=moved and moved.suggested_funnel_event,
+        suggested_funnel_event=stage.suggested_funnel_event if stage and kind == "stage_changed" else None,
         # ``sources`` holds the names a candidate was given (Apply gives Appcast); ``source`` how it came.
         source=sdk.text(sources[0] if isinstance(sources, list) and sources else candidate.get("source")),
         candidate_hash=sdk.candidate_hash(emails[0] if isinstance(emails, list) and emails else None),

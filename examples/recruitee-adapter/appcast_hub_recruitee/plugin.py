@@ -21,9 +21,8 @@ def _check_options(options: Mapping[str, Any]) -> list[tuple[str, str]]:
         raise sdk.ConfigError("the company's id or subdomain, without slashes", key="company_id")
     if not options["hire_categories"]:
         raise sdk.ConfigError("at least one, or no stage is ever a hire", key="hire_categories")
-    if not options["webhook_secret"]:
-        return [("webhook_secret", "not set: webhooks are refused; hires arrive by reconciliation only")]
-    return []
+    unset = [("webhook_secret", "not set: webhooks are refused; hires arrive by reconciliation only")]
+    return [] if options["webhook_secret"] else unset
 
 
 @sdk.hookimpl
@@ -61,11 +60,10 @@ async def appcast_hub_fetch_jobs(
 @sdk.hookimpl
 async def appcast_hub_list_stages(options: Mapping[str, Any], http: aiohttp.ClientSession) -> list[sdk.Stage]:
     # Stages belong to pipeline templates, which only a single offer's answer embeds: one read per template.
-    account_api, stages = api(http, options), {}
-    offers = listed(await account_api.get("/offers"), "/offers", "offers")
+    ats, stages = api(http, options), {}
+    offers = listed(await ats.get("/offers"), "/offers", "offers")
     for offer_id in {item.get("pipeline_template_id"): item.get("id") for item in offers}.values():
-        answer = await offer(account_api, offer_id)
-        template = listed(answer, f"/offers/{offer_id}", "pipeline_template", dict)
+        template = listed(await offer(ats, offer_id), f"/offers/{offer_id}", "pipeline_template", dict)
         pipeline = sdk.text(template.get("title")) or str(template.get("id"))
         for item in listed(template, f"/offers/{offer_id}", "stages"):
             stage = mapping.stage_from_item(item, pipeline)
@@ -99,10 +97,8 @@ async def appcast_hub_fetch_recent_events(
 ) -> list[sdk.Event]:
     hires: list[sdk.Event] = []
     async for items in candidates(api(http, options), options["page_size"]):
-        for hired in sdk.mapped(
-            items, lambda item: mapping.hires_from_candidate(item, since), peer=const.PEER
-        ):
-            hires += hired
+        placed = sdk.mapped(items, lambda item: mapping.hires_from_candidate(item, since), peer=const.PEER)
+        hires += [hire for hired in placed for hire in hired]
     return hires
 
 
@@ -114,7 +110,10 @@ async def appcast_hub_create_application(
     # The offer's form is checked first: an application it cannot take is refused before anything exists.
     body = mapping.application_body(await offer(account_api, job.ats_id), application)
     answer = await account_api.post("/candidates", body, refusals=True)
-    candidate = listed(answer, "/candidates", "candidate", dict)
-    if not any(str(p.get("offer_id")) == job.ats_id for p in candidate.get("placements") or ()):
-        raise sdk.AdapterUnavailable(f"{const.PEER} did not say the candidate is on the offer: it may be")
-    return sdk.ApplicationResult(f"{candidate['id']}:{job.ats_id}", str(candidate["id"]))
+    # Recruitee took the POST: a candidate exists, so whatever its answer lacks, it is never sent again.
+    made = answer.get("candidate") if isinstance(answer, dict) else None
+    made = made if isinstance(made, dict) and made.get("id") else {"id": "(no id)"}
+    placements = made["placements"] if isinstance(made.get("placements"), list) else ()
+    if not any(isinstance(p, dict) and str(p.get("offer_id")) == job.ats_id for p in placements):
+        raise sdk.OutcomeUnknown(f"{const.PEER} made candidate {made['id']}, not shown on offer {job.ats_id}")
+    return sdk.ApplicationResult(f"{made['id']}:{job.ats_id}", str(made["id"]))

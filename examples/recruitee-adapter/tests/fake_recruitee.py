@@ -72,6 +72,10 @@ class FakeRecruitee(sdk.FakePeer):
         #: Ids of the candidates created through ``POST /candidates``, as ``{candidate}:{offer}``.
         self.created: list[str] = []
         self._ids = itertools.count(46_566_917)
+        #: Answer every ``GET /candidates`` with the first page, whatever its ``offset`` (a broken proxy).
+        self.ignore_offset = False
+        #: Create the candidate, then answer 201 without its placements (or, "bare", without the candidate).
+        self.unplaced_answer: str | None = None
         root = f"/c/{COMPANY}"
         self.app.router.add_get(f"{root}/offers", self._list_offers)
         self.app.router.add_get(f"{root}/offers/{{offer}}", self._get_offer)
@@ -173,6 +177,7 @@ class FakeRecruitee(sdk.FakePeer):
 
     async def _list_candidates(self, request: web.Request) -> web.Response:
         limit, offset = int(request.query.get("limit", "10000")), int(request.query.get("offset", "0"))
+        offset = 0 if self.ignore_offset else offset
         page = self.candidates[offset : offset + limit]
         return self._refused(request) or web.json_response(
             {"candidates": page, "generated_at": iso(datetime.now(UTC))}
@@ -195,4 +200,8 @@ class FakeRecruitee(sdk.FakePeer):
                          "stage_id": 8080459, "hired_at": None}  # fmt: skip
             candidate["placements"].append(placement)
             self.created.append(f"{candidate['id']}:{offer['id']}")
+        if self.unplaced_answer == "bare":
+            return web.json_response({"references": []}, status=201)
+        if self.unplaced_answer:
+            candidate = {**candidate, "placements": []}
         return web.json_response({"candidate": candidate, "references": []}, status=201)

@@ -6,6 +6,7 @@ It uses only what an adapter outside the hub has: pytest, the SDK and its kit, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,12 @@ class RecruiteeContract(sdk.AdapterContract):
     def contract_unfillable_application(self, fake: FakeRecruitee) -> sdk.ApplicationSample:
         """The offer's form requires a photo, which Appcast Apply cannot give."""
         return sdk.ApplicationSample(sample_job(PHOTO_OFFER), APPLICANT, lambda: fake.created)
+
+    @pytest.fixture
+    def contract_unconfirmed_application(self, fake: FakeRecruitee) -> sdk.ApplicationSample:
+        """Recruitee creates the candidate but answers without placing it on the offer."""
+        fake.unplaced_answer = "placements"
+        return sdk.ApplicationSample(sample_job(OFFER), APPLICANT, lambda: fake.created)
 
 
 class TestRecruitee(RecruiteeContract):
@@ -270,6 +277,33 @@ class TestRecruitee(RecruiteeContract):
         pages = [r for r in fake.faults.requests if r.startswith(f"GET /c/{COMPANY}/candidates")]
         assert len(pages) == 4, "6 candidates, 2 a page, then the empty page that ends the list"
         assert len(await adapter.recent(now - timedelta(days=4))) == 2
+
+    async def test_reconciliation_stops_when_recruitee_ignores_the_offset(
+        self, adapter: sdk.AdapterUnderTest, fake: FakeRecruitee
+    ) -> None:
+        for _ in range(3):
+            fake.hire(OFFER)
+        fake.ignore_offset = True  # every page is the first: the offset cursor grows, the pages repeat
+        # (Without the check it would page forever, so a deadline bounds the test.)
+        repeated = r"^Recruitee answered offset 2 with the page before it$"
+        with pytest.raises(sdk.AdapterUnavailable, match=repeated):
+            async with asyncio.timeout(10):
+                await adapter.recent(datetime.now(UTC) - timedelta(hours=1))
+        pages = [r for r in fake.faults.requests if r.startswith(f"GET /c/{COMPANY}/candidates")]
+        assert len(pages) == 2, "the second page repeating the first ends it"
+
+    @pytest.mark.parametrize("answer", ["placements", "bare"])
+    async def test_a_candidate_created_but_not_shown_on_the_offer_is_an_unknown_outcome(
+        self, adapter: sdk.AdapterUnderTest, fake: FakeRecruitee, answer: str
+    ) -> None:
+        # Recruitee took the POST (201): a candidate exists, so Appcast must not send it again, which
+        # AdapterUnavailable would let it do.
+        fake.unplaced_answer = answer
+        named = r"\(no id\)" if answer == "bare" else r"\d+"
+        unknown = rf"^Recruitee made candidate {named}, not shown on offer {OFFER}$"
+        with pytest.raises(sdk.OutcomeUnknown, match=unknown):
+            await adapter.apply(sdk.ApplicationSample(sample_job(OFFER), APPLICANT, lambda: fake.created))
+        assert len(fake.created) == 1
 
     async def test_the_application_is_sent_with_appcast_as_its_source(
         self, adapter: sdk.AdapterUnderTest, fake: FakeRecruitee
