@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import logging
 import os
@@ -87,6 +88,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _LOGGER.warning("config: %s", warning)
     host = args.host or config.server["host"]
     port = args.port or config.server["port"]
+    # The links the hub writes (feed URLs, pixels) follow where it really listens, unless public_url says.
+    config = dataclasses.replace(config, server={**config.server, "host": host, "port": port})
     # Bound before anything starts: a taken port is one line and exit 1, not a started and stopped hub.
     try:
         listening = socket.create_server(
@@ -319,13 +322,18 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
                     raise CommandFailed("give delivery ids, or 'dead' for every dead delivery")
                 ids = None if targets == ["dead"] else [int(t) for t in targets]
                 replayed = await replay(ids, actor=_actor(), source="cli")
-                missing = set(ids or ()) - set(replayed)
+                missing = sorted(set(ids or ()) - set(replayed))
+                listed = ", ".join(map(str, missing))
+                problem = f"not dead (or no such delivery): {listed}" if missing else None
                 if args.json:
-                    _json({"replayed": replayed})
+                    _json({"replayed": replayed, **({"error": problem} if problem else {})})
                     return EXIT_FAILED if missing else 0
-                print(f"replayed: {', '.join(map(str, replayed))}" if replayed else "nothing dead to replay")
-                if missing:
-                    print(f"not dead (or no such delivery): {', '.join(map(str, sorted(missing)))}")
+                if replayed:
+                    print(f"replayed: {', '.join(map(str, replayed))}")
+                elif ids is None:
+                    print("nothing dead to replay")
+                if problem:
+                    print(problem)
                 return EXIT_FAILED if missing else 0
             account_id = (await get_account(config, args.account)).row.id if args.account else None
             total, rows = await list_deliveries(account_id=account_id, state=args.state, limit=args.limit)
@@ -416,6 +424,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
                 if not plugins.implements(account.config.adapter, "appcast_hub_fetch_recent_events"):
                     problem = f"the {account.config.adapter} adapter cannot be polled for events"
                     results.append({"account": name, "error": problem})
+                    # Asked for by name, it is work that cannot be done; among all accounts, one to pass over.
+                    failed = failed or args.account is not None
                     if not args.json:
                         print(f"{name}: {problem}")
                     continue
@@ -496,7 +506,10 @@ def cmd_held(args: argparse.Namespace) -> int:
             resolve = held.confirm if args.action == "confirm" else held.keep
             jobs = await resolve(account, actor=_actor(), source="cli")
             if jobs is None:
-                print(f"{account.name}: nothing held", file=sys.stderr)
+                if args.json:
+                    _json({"error": f"account {account.name!r} has no held change"})
+                else:
+                    print(f"{account.name}: nothing held", file=sys.stderr)
                 return EXIT_FAILED
             if args.json:
                 _json({"closed" if args.action == "confirm" else "kept": jobs})
@@ -594,23 +607,29 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(func=cmd_sync)
 
     jobs = commands.add_parser("jobs", parents=[reporting], help="list jobs or switch them for Appcast")
-    jobs.add_argument("-a", "--account", help="account (needed when several are configured)")
+    account_help = "the account (needed when several are configured)"
+    jobs.add_argument("-a", "--account", help=account_help)
+    # -a is taken before and after the action too (`jobs -a X list`, `jobs list -a X`), as -c is.
+    choosing = argparse.ArgumentParser(add_help=False)
+    choosing.add_argument("-a", "--account", default=argparse.SUPPRESS, help=account_help)
     actions = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", parents=[reporting], help="list jobs, newest first")
+    listing = actions.add_parser("list", parents=[reporting, choosing], help="list jobs, newest first")
     listing.add_argument("words", nargs="*", help="words the title, city or id must contain")
     listing.add_argument("--status", choices=("open", "closed"))
     listing.add_argument("--flag", choices=("on", "off", "unset", "in-feed"))
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0)
     for action in ("enable", "disable"):
-        switch = actions.add_parser(action, parents=[reporting], help=f"{action} jobs for Appcast by ATS id")
+        switch = actions.add_parser(
+            action, parents=[reporting, choosing], help=f"{action} jobs for Appcast by ATS id"
+        )
         switch.add_argument("ids", nargs="+", metavar="ID")
     jobs.set_defaults(func=cmd_jobs)
 
     deliveries = commands.add_parser("deliveries", parents=[reporting], help="the outbox: list, replay dead")
+    deliveries.add_argument("-a", "--account", help="list only this account's")
     delivery_actions = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
-    delivery_list = delivery_actions.add_parser("list", parents=[reporting], help="newest first")
-    delivery_list.add_argument("-a", "--account")
+    delivery_list = delivery_actions.add_parser("list", parents=[reporting, choosing], help="newest first")
     delivery_list.add_argument("--state", choices=("pending", "delivered", "dead"))
     delivery_list.add_argument("--limit", type=int, default=50)
     delivery_retry = delivery_actions.add_parser("retry", parents=[reporting], help="replay dead deliveries")

@@ -122,14 +122,17 @@ class HubProcess:
 
 
 @contextlib.contextmanager
-def hub_process(config: Path, port: int, env: dict[str, str] | None = None) -> Iterator[HubProcess]:
-    """Run ``appcast-hub serve`` until the block ends; waits until /healthz answers."""
+def hub_process(
+    config: Path, port: int, env: dict[str, str] | None = None, serve_args: tuple[str, ...] = ()
+) -> Iterator[HubProcess]:
+    """Run ``appcast-hub serve`` (with ``serve_args``) until the block ends; waits until /healthz answers
+    on ``port``."""
     import urllib.request
 
     log = config.parent / f"hub-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            hub_command("serve", "-c", str(config)),
+            hub_command("serve", "-c", str(config), *serve_args),
             stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

@@ -127,3 +127,24 @@ async def test_status_and_a_held_close_from_the_command_line(tmp_path: Path) -> 
     assert nothing.returncode == 1
     assert "nothing held" in nothing.stderr
     assert json.loads(run(config, "held", "demo", "--json").stdout) == {"held": None}
+
+
+async def test_the_account_option_goes_before_or_after_the_action(config: Path) -> None:
+    for args in (("jobs", "-a", "demo", "list"), ("jobs", "list", "-a", "demo")):
+        listed = run(config, *args, "--limit", "1")
+        assert (listed.returncode, listed.stdout.splitlines()[-1]) == (0, "1 of 50 jobs"), listed.stderr
+    for args in (("deliveries", "-a", "demo", "list"), ("deliveries", "list", "-a", "demo")):
+        listed = run(config, *args, "--state", "dead")
+        assert (listed.returncode, listed.stdout.splitlines()[-1]) == (0, "2 of 2 deliveries"), listed.stderr
+
+
+async def test_what_cannot_be_done_says_so_once_and_in_json_too(config: Path) -> None:
+    retried = run(config, "deliveries", "retry", "2")
+    assert (retried.returncode, retried.stdout) == (1, "not dead (or no such delivery): 2\n")
+    retried = run(config, "deliveries", "retry", "2", "--json")
+    assert json.loads(retried.stdout) == {"replayed": [], "error": "not dead (or no such delivery): 2"}
+    held = run(config, "held", "demo", "confirm", "--json")
+    assert (held.returncode, json.loads(held.stdout)) == (1, {"error": "account 'demo' has no held change"})
+    named = run(config, "reconcile", "demo")
+    assert (named.returncode, named.stdout) == (1, "demo: the file adapter cannot be polled for events\n")
+    assert run(config, "reconcile").returncode == 0, "among all accounts, one that cannot be polled is passed"

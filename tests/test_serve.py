@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,19 @@ def test_an_unmigrated_database_is_refused_with_one_line(tmp_path: Path) -> None
     assert migrated.returncode == 0, migrated.stderr
     with hub_process(config, port):
         pass
+
+
+def test_the_links_the_hub_writes_follow_the_port_it_serves_on(tmp_path: Path) -> None:
+    configured, served = free_port(), free_port()
+    config = write_config(tmp_path, demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", configured))
+    snippet_url = f"http://127.0.0.1:{served}/pixels/demo/snippet"
+    with (
+        hub_process(config, served, serve_args=("--port", str(served))),
+        urllib.request.urlopen(snippet_url, timeout=5) as answer,
+    ):
+        snippet = answer.read().decode()
+    assert f"http://127.0.0.1:{served}/px/demo/" in snippet
+    assert f":{configured}/" not in snippet
 
 
 def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
