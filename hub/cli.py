@@ -121,40 +121,71 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate the config and print what would run, secrets hidden."""
     config, plugins = _load(args)
+    slack = config.slack
+    token = asyncio.run(_check_slack_token(slack)) if slack["enabled"] else None
+    accounts = {
+        account.name: {
+            "adapter": account.adapter, "feed_policy": account.feed_policy, "enabled": account.enabled,
+            "plugins": {plugin: _shown_options(plugins, plugin, options)
+                        for plugin, options in account.plugin_options.items()},
+        }
+        for account in config.accounts.values()
+    }  # fmt: skip
+    if args.json:
+        _json({
+            "config": str(config.path), "database": db.describe_url(config.database_url),
+            "public_url": config.public_url, "admin_api": bool(config.admin["api_token"]),
+            "slack": {"enabled": slack["enabled"], "socket_mode": slack["socket_mode"],
+                      "admins": len(slack["admins"]), "token": token.describe() if token else None},
+            "plugins": plugins.names(), "broken": _broken(plugins), "accounts": accounts,
+            "warnings": list(config.warnings),
+        })  # fmt: skip
+    else:
+        _print_config(config, plugins, token, accounts)
+    if token is not None and token.ok is False:
+        print("appcast-hub: config error: slack.bot_token: Slack refused it", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.json:
+        print("ok")
+    return 0
+
+
+def _broken(plugins: PluginHost) -> list[dict[str, str]]:
+    return [{"name": broken.name, "error": broken.error} for broken in plugins.broken]
+
+
+def _shown_options(plugins: PluginHost, plugin: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    secrets = plugins.info(plugin).secret_names()
+    return {
+        k: "***" if k in secrets and v else str(v) if isinstance(v, Path) else v for k, v in options.items()
+    }
+
+
+def _print_config(config: HubConfig, plugins: PluginHost, token: Any, accounts: Mapping[str, Any]) -> None:
     print(f"config:   {config.path}")
     print(f"database: {db.describe_url(config.database_url)}")
     print(f"server:   http://{config.server['host']}:{config.server['port']} (public {config.public_url})")
     print(f"admin:    {'API on' if config.admin['api_token'] else 'API off (no admin.api_token)'}")
     slack = config.slack
-    token_refused = False
     if slack["enabled"]:
         transport = "Socket Mode" if slack["socket_mode"] else "HTTP at /slack/events"
         group = f" + user group {slack['admin_usergroup']}" if slack["admin_usergroup"] else ""
         print(f"slack:    on ({transport}), {len(slack['admins'])} admins{group}")
-        token = asyncio.run(_check_slack_token(slack))
         print(f"          {token.describe()}")
-        token_refused = token.ok is False
     else:
         print("slack:    off")
     print(f"plugins:  {', '.join(plugins.names())}")
     for broken in plugins.broken:
         print(f"  broken: {broken.name}: {broken.error}")
-    for account in config.accounts.values():
+    for name, account in accounts.items():
         print(
-            f"account {account.name}: adapter {account.adapter}, feed policy {account.feed_policy}, "
-            f"integration {'on' if account.enabled else 'off'}"
+            f"account {name}: adapter {account['adapter']}, feed policy {account['feed_policy']}, "
+            f"integration {'on' if account['enabled'] else 'off'}"
         )
-        for plugin, options in account.plugin_options.items():
-            secrets = plugins.info(plugin).secret_names()
-            shown = {k: ("***" if k in secrets and v else v) for k, v in options.items()}
+        for plugin, shown in account["plugins"].items():
             print(f"  {plugin}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     for warning in config.warnings:
         print(f"warning: {warning}")
-    if token_refused:
-        print("appcast-hub: config error: slack.bot_token: Slack refused it", file=sys.stderr)
-        return EXIT_USAGE
-    print("ok")
-    return 0
 
 
 async def _check_slack_token(settings: Mapping[str, Any]) -> Any:
@@ -189,8 +220,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
              "hooks": [h.removeprefix(HOOK_PREFIX) for h in r.hooks]}
             for r in plugins.records()
         ]  # fmt: skip
-        broken = [{"name": b.name, "error": b.error} for b in plugins.broken]
-        _json({"plugins": records, "broken": broken, "disabled": plugins.disabled})
+        _json({"plugins": records, "broken": _broken(plugins), "disabled": plugins.disabled})
         return 0
     for record in plugins.records():
         hooks = ", ".join(h.removeprefix(HOOK_PREFIX) for h in record.hooks)
@@ -592,7 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     commands.add_parser(
-        "check-config", parents=[common], help="validate the config and show what would run"
+        "check-config", parents=[reporting], help="validate the config and show what would run"
     ).set_defaults(func=cmd_check_config)
     commands.add_parser("migrate", parents=[common], help="apply database migrations").set_defaults(
         func=cmd_migrate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -175,3 +176,15 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
     result = run_hub("check-config", "-c", str(tmp_path / "nope.toml"))
     assert result.returncode == 2
     assert result.stderr.strip() == f"appcast-hub: config error: {tmp_path / 'nope.toml'}: file not found"
+
+
+def test_check_config_reports_as_json_without_secrets(tmp_path: Path) -> None:
+    path = write_config(tmp_path, GOOD)
+    result = run_hub("check-config", "-c", str(path), "--json", env={"HUB_TEST_FEED_TOKEN": "tok-98765"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["accounts"]["demo"]["adapter"] == "file"
+    assert report["accounts"]["demo"]["feed_policy"] == "opted-in"
+    assert report["slack"] == {"enabled": False, "socket_mode": False, "admins": 0, "token": None}
+    assert report["broken"] == []
+    assert "tok-98765" not in result.stdout + result.stderr
