@@ -147,6 +147,12 @@ ACCOUNT_OPTIONS = (
         type=float,
         default=0.5,
     ),
+    Option(
+        "max_age_days",
+        "a job posted longer ago than this is stale (the feed's health says so); none: never",
+        type=int,
+        default=None,
+    ),
 )
 #: The account sub-table mapping ATS stage ids to funnel events; every other sub-table is a plugin's.
 STAGES_TABLE = "stages"
@@ -301,6 +307,8 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
     if not 0 < values["mass_close_threshold"] <= 1:
         raise ConfigError("must be more than 0 and at most 1 (a fraction of the open jobs)",
                           key=f"{key}.mass_close_threshold")  # fmt: skip
+    if values["max_age_days"] is not None and values["max_age_days"] < 1:
+        raise ConfigError("must be a whole number of days, at least 1", key=f"{key}.max_age_days")
     stage_map = _parse_stage_map(table.get(STAGES_TABLE, {}), f"{key}.{STAGES_TABLE}")
     plugin_tables.setdefault(values["adapter"], {})
     return Account(
@@ -314,6 +322,7 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
         sync_interval_minutes=values["sync_interval_minutes"],
         apply_key=values["apply_key"],
         mass_close_threshold=values["mass_close_threshold"],
+        max_age_days=values["max_age_days"],
         stage_map=stage_map,
         plugin_options=plugin_tables,
     )

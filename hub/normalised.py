@@ -280,6 +280,8 @@ class Account:
     apply_key: str | None = None
     #: A full sync that would close more than this fraction of the open jobs is held (:mod:`hub.held`).
     mass_close_threshold: float = 0.5
+    #: A job posted longer ago than this many days is stale; None: never.
+    max_age_days: int | None = None
     #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
     stage_map: Mapping[str, str | None] = field(default_factory=dict)
     #: Each plugin's table for this account, by plugin name (the adapter's always present).
