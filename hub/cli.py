@@ -32,6 +32,7 @@ from hub.deliveries import list_deliveries, replay
 from hub.errors import ConfigError, HubError
 from hub.events import reconcile_account
 from hub.feed import write_feed
+from hub.health import feed_health, health_summary
 from hub.jobs import list_jobs, switch_jobs
 from hub.jsonio import dumps
 from hub.logs import redactor, setup_logging
@@ -308,8 +309,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
-    """Write the account's feed, exactly as served, to a file (replaced whole) or stdout."""
+    """Write the account's feed, exactly as served, to a file (replaced whole) or stdout; or lint it."""
+    if args.words[0] == "lint" and len(args.words) == 2:
+        return _feed_lint(args, args.words[1])
+    if len(args.words) != 1:
+        raise CommandFailed("say `feed ACCOUNT [-o FILE]`, or `feed lint ACCOUNT [--json]`")
     config, plugins = _load(args)
+    name = args.words[0]
     # Written beside the target and renamed over it, so a failure never leaves half a feed behind.
     partial = args.output.with_name(args.output.name + ".partial") if args.output else None
     out = partial.open("wb") if partial else sys.stdout.buffer
@@ -319,7 +325,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         async with _opened(config):
-            account = await get_account(config, args.account)
+            account = await get_account(config, name)
             return await write_feed(account, plugins, sink)
 
     try:
@@ -334,6 +340,24 @@ def cmd_feed(args: argparse.Namespace) -> int:
         os.replace(partial, args.output)
     print(f"{count} jobs", file=sys.stderr)
     return 0
+
+
+def _feed_lint(args: argparse.Namespace, name: str) -> int:
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            health = await feed_health(await get_account(config, name))
+        if args.json:
+            _json(health.as_json())
+            return 0
+        for finding in health.findings:
+            print(f"{finding['rule']:<24} {finding['ats_id']:<24} {finding['message']}")
+        found = ", ".join(f"{rule} {n}" for rule, n in health.counts.items() if n) or "nothing to fix"
+        print(f"{health.jobs} jobs in the feed of {name}: {found}")
+        return 0
+
+    return _run(work)
 
 
 def _actor() -> str:
@@ -494,6 +518,7 @@ def _print_status(status: AccountStatus) -> None:
     print(f"  deliveries: {', '.join(f'{n} {state}' for state, n in status.deliveries.items())}")
     if status.held is not None:
         print(f"  HELD:       {status.held.summary()}: appcast-hub held {status.name} confirm|keep")
+    print(f"  health:     {health_summary(status.health)}: appcast-hub feed lint {status.name}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -503,7 +528,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     async def work() -> int:
         async with _opened(config):
-            statuses = [await account_status(config, await get_account(config, name)) for name in names]
+            accounts = [await get_account(config, name) for name in names]
+            for account in accounts:
+                # No hub process of ours has checked the feed's health: check it now, for the status.
+                await feed_health(account)
+            statuses = [await account_status(config, account) for account in accounts]
         if args.json:
             _json({"accounts": [status.as_json() for status in statuses]})
         else:
@@ -705,8 +734,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("-n", "--limit", type=int, default=10, help=f"how many (at most {MAX_RECENT})")
     audit.set_defaults(func=cmd_audit)
 
-    feed = commands.add_parser("feed", parents=[common], help="write an account's feed")
-    feed.add_argument("account")
+    feed = commands.add_parser("feed", parents=[reporting], help="write an account's feed, or lint it")
+    feed.add_argument("words", nargs="+", metavar="ACCOUNT | lint ACCOUNT")
     feed.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     feed.set_defaults(func=cmd_feed)
     return parser

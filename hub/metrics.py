@@ -65,6 +65,12 @@ FEED_BYTES = Gauge(
     "appcast_hub_feed_bytes", "Size of the last feed written, uncompressed", ["account"], registry=REGISTRY
 )
 FEED_JOBS = Gauge("appcast_hub_feed_jobs", "Jobs in the last feed written", ["account"], registry=REGISTRY)
+FEED_HEALTH = Gauge(
+    "appcast_hub_feed_health_findings",
+    "Jobs of the feed each health rule found, at its last check (feed lint, or after a sync)",
+    ["account", "rule"],
+    registry=REGISTRY,
+)
 PIXEL_HITS = Counter("appcast_hub_pixel_hits", "Pixel hits counted, by kind", ["kind"], registry=REGISTRY)
 PIXEL_HITS_UNKNOWN = Counter(
     "appcast_hub_pixel_hits_unknown_job", "Pixel hits for job ids the account never had (counted as one)",

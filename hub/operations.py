@@ -138,6 +138,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "feed",
     ),
     Operation(
+        "feed lint",
+        "the feed's health: jobs platforms would demote or refuse, rule by rule",
+        ("feed",),
+        "feed lint ACCOUNT",
+        (("GET", "/api/accounts/{account}/feed/health"),),
+        "lint",
+    ),
+    Operation(
         "audit",
         "the newest changes and who made them",
         ("audit",),

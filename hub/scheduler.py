@@ -22,6 +22,7 @@ from hub import models
 from hub.accounts import get_account
 from hub.config import HubConfig
 from hub.events import StoreResult, reconcile_account
+from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
 from hub.leader import Leadership
 from hub.plugins import PluginHost
@@ -173,6 +174,9 @@ class HubScheduler:
             if result.error:
                 await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
                 self._schedule_retry(name, account.row.consecutive_sync_failures)
+            elif result.changed or last_checked(name) is None:
+                # The feed changed: its health too (status shows it, the gauge reports it).
+                await feed_health(account)
             return result
 
         return await self._tracked(f"sync of {name}", work)

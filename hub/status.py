@@ -15,6 +15,7 @@ from hub.accounts import LiveAccount
 from hub.config import HubConfig
 from hub.deliveries import DeliveryCountsJson, counts_by_state
 from hub.feed import in_feed
+from hub.health import last_checked
 from hub.held import HeldClose, HeldCloseJson, held_now
 from hub.normalised import FeedPolicy
 
@@ -48,6 +49,8 @@ class AccountStatusJson(TypedDict):
     sync: SyncStatusJson
     deliveries: DeliveryCountsJson
     held: HeldCloseJson | None
+    #: The feed's health at its last check in this hub: each rule's count of jobs (null: not checked yet).
+    health: dict[str, int] | None
 
 
 class AccountListJson(TypedDict):
@@ -78,6 +81,8 @@ class AccountStatus:
     sync_failures: int
     deliveries: DeliveryCountsJson
     held: HeldClose | None
+    #: Each health rule's count of jobs at the last check in this process; None: not checked yet.
+    health: dict[str, int] | None = None
 
     def as_json(self) -> AccountStatusJson:
         """The admin API's (and ``--json``'s) shape; datetimes stay datetimes for the caller to render."""
@@ -102,6 +107,7 @@ class AccountStatus:
             },
             "deliveries": {**self.deliveries},
             "held": self.held.as_json() if self.held is not None else None,
+            "health": self.health,
         }
 
 
@@ -127,4 +133,5 @@ async def account_status(config: HubConfig, account: LiveAccount) -> AccountStat
         sync_failures=row.consecutive_sync_failures,
         deliveries=await counts_by_state(row.id),
         held=await held_now(row.id),
+        health=dict(checked.counts) if (checked := last_checked(account.name)) is not None else None,
     )

@@ -39,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hub import hookimpl, models
+from hub.health import RULES
 from hub.normalised import JobPage
 from hub.plugins import PluginInfo, load_plugins
 from hub.testing import serving_hub
@@ -251,6 +252,10 @@ async def test_real_answers_of_every_operation_match_their_schemas(hub: Hub) -> 
     assert "top_jobs" in await c("GET", stats, 200, path="/api/accounts/demo/stats?top=3")
     assert (await c("GET", stats, 200, path=f"/api/accounts/demo/stats?job={ats_id}"))["job"] == ats_id
     await c("GET", stats, 400, path="/api/accounts/demo/stats?top=51")
+    health = "/api/accounts/{account}/feed/health"
+    checked = await c("GET", health, 200, path="/api/accounts/demo/feed/health")
+    assert set(checked["counts"]) == set(RULES)
+    await c("GET", health, 404, path="/api/accounts/nope/feed/health")
     audit = await c("GET", "/api/audit", 200, path="/api/audit?limit=50")
     assert {entry["source"] for entry in audit["entries"]} >= {"api", "sync"}
     await c("GET", "/api/openapi.json", 200, headers={})

@@ -21,6 +21,7 @@ from typing import Any
 from hub.audit import AuditEntryJson
 from hub.config import SLACK_USER_ID
 from hub.events import StoreResult
+from hub.health import RULES, HealthJson, health_summary
 from hub.held import HeldClose
 from hub.slack.commands import CHANGING, USAGE, Typed, UsageError
 from hub.stages import StagesReport
@@ -451,12 +452,13 @@ def status(statuses: list[AccountStatus], slack_problem: str | None = None) -> M
             if item.held is not None
             else ""
         )
+        health = f"Health: {escape(health_summary(item.health))}: `{COMMAND} lint {escape(item.name)}`"
         blocks.append(
             section(
                 f"*{escape(item.name)}* — {escape(item.company)} · {switch}\n"
                 f"ATS: {escape(item.adapter)} · {_sync_line(item)}\n"
                 f"Feed: {escape(item.feed_url)}{token} · {item.feed_jobs} of {item.open_jobs} open jobs "
-                f"({escape(item.feed_policy)})\n"
+                f"({escape(item.feed_policy)})\n{health}\n"
                 f"Deliveries: {item.deliveries['pending']} pending{dead}{held}"
             )
         )
@@ -526,6 +528,26 @@ def sync_result(account: str, summary: str, error: str | None) -> Message:
     else:
         text = f"{DONE} {escape(summary)}"
     return message(summary, [section(text)])
+
+
+#: Findings a feed-health reply lists: the rest are counted.
+HEALTH_SHOWN = 15
+
+
+def feed_health(health: HealthJson) -> Message:
+    """The feed's health: each rule that found something, with its count, then the first jobs found."""
+    found = {rule: n for rule, n in health["counts"].items() if n}
+    title = f"Feed health of {health['account']}: {health['jobs']} jobs"
+    if not found:
+        return message(title, [section(f"{DONE} *{escape(title)}*: nothing to fix.")])
+    counts = "\n".join(f"• {code(rule)} {n}: {escape(RULES[rule])}" for rule, n in found.items())
+    rows = [f"• {code(f['ats_id'])} {escape(f['message'])}" for f in health["findings"][:HEALTH_SHOWN]]
+    more = sum(found.values()) - len(rows)
+    blocks = [section(f"{WARNING} *{escape(title)}*\n{counts}"), *sections(rows)]
+    if more > 0:
+        command = f"appcast-hub feed lint {health['account']} --json"
+        blocks.append(context(f"and {more} more: {code(command)}"))
+    return message(title, blocks)
 
 
 def reconciled(account: str, result: StoreResult | None) -> Message:

@@ -50,6 +50,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "retry": ("retry <delivery-id|failed>", "send failed deliveries again"),
     "stats": ("stats [job <id>]", "views, applies, conversion and hires"),
     "feed": ("feed <account>", "the feed's URL and its first jobs"),
+    "lint": ("lint <account>", "the feed's health: jobs platforms would demote or refuse, and why"),
     "audit": ("audit [n]", "the last n changes and who made them"),
 }
 #: Commands that change something: only admins may run them.
@@ -156,6 +157,13 @@ class Sync(Command):
 @dataclass(frozen=True, slots=True)
 class Reconcile(Command):
     name: ClassVar[str] = "reconcile"
+    slow: ClassVar[bool] = True
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Lint(Command):
+    name: ClassVar[str] = "lint"
     slow: ClassVar[bool] = True
     account: str = ""
 
@@ -279,7 +287,7 @@ class _Parser:
             return self._switch(on=head == "enable")
         if head == "map":
             return self._map()
-        if head in ("status", "stages", "sync", "reconcile", "feed"):
+        if head in ("status", "stages", "sync", "reconcile", "feed", "lint"):
             return self._account_command(head)
         if head == "jobs":
             account = self.args[0].lower() if self.args and self.args[0].lower() in self.accounts else None
@@ -325,7 +333,8 @@ class _Parser:
         if head == "status":
             return Status(account=account)
         assert account is not None
-        return {"stages": Stages, "sync": Sync, "reconcile": Reconcile, "feed": Feed}[head](account=account)
+        commands = {"stages": Stages, "sync": Sync, "reconcile": Reconcile, "feed": Feed, "lint": Lint}
+        return commands[head](account=account)
 
     def _switch(self, *, on: bool) -> Command:
         verb = "enable" if on else "disable"

@@ -26,6 +26,7 @@ from hub.accounts import LiveAccount, UnknownAccount, get_account, set_integrati
 from hub.audit import entry_json, recent_entries
 from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
+from hub.health import feed_health
 from hub.jobs import list_jobs, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
@@ -40,6 +41,7 @@ from hub.slack.commands import (
     Help,
     JobRef,
     Jobs,
+    Lint,
     MapStage,
     Reconcile,
     Retry,
@@ -145,6 +147,7 @@ class CommandRunner:
             MapStage: self._map_stage,
             Sync: self._sync,
             Reconcile: self._reconcile,
+            Lint: self._lint,
             Held: self._held,
             Deliveries: self._deliveries,
             Retry: self._retry,
@@ -411,6 +414,10 @@ class CommandRunner:
             )
         result = await self.services.scheduler.reconcile(command.account)
         return Reply(blocks.reconciled(command.account, result))
+
+    async def _lint(self, command: Lint, user: str) -> Reply:
+        health = await feed_health(await get_account(self.config, command.account))
+        return Reply(blocks.feed_health(health.as_json()))
 
     async def _held(self, command: Held, user: str) -> Reply:
         account = await get_account(self.config, command.account)

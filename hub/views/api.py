@@ -20,6 +20,7 @@ from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER
 from hub.audit import MAX_RECENT, AuditEntryJson, entry_json, recent_entries
 from hub.deliveries import DeliveryJson, DeliveryState, list_deliveries, replay
 from hub.events import StoreResultJson
+from hub.health import HealthJson, feed_health
 from hub.held import HeldCloseJson
 from hub.jobs import FlagFilter, JobJson, JobStatus, SwitchResultJson, list_jobs, switch_jobs
 from hub.jsonio import dumps
@@ -436,6 +437,13 @@ async def account_stats(request: web.Request) -> web.Response:
     """Views, applies, conversion and hires: the account's with its top jobs, or one job's."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
     return reply(await stats_report(account, JOB.read(request), TOP.read(request)))
+
+
+@api.get("/api/accounts/{account}/feed/health", HealthJson, errors={404: _NO_ACCOUNT})
+async def account_feed_health(request: web.Request) -> web.Response:
+    """The feed's health: each rule's count over the jobs in the feed, and the jobs it found."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    return reply((await feed_health(account)).as_json())
 
 
 @api.get("/api/audit", AuditJson, query=(AUDIT_LIMIT,))

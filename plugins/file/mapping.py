@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub.sdk import WORKPLACES, Job, format_salary
+from hub.sdk import WORKPLACES, Job, country_code, format_salary
 
 
 class EntryError(ValueError):
@@ -60,7 +60,6 @@ def job_from_entry(entry: Any) -> Job:
     location = entry.get("location") or {}
     if not isinstance(location, dict):
         raise EntryError("'location' must be an object")
-    country = _text(location, "country")
     return Job(
         ats_id=ats_id,
         title=title,
@@ -72,7 +71,7 @@ def job_from_entry(entry: Any) -> Job:
         company=_text(entry, "company"),
         city=_text(location, "city"),
         region=_text(location, "region"),
-        country=country.upper() if country and len(country) == 2 else None,
+        country=country_code(location.get("country")),
         postal_code=_text(location, "postal_code"),
         workplace=workplace,
         department=_text(entry, "department"),

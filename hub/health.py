@@ -1,0 +1,182 @@
+"""Feed health: why a job in an account's feed is weak or will be refused, rule by rule.
+
+Job platforms reject or demote feeds with jobs missing what they need (a URL, a location), boilerplate or
+very short descriptions, titles stuffed with other text, links that are not HTTPS, ids longer than they
+store, duplicates and stale jobs. Each rule here has an id (for scripts, metrics and filters) and says,
+for each job it finds, what is wrong in plain words. The checks read the jobs in the feed right now, in
+batches, so an account of 100,000 jobs is linted in bounded memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict
+
+from hub import models
+from hub.accounts import LiveAccount
+from hub.feed import in_feed
+from hub.metrics import FEED_HEALTH
+
+#: Fewest characters of text (HTML tags and blanks aside) a description needs.
+MIN_DESCRIPTION = 100
+#: Every rule: its id and what it checks.
+RULES: dict[str, str] = {
+    "missing-element": "an element every job needs (url) is empty",
+    "no-location": "no city, region or country, and not remote",
+    "short-description": f"a description under {MIN_DESCRIPTION} characters of text",
+    "boilerplate-description": "the same description as many other jobs of the feed",
+    "title-extra-text": "a title carrying other text: the location, a salary, shouting",
+    "insecure-link": "a link (url, applyurl) that is not https",
+    "long-id": "a referencenumber longer than job platforms commonly store",
+    "duplicate": "the same title and location as another job of the feed",
+    "stale": "posted longer ago than the account's max_age_days",
+}
+#: A description shared by this many jobs, and by this share of the feed, is boilerplate.
+BOILERPLATE_JOBS = 3
+BOILERPLATE_SHARE = 0.1
+#: Longest referencenumber platforms commonly keep whole (Indeed's and LinkedIn's limits are about 64).
+MAX_ID_LENGTH = 64
+#: Most findings listed per rule: the counts are always complete.
+MAX_LISTED = 100
+_BATCH = 2_000
+#: Each account's last check in this process, for ``status``: a check reads every job of the feed.
+_LAST: dict[str, FeedHealth] = {}
+_COLUMNS = ("ats_id", "title", "city", "region", "country", "workplace", "hosted_url", "apply_url",
+            "description_html", "posted_at")  # fmt: skip
+_TAGS = re.compile(r"<[^>]*>")
+_SALARY = re.compile(
+    r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s?k\b|\bper (?:hour|year|annum)\b|/\s?(?:hr|hour)\b", re.I
+)
+_SHOUT = re.compile(r"!{2,}|\b(?:URGENT|HIRING|IMMEDIATE(?:LY)?|ASAP|APPLY NOW)\b")
+
+
+class FindingJson(TypedDict):
+    """One job a rule found: the rule's id, the job's ATS id, and what is wrong."""
+
+    rule: str
+    ats_id: str
+    message: str
+
+
+class HealthJson(TypedDict):
+    """An account's feed health: jobs checked, findings counted per rule, and the first of each rule."""
+
+    account: str
+    jobs: int
+    counts: dict[str, int]
+    findings: list[FindingJson]
+
+
+@dataclass(slots=True)
+class FeedHealth:
+    """What :func:`feed_health` found in one account's feed."""
+
+    account: str
+    jobs: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    findings: list[FindingJson] = field(default_factory=list)
+
+    def add(self, rule: str, ats_id: str, message: str) -> None:
+        self.counts[rule] += 1
+        if self.counts[rule] <= MAX_LISTED:
+            self.findings.append({"rule": rule, "ats_id": ats_id, "message": message})
+
+    def as_json(self) -> HealthJson:
+        """The answer of the admin API and of ``feed lint --json``."""
+        counts = {rule: self.counts[rule] for rule in RULES}
+        return {"account": self.account, "jobs": self.jobs, "counts": counts, "findings": self.findings}
+
+
+def description_text(description_html: str) -> str:
+    """A description's words as a reader sees them: tags gone, entities read, blanks folded."""
+    return " ".join(html.unescape(_TAGS.sub(" ", description_html)).split())
+
+
+def title_problem(title: str, city: str | None, region: str | None) -> str | None:
+    """What other text a title carries, or None."""
+    if _SHOUT.search(title):
+        return "shouts (URGENT, HIRING, !!)"
+    if _SALARY.search(title):
+        return "carries a salary"
+    for place in (city, region):
+        if place and len(place) > 2 and re.search(rf"\b{re.escape(place)}\b", title, flags=re.I):
+            return f"carries the location ({place})"
+    return None
+
+
+def _job_findings(health: FeedHealth, row: dict[str, Any], now: datetime, max_age: timedelta | None) -> None:
+    ats_id = row["ats_id"]
+    if not row["hosted_url"]:
+        health.add("missing-element", ats_id, "no url: platforms refuse a job they cannot link to")
+    if not (row["city"] or row["region"] or row["country"]) and row["workplace"] != "remote":
+        health.add("no-location", ats_id, "no city, region or country, and not remote")
+    text = description_text(row["description_html"] or "")
+    if len(text) < MIN_DESCRIPTION:
+        health.add(
+            "short-description",
+            ats_id,
+            f"{len(text)} characters of description (fewer than {MIN_DESCRIPTION})",
+        )
+    if problem := title_problem(row["title"], row["city"], row["region"]):
+        health.add("title-extra-text", ats_id, f"the title {problem}: {row['title'][:80]!r}")
+    for element, url in (("url", row["hosted_url"]), ("applyurl", row["apply_url"])):
+        if url and not url.lower().startswith("https://"):
+            health.add("insecure-link", ats_id, f"{element} is not https: {url[:80]}")
+    if len(ats_id) > MAX_ID_LENGTH:
+        health.add("long-id", ats_id[:MAX_ID_LENGTH] + "…", f"a {len(ats_id)}-character referencenumber")
+    posted = row["posted_at"] if row["posted_at"].tzinfo else row["posted_at"].replace(tzinfo=UTC)
+    if max_age is not None and now - posted > max_age:
+        health.add("stale", ats_id, f"posted {(now - posted).days} days ago (max_age_days {max_age.days})")
+
+
+async def feed_health(account: LiveAccount, *, now: datetime | None = None) -> FeedHealth:
+    """Every rule over the jobs in the account's feed right now."""
+    now = now or datetime.now(UTC)
+    max_age = timedelta(days=account.config.max_age_days) if account.config.max_age_days else None
+    health = FeedHealth(account.name)
+    # Jobs by description digest and by title and place: what the per-job rules cannot see alone.
+    by_description: defaultdict[str, list[str]] = defaultdict(list)
+    by_identity: defaultdict[tuple[str, ...], list[str]] = defaultdict(list)
+    query = models.Job.filter(in_feed(account)).order_by("id")
+    last_id = 0
+    while rows := await query.filter(id__gt=last_id).limit(_BATCH).values("id", *_COLUMNS):
+        last_id = rows[-1]["id"]
+        for row in rows:
+            health.jobs += 1
+            _job_findings(health, row, now, max_age)
+            text = description_text(row["description_html"] or "").lower()
+            if len(text) >= MIN_DESCRIPTION:
+                by_description[hashlib.sha256(text.encode()).hexdigest()].append(row["ats_id"])
+            place = tuple((row[k] or "").strip().lower() for k in ("city", "region", "country"))
+            by_identity[(row["title"].strip().lower(), *place)].append(row["ats_id"])
+    for ids in by_description.values():
+        if len(ids) >= BOILERPLATE_JOBS and len(ids) >= BOILERPLATE_SHARE * health.jobs:
+            for ats_id in ids:
+                health.add(
+                    "boilerplate-description", ats_id, f"the same description as {len(ids) - 1} other jobs"
+                )
+    for ids in by_identity.values():
+        for ats_id in ids[1:]:
+            health.add("duplicate", ats_id, f"the same title and location as job {ids[0]}")
+    for rule in RULES:
+        FEED_HEALTH.labels(account.name, rule).set(health.counts[rule])
+    _LAST[account.name] = health
+    return health
+
+
+def health_summary(counts: dict[str, int] | None) -> str:
+    """One line for ``status``: what the last check found, rule by rule."""
+    if counts is None:
+        return "not checked yet"
+    found = ", ".join(f"{n} {rule}" for rule, n in sorted(counts.items()) if n)
+    return found or "nothing to fix"
+
+
+def last_checked(account: str) -> FeedHealth | None:
+    """The account's health at its last check in this process (a lint, or after a sync), if any."""
+    return _LAST.get(account)
