@@ -208,17 +208,29 @@ def config_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(explicit or os.environ.get(CONFIG_ENV) or "config.toml")
 
 
+def _the_line(text: str, problem: str) -> str:
+    # tomllib says where ("at line 58, column 19") but not what: quote the line, so a key given twice
+    # (a table pasted into a copy that has it) is named.
+    where = re.search(r"at line (\d+)", problem)
+    lines = text.splitlines()
+    if where is None or not 0 < int(where[1]) <= len(lines):
+        return ""
+    return f": {lines[int(where[1]) - 1].strip()[:80]!r}"
+
+
 def load_config(path: str | os.PathLike[str]) -> HubConfig:
     """Read and check the hub's own sections; plugin tables are checked later by :func:`bind_plugins`."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
+        hint = "give -c PATH, or copy config.example.toml to config.toml"
+        raise ConfigError(f"file not found ({hint})", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", file=str(path)) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"not valid TOML: {error}", file=str(path)) from None
+        raise ConfigError(f"not valid TOML: {error}{_the_line(text, str(error))}", file=str(path)) from None
     try:
         return _parse(raw, path)
     except ConfigError as error:

@@ -175,7 +175,17 @@ def test_the_readmes_sample_config_error_is_the_real_one(tmp_path: Path) -> None
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
     result = run_hub("check-config", "-c", str(tmp_path / "nope.toml"))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"appcast-hub: config error: {tmp_path / 'nope.toml'}: file not found"
+    assert result.stderr.strip() == (
+        f"appcast-hub: config error: {tmp_path / 'nope.toml'}: file not found "
+        "(give -c PATH, or copy config.example.toml to config.toml)"
+    )
+
+
+def test_a_key_given_twice_is_named_with_its_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[slack]\nsocket_mode = false\nsocket_mode = true\n")
+    result = run_hub("check-config", "-c", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("(at line 3, column 19): 'socket_mode = true'"), result.stderr
 
 
 def test_check_config_reports_as_json_without_secrets(tmp_path: Path) -> None:
