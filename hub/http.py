@@ -353,6 +353,7 @@ class Api:
         attempts: int = 4,
         backoff_base: float = 0.5,
         timeout: float = 30.0,
+        on_auth_error: Callable[[], None] | None = None,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
@@ -363,6 +364,9 @@ class Api:
         self.attempts = attempts
         self.backoff_base = backoff_base
         self.timeout = timeout
+        #: Called when the peer refuses the credentials (401/403), before the error is raised: where the
+        #: credential is a cached token, dropping it lets the next call ask for a new one.
+        self.on_auth_error = on_auth_error
 
     def url(self, path: str) -> str:
         """The URL of ``path`` (``/jobs``), or ``path`` itself when it is a URL the peer gave (a next page)
@@ -398,12 +402,17 @@ class Api:
         refusals: bool,
         idempotent: bool | None,
     ) -> tuple[Any, str | None]:
-        return await _exchange(
-            self.http, method, self.url(path), peer=self.peer, params=params, headers=self.headers,
-            json_body=json_body, form_body=None, limiter=self.limiter, attempts=self.attempts,
-            backoff_base=self.backoff_base, backoff_cap=8.0, timeout=self.timeout, idempotent=idempotent,
-            refusals=refusals,
-        )  # fmt: skip
+        try:
+            return await _exchange(
+                self.http, method, self.url(path), peer=self.peer, params=params, headers=self.headers,
+                json_body=json_body, form_body=None, limiter=self.limiter, attempts=self.attempts,
+                backoff_base=self.backoff_base, backoff_cap=8.0, timeout=self.timeout, idempotent=idempotent,
+                refusals=refusals,
+            )  # fmt: skip
+        except AdapterAuthError:
+            if self.on_auth_error is not None:
+                self.on_auth_error()
+            raise
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET ``path`` (or a URL the peer gave, see :meth:`url`): its decoded JSON."""

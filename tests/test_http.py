@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.errors import AdapterUnavailable, OutcomeUnknown
+from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
 from hub.http import (
     MAX_QUEUED_RETRY_AFTER,
     Api,
@@ -164,3 +164,18 @@ async def test_a_create_answered_with_what_is_not_json_is_never_sent_again() -> 
         with pytest.raises(AdapterUnavailable, match="not JSON \\(after 4 attempts\\)"):
             await api.get("/things")
         assert calls == ["POST", "GET", "GET", "GET", "GET"], "a read is retried"
+
+
+async def test_a_refused_credential_is_reported_before_the_error() -> None:
+    async def refused(request: web.Request) -> web.Response:
+        return web.Response(status=401)
+
+    app = web.Application()
+    app.router.add_get("/me", refused)
+    dropped: list[str] = []
+    async with running(app) as url, aiohttp.ClientSession() as http:
+        api = Api(http, url, peer="Peer", on_auth_error=lambda: dropped.append("token"))
+        for call in (api.get("/me"), api.get_page("/me")):
+            with pytest.raises(AdapterAuthError):
+                await call
+    assert dropped == ["token", "token"]

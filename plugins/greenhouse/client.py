@@ -44,25 +44,6 @@ async def board_jobs(http: aiohttp.ClientSession, options: Mapping[str, Any]) ->
     return jobs
 
 
-class _Harvest(sdk.Api):
-    """Harvest v3 under a cached token: whatever request Harvest answers 401/403 (a list, a candidate, an
-    attachment), the cached tokens are dropped, so the next call asks for a new one (revoked, rotated)."""
-
-    async def request(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await super().request(*args, **kwargs)
-        except sdk.AdapterAuthError:
-            forget_tokens()
-            raise
-
-    async def get_page(self, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
-        try:
-            return await super().get_page(*args, **kwargs)
-        except sdk.AdapterAuthError:
-            forget_tokens()
-            raise
-
-
 async def _token(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> str:
     """A Harvest v3 access token (OAuth client credentials, acting as ``user_id``), kept until it expires."""
     client_id, secret, user = options["client_id"], options["client_secret"], str(options["user_id"])
@@ -96,9 +77,10 @@ async def harvest(http: aiohttp.ClientSession, options: Mapping[str, Any]) -> sd
     """The account's Harvest v3 API, limited per credential (Greenhouse's limit is per credential)."""
     token = await _token(http, options)
     headers, rate = {"Authorization": f"Bearer {token}"}, options["rate_per_second"]
-    return _Harvest(http, options["harvest_url"], peer=const.PEER, headers=headers, rate=rate,
-                    rate_key=options["client_id"], attempts=const.ATTEMPTS,
-                    backoff_base=const.BACKOFF_BASE_SECONDS)  # fmt: skip
+    # A token Harvest no longer takes (revoked, rotated), on any request: dropped, a new one next time.
+    return sdk.Api(http, options["harvest_url"], peer=const.PEER, headers=headers, rate=rate,
+                   rate_key=options["client_id"], attempts=const.ATTEMPTS,
+                   backoff_base=const.BACKOFF_BASE_SECONDS, on_auth_error=forget_tokens)  # fmt: skip
 
 
 def pages(api: sdk.Api, path: str, page_size: int, **params: str) -> AsyncIterator[list[Any]]:

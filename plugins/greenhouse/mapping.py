@@ -67,18 +67,23 @@ def _metadata(post: dict[str, Any]) -> tuple[str | None, str | None]:
     return employment_type, salary
 
 
-def job_from_post(post: Any) -> sdk.Job:
+def job_from_post(post: Any, *, harvest: bool = False) -> sdk.Job:
     """One job post of the board as a hub job, keyed by the Greenhouse *job* it advertises.
 
     ``internal_job_id`` (the job) rather than ``id`` (the post), because webhooks and Harvest name the
     job: only then does a hire find its job in the feed.
+
+    ``harvest``: a Harvest v3 job post instead, read only for a job the board no longer lists, so closed.
+    It names the job ``job_id`` and the first publication ``first_published_at``, sends its HTML as it is,
+    and has none of the board's other fields (they come out empty).
     """
     post = _object(post)
-    ats_id, title = gid(post.get("internal_job_id")), sdk.text(post.get("title"))
+    keys = ("job_id", "first_published_at") if harvest else ("internal_job_id", "first_published")
+    ats_id, title = gid(post.get(keys[0])), sdk.text(post.get("title"))
     if not ats_id or not title:
-        raise ValueError(f"job post {gid(post.get('id')) or '?'} has no internal_job_id or no title")
+        raise ValueError(f"job post {gid(post.get('id')) or '?'} has no {keys[0]} or no title")
     updated_at = sdk.iso_time(post.get("updated_at"), f"job {ats_id}: updated_at")
-    first = post.get("first_published")
+    first = post.get(keys[1])
     city, region, workplace = place(sdk.text(_object(post.get("location")).get("name")))
     departments = [sdk.text(_object(d).get("name")) for d in post.get("departments") or ()]
     offices = [_object(o).get("location") for o in post.get("offices") or ()]
@@ -86,12 +91,12 @@ def job_from_post(post: Any) -> sdk.Job:
     return sdk.Job(
         ats_id=ats_id,
         title=title,
-        posted_at=sdk.iso_time(first, f"job {ats_id}: first_published") if first else updated_at,
+        posted_at=sdk.iso_time(first, f"job {ats_id}: {keys[1]}") if first else updated_at,
         updated_at=updated_at,
         # The board lists published jobs only: a job that is not listed is closed by the snapshot.
-        is_open=True,
-        # Greenhouse sends the description's HTML escaped ("&lt;p&gt;"): the feed wants the HTML itself.
-        description_html=html.unescape(post.get("content") or ""),
+        is_open=not harvest,
+        # The board sends the description's HTML escaped ("&lt;p&gt;"): the feed wants the HTML itself.
+        description_html=(post.get("content") or "") if harvest else html.unescape(post.get("content") or ""),
         requisition_id=sdk.text(post.get("requisition_id")),
         city=city,
         region=region,

@@ -1,14 +1,15 @@
 """Hook implementations of the ``greenhouse`` adapter (its entry point).
 
-Jobs come from the public job board API, which every account has; stages, reconciliation and Appcast
-Apply need Harvest v3 credentials. Each hook takes only the arguments it uses: pluggy passes any subset
-of a hook's parameters by name.
+Jobs come from the public job board API, which every account has; incremental job syncs, stages,
+reconciliation and Appcast Apply need Harvest v3 credentials. Each hook takes only the arguments it
+uses: pluggy passes any subset of a hook's parameters by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from .mapping import (
     event_from_webhook,
     gid,
     hire_from_application,
+    job_from_post,
     jobs_from_posts,
     stage_from_item,
 )
@@ -74,7 +76,8 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
         # Greenhouse retries "a non HTTP 200 response", and a web hook whose ping is not 200 stays disabled.
         webhook_ack_status=200,
         notes=(
-            "jobs: the job board API (published jobs, one answer), always a full snapshot",
+            "jobs: the job board API (published jobs, one answer) for a full sync; with Harvest v3 "
+            "credentials an incremental sync lists only the jobs whose posts changed",
             "webhooks: new_candidate_application, candidate_stage_change, hire_candidate, reject_candidate",
             "with Harvest v3 credentials: stages, reconciliation of hires, Appcast Apply",
         ),
@@ -83,18 +86,38 @@ def appcast_hub_plugin_info() -> sdk.PluginInfo:
 
 @sdk.hookimpl
 async def appcast_hub_fetch_jobs(
-    options: Mapping[str, Any], http: aiohttp.ClientSession
+    options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime | None
 ) -> AsyncIterator[sdk.JobPage]:
-    # The board neither pages nor filters by time: every fetch is one snapshot page, whatever ``since``
-    # is, and the hub closes the jobs the board no longer publishes.
+    if since is None or not options.get("client_id"):
+        # The board neither pages nor filters by time: one snapshot page, and the hub closes the jobs the
+        # board no longer publishes.
+        yield sdk.JobPage(await _board(options, http), snapshot=True)
+        return
+    # Harvest names the job posts changed since then (published, edited, unpublished, deleted); only when
+    # there are some is the board read, for which of their jobs it still advertises, in a full sync's fields.
+    api = await client.harvest(http, options)
+    pages = client.pages(api, "/v3/job_posts", options["page_size"], updated_at=_gte(since))
+    posts = [post async for items in pages for post in items if isinstance(post, dict)]
+    changed = {job_id: post for post in posts if (job_id := gid(post.get("job_id")))}  # prospects: null
+    board = {job.ats_id: job for job in await _board(options, http)} if changed else {}
+    closed = partial(job_from_post, harvest=True)
+    jobs = sdk.mapped(changed, lambda key: board.get(key) or closed(changed[key]), peer=const.PEER)
+    yield sdk.JobPage(jobs, snapshot=False)
+
+
+async def _board(options: Mapping[str, Any], http: aiohttp.ClientSession) -> list[sdk.Job]:
     posts = await client.board_jobs(http, options)
     try:
-        jobs = jobs_from_posts(posts)
+        return jobs_from_posts(posts)
     except ValueError as error:
         # Skipping the post would close its job in the snapshot: fail the sync, keep the last good jobs
         # (only prospect posts, which advertise no job, are left out).
         raise sdk.AdapterUnavailable(f"{const.PEER} board {options['board']!r}: {error}") from None
-    yield sdk.JobPage(jobs, snapshot=True)
+
+
+def _gte(since: datetime) -> str:
+    """Harvest v3's ``updated_at`` filter from ``since``, in whole seconds (never later than asked)."""
+    return "gte|" + since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _harvest(options: Mapping[str, Any], http: aiohttp.ClientSession, what: str) -> sdk.Api:
@@ -132,9 +155,8 @@ async def appcast_hub_fetch_recent_events(
     options: Mapping[str, Any], http: aiohttp.ClientSession, since: datetime
 ) -> list[sdk.Event]:
     api, hires = await _harvest(options, http, "reconciliation"), []
-    after = "gte|" + since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # whole seconds: never later
     async for items in client.pages(
-        api, "/v3/applications", options["page_size"], status="hired", updated_at=after
+        api, "/v3/applications", options["page_size"], status="hired", updated_at=_gte(since)
     ):
         hires += sdk.mapped(
             items, lambda item: hire_from_application(item, options["appcast_source_id"]), peer=const.PEER

@@ -5,7 +5,8 @@ Built from Greenhouse's public documentation: the board lists published job post
 (``content`` escaped, ``departments``/``offices`` only with ``content=true``, an unknown board 404);
 ``POST /token`` takes a form and HTTP Basic client credentials; Harvest v3 wants the Bearer token, answers
 lists as bare arrays paged by ``Link: <…?cursor=…>; rel="next"`` (a cursor must be the only parameter),
-filters by ``updated_at=gte|<time>``, ``status`` and ``candidate_ids``, and creates a candidate with its
+filters by ``updated_at=gte|<time>``, ``status`` and ``candidate_ids``, lists every job post (live or not,
+in the fields of Greenhouse's job post object) at ``/v3/job_posts``, and creates a candidate with its
 first application in one ``POST /v3/candidates``. Web hook bodies are the samples in
 ``tests/payloads/greenhouse/``, signed here with code written apart from the adapter's. All three APIs
 are served at one URL: give it as ``base_url``, ``harvest_url`` and ``auth_url``.
@@ -95,6 +96,19 @@ def job_post(
     return post
 
 
+def harvest_post(post: dict[str, Any], *, live: bool = True) -> dict[str, Any]:
+    """A board post as Harvest lists it: the job as ``job_id``, the HTML as it is (the board escapes it),
+    ``live``, and ``first_published_at`` (which older board answers lack: their post's ``updated_at`` then,
+    the time the board path dates the job by)."""
+    record = sample("harvest_job_post")
+    return dict(
+        record, id=post["id"], job_id=post["internal_job_id"], title=post["title"], live=live,
+        location={**record["location"], "name": post["location"]["name"]}, updated_at=post["updated_at"],
+        first_published_at=post.get("first_published", post["updated_at"]),
+        content=html.unescape(post["content"]),
+    )  # fmt: skip
+
+
 class FakeGreenhouse(sdk.FakePeer):
     """One account: a board with ``jobs`` published jobs (job 0 has a second post, in London) and a
     prospect post, Harvest credentials, the Appcast source (id 16), applications, and what Apply created
@@ -117,6 +131,8 @@ class FakeGreenhouse(sdk.FakePeer):
         self.emails: dict[int, str] = {}
         #: Jobs that are closed in Greenhouse (still hirable, no longer taking applications).
         self.closed_jobs: set[int] = set()
+        #: Posts taken off the board (Harvest still lists them, no longer live).
+        self.unpublished: list[dict[str, Any]] = []
         self.tokens: list[str] = []
         #: Every attachment posted, as sent (``POST /v3/attachments``); a status to answer them with instead.
         self.attachments: list[dict[str, Any]] = []
@@ -128,6 +144,7 @@ class FakeGreenhouse(sdk.FakePeer):
         self.app.router.add_post("/token", self._token)
         self.app.router.add_get("/v3/job_interview_stages", self._stages)
         self.app.router.add_get("/v3/applications", self._applications)
+        self.app.router.add_get("/v3/job_posts", self._job_posts)
         self.app.router.add_post("/v3/candidates", self._create)
         self.app.router.add_post("/v3/attachments", self._attach)
 
@@ -139,8 +156,12 @@ class FakeGreenhouse(sdk.FakePeer):
         return {str(post["internal_job_id"]) for post in self.posts if post["internal_job_id"] is not None}
 
     def unpublish(self, job_id: str) -> None:
-        """Take every post of a job off the board (the job closed, or its posts were unpublished)."""
-        self.posts = [post for post in self.posts if str(post["internal_job_id"]) != job_id]
+        """Take every post of a job off the board (the job closed, or its posts were unpublished): Harvest
+        lists them updated now, no longer live."""
+        gone = [post for post in self.posts if str(post["internal_job_id"]) == job_id]
+        self.posts = [post for post in self.posts if post not in gone]
+        now = iso(datetime.now(UTC))
+        self.unpublished += [dict(harvest_post(post, live=False), updated_at=now) for post in gone]
 
     def created_ids(self) -> list[str]:
         """Ids of the applications made through ``POST /v3/candidates`` (not by the webhook helpers)."""
@@ -246,19 +267,29 @@ class FakeGreenhouse(sdk.FakePeer):
             headers["Link"] = f'<{self.url}{request.path}?cursor={cursor}>; rel="next"'
         return web.json_response(items[offset : offset + size], headers=headers)
 
+    @staticmethod
+    def _query(request: web.Request) -> dict[str, Any]:
+        query = dict(request.query)
+        return json.loads(base64.urlsafe_b64decode(query["cursor"])) if "cursor" in query else query
+
+    @staticmethod
+    def _updated(query: dict[str, Any], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if "updated_at" not in query:
+            return found
+        operator, _, moment = query["updated_at"].partition("|")
+        assert operator == "gte", f"unexpected filter {query['updated_at']}"
+        return [a for a in found if datetime.fromisoformat(a["updated_at"]) >= datetime.fromisoformat(moment)]
+
+    async def _job_posts(self, request: web.Request) -> web.Response:
+        posts = [harvest_post(post) for post in self.posts] + self.unpublished
+        return self._list(request, self._updated(self._query(request), posts))
+
     async def _applications(self, request: web.Request) -> web.Response:
-        query = request.query
-        if "cursor" in query:
-            query = json.loads(base64.urlsafe_b64decode(query["cursor"]))
+        query = self._query(request)
         found = list(self.applications.values())
         if "status" in query:
             found = [a for a in found if a["status"] == query["status"]]
-        if "updated_at" in query:
-            operator, _, moment = query["updated_at"].partition("|")
-            assert operator == "gte", f"unexpected filter {query['updated_at']}"
-            found = [
-                a for a in found if datetime.fromisoformat(a["updated_at"]) >= datetime.fromisoformat(moment)
-            ]
+        found = self._updated(query, found)
         if "candidate_ids" in query:
             ids = {int(i) for i in query["candidate_ids"].split(",")}
             found = [a for a in found if a["candidate_id"] in ids and not (self.lagging and a.get("created"))]

@@ -24,10 +24,13 @@ from tests.peers.greenhouse import (
     CLIENT_ID,
     CLIENT_SECRET,
     FIRST_JOB_ID,
+    FIRST_POST_ID,
     PROSPECT_POST_ID,
     USER_ID,
     WEBHOOK_SECRET,
     FakeGreenhouse,
+    harvest_post,
+    iso,
     sample,
 )
 
@@ -81,7 +84,7 @@ class TestGreenhouse(AdapterContract):
 
     @pytest.fixture
     def contract_changed_since(self, fake: FakeGreenhouse) -> Callable[[], Any]:
-        """A post changed on the board: the board cannot filter by time, so the fetch is a full snapshot."""
+        """A post changed in Greenhouse: Harvest lists it updated, so the incremental fetch lists its job."""
 
         def change() -> tuple[datetime, str]:
             since = datetime.now(UTC) - timedelta(seconds=1)
@@ -199,9 +202,86 @@ class TestGreenhouse(AdapterContract):
         self, adapter: AdapterUnderTest, fake: FakeGreenhouse
     ) -> None:
         fake.unpublish(job_id(5))
-        [page] = await adapter.fetch_pages(since=datetime(2026, 3, 1, tzinfo=UTC))
-        assert page.snapshot, "the board cannot filter by time: every fetch is a snapshot"
+        [page] = await adapter.fetch_pages()
+        assert page.snapshot
         assert job_id(5) not in {job.ats_id for job in page.jobs}
+
+    async def test_without_harvest_credentials_an_incremental_fetch_is_the_board_snapshot(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        adapter.account.plugin_options["greenhouse"]["client_id"] = None
+        fake.unpublish(job_id(5))
+        [page] = await adapter.fetch_pages(since=datetime.now(UTC) - timedelta(minutes=5))
+        assert page.snapshot, "the board cannot filter by time: every fetch is a snapshot"
+        assert {job.ats_id for job in page.jobs} == fake.job_ids
+        assert fake.faults.requests == ["GET /v1/boards/acme/jobs?content=true"]
+
+    async def test_an_incremental_fetch_lists_only_the_changed_posts_job_as_the_board_path_does(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        since = datetime.now(UTC).replace(microsecond=0)
+        fake.posts[1].update(title="Senior Registered Nurse", updated_at=iso(since + timedelta(seconds=1)))
+        [full] = await adapter.fetch_pages()
+        fake.faults.requests.clear()
+        [page] = await adapter.fetch_pages(since=since + timedelta(microseconds=500))
+        assert not page.snapshot
+        # The same id (the job, not the post) and the same fields as the board path gives it.
+        assert page.jobs == [next(job for job in full.jobs if job.ats_id == job_id(1))]
+        assert page.jobs[0].title == "Senior Registered Nurse"
+        after = since.strftime("%Y-%m-%dT%H:%M:%SZ")  # whole seconds, never later than asked
+        assert fake.faults.requests == [
+            "POST /token", f"GET /v3/job_posts?updated_at=gte%7C{after}&per_page={PAGE_SIZE}",
+            "GET /v1/boards/acme/jobs?content=true",
+        ]  # fmt: skip
+
+    async def test_an_incremental_fetch_with_nothing_changed_does_not_read_the_board(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        [page] = await adapter.fetch_pages(since=datetime.now(UTC))
+        assert (page.jobs, page.snapshot) == ([], False)
+        assert not [r for r in fake.faults.requests if r.startswith("GET /v1/boards")]
+
+    async def test_an_unpublished_post_closes_its_job_in_the_fields_harvest_has(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        [full] = await adapter.fetch_pages()
+        for number in (4, 5):  # first_published given (4) or not (5): posted_at agrees either way
+            board = next(job for job in full.jobs if job.ats_id == job_id(number))
+            fake.unpublish(job_id(number))
+            [page] = await adapter.fetch_pages(since=since)
+            closed = next(job for job in page.jobs if job.ats_id == job_id(number))
+            assert not page.snapshot
+            assert closed == dataclasses.replace(
+                board, is_open=False, updated_at=closed.updated_at, requisition_id=None, country=None,
+                department=None, employment_type=None, salary_text=None, hosted_url=None, apply_url=None,
+            )  # fmt: skip
+            assert closed.updated_at > since, "dated by the unpublishing"
+
+    async def test_a_job_still_on_the_board_by_another_post_stays_open(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        """Job 0 has a second post (London): unpublishing it leaves the job advertised by its first."""
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        london = next(post for post in fake.posts if post["id"] == FIRST_POST_ID + 9_000)
+        fake.posts.remove(london)
+        fake.unpublished.append(dict(harvest_post(london, live=False), updated_at=iso(datetime.now(UTC))))
+        [page] = await adapter.fetch_pages(since=since)
+        [job] = page.jobs
+        assert (job.ats_id, job.is_open, job.city) == (job_id(0), True, "San Francisco")
+
+    async def test_harvest_job_posts_without_a_job_are_left_out_and_odd_ones_fail(
+        self, adapter: AdapterUnderTest, fake: FakeGreenhouse
+    ) -> None:
+        since = datetime.now(UTC) - timedelta(seconds=1)
+        prospect = next(post for post in fake.posts if post["id"] == PROSPECT_POST_ID)
+        fake.unpublished.append(dict(harvest_post(prospect, live=False), updated_at=iso(datetime.now(UTC))))
+        [page] = await adapter.fetch_pages(since=since)
+        assert page.jobs == [], "a prospect post (job_id null) advertises no job"
+        fake.unpublish(job_id(5))
+        fake.unpublished[-1]["title"] = None
+        with pytest.raises(sdk.AdapterUnavailable, match="job post 4004005 has no job_id or no title"):
+            await adapter.fetch_pages(since=since)
 
     @pytest.mark.parametrize(
         ("change", "message"),
@@ -532,6 +612,15 @@ async def test_a_greenhouse_account_syncs_feeds_and_reports_hires(database_url: 
             assert jobs[job_id(3)].findtext("description").startswith("<p>Job 3: you &amp; us.</p>"), (
                 "the escaped HTML is unescaped"
             )
+            # The next sync is incremental: Harvest names the two jobs whose posts changed since the first.
+            greenhouse.posts[1].update(title="Senior Registered Nurse", updated_at=iso(datetime.now(UTC)))
+            greenhouse.unpublish(job_id(2))
+            status, synced = await hub.sync()
+            assert (status, synced["error"], synced["full"], synced["seen"]) == (200, None, False, 2)
+            assert (synced["updated"], synced["closed"]) == (2, 1), "job 1 edited; job 2 closed (its row too)"
+            jobs = await hub.feed()
+            assert set(jobs) == greenhouse.job_ids
+            assert jobs[job_id(1)].findtext("title") == "Senior Registered Nurse"
 
             hired_at = datetime(2026, 3, 2, 15, 4, 5, tzinfo=UTC)
             body = greenhouse.hire(job_id(3), email="Ada@Example.com", at=hired_at)
