@@ -295,14 +295,14 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 source="cli",
             )  # fmt: skip
             word = "on" if args.action == "enable" else "off"
+            said = ((f"switched {word}", result.switched), (f"already {word}", result.already),
+                    (f"no such job in {name}", result.missing))  # fmt: skip
             if args.json:
                 _json(result.as_json())
-            elif result.switched:
-                print(f"switched {word}: {', '.join(result.switched)}")
-            if result.already and not args.json:
-                print(f"already {word}: {', '.join(result.already)}")
-            if result.missing and not args.json:
-                print(f"no such job in {name}: {', '.join(result.missing)}")
+            else:
+                for words, ids in said:
+                    if ids:
+                        print(f"{words}: {', '.join(ids)}")
             return EXIT_FAILED if result.missing else 0
 
     return _run(work)
@@ -353,8 +353,7 @@ def _feed_lint(args: argparse.Namespace, name: str) -> int:
             return 0
         for finding in health.findings:
             print(f"{finding['rule']:<24} {finding['ats_id']:<24} {finding['message']}")
-        found = ", ".join(f"{rule} {n}" for rule, n in health.counts.items() if n) or "nothing to fix"
-        print(f"{health.jobs} jobs in the feed of {name}: {found}")
+        print(f"{health.jobs} jobs in the feed of {name}: {health_summary(dict(health.counts))}")
         return 0
 
     return _run(work)
