@@ -77,6 +77,10 @@ def is_outage(error: BaseException) -> bool:
             words in str(seen).lower() for words in _SQLITE_OUTAGES
         ):
             return True
+        # A pooled connection the server stopped answering mid-query is left in the middle of that query:
+        # the next use of it says so. Outage fallout; the pool replaces the connection once it is released.
+        if isinstance(seen, asyncpg.exceptions.InternalClientError) and "another operation" in str(seen):
+            return True
         seen = seen.__cause__ or seen.__context__ or (seen.args[0] if seen.args else None)
         if not isinstance(seen, BaseException):
             return False

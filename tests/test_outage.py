@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
+from hub import db
 from hub.signatures import sign
 from tests.conftest import SAMPLE_JOBS, free_port, hub_process, throwaway_postgres, write_config
 from tests.peers.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
@@ -171,3 +173,12 @@ async def _counted(http: aiohttp.ClientSession, url: str, views: int) -> bool:
         return await _views(http, url) == views
     except AssertionError:
         return False  # the database is still coming back
+
+
+def test_a_connection_left_mid_query_by_an_outage_is_an_outage_not_a_crash() -> None:
+    left = asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 15; another operation (2) is in progress"
+    )
+    assert db.is_outage(left)
+    assert db.is_outage(RuntimeError("wrapped")) is False
+    assert db.is_outage(asyncpg.exceptions.InternalClientError("something else went wrong")) is False
