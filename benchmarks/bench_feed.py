@@ -21,6 +21,13 @@ What it measures:
   clients at full speed (:mod:`benchmarks._load`), rounds alternating with hello-world - aim ≥ 50 %;
   and the **peak-RSS growth** between the warm-up (1,000 jobs) and the largest feed - aim < 100 MB.
 
+* issue 16's aims, the **prebuilt feed files** (:mod:`hub.feed_cache`): full ``GET`` requests/s of the
+  largest feed, gzip and uncompressed, from the hub against aiohttp's ``FileResponse`` serving the very same
+  files (``--serve-file``, a process of its own), rounds alternating - aim ≥ 50 % each; and, in this
+  process, the **rebuild after one job changed** against a **cold build** of the same feed (time ratio,
+  ``--rebuild-repeats`` pairs) - aim ≤ 10 %; the cold build against the plain lxml loop - aim ≥ 60 %. The
+  rebuilt file is checked byte for byte against ``write_feed`` of the same version.
+
 The jobs are the 50 sample jobs of ``plugins/file/data`` repeated with unique ids, each description
 followed by the next samples' until it is about 4 KB (the samples' own are about 1 KB), bulk-inserted
 through :mod:`hub.models` into a freshly migrated database; one account per size, policy ``all-open``,
@@ -46,8 +53,10 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gzip as gzip_module
 import hashlib
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -172,6 +181,136 @@ async def seed(config: Any, sizes: list[int], analyze: bool) -> dict[str, Any]:
         "open_jobs": counts,
         "description_bytes": statistics.mean(len(text.encode()) for text in descriptions),
     }
+
+
+# --- issue 16: prebuilt files, served and rebuilt ------------------------------------------------------
+
+
+async def rebuild_ratio(config: Any, plugins: Any, size: int, repeats: int, folder: Path) -> dict[str, Any]:
+    """Cold builds of the ``size`` feed into an empty cache, each followed by one job changed (as a sync
+    changes it: its columns, its ``content_hash``, the feed's version) and the rebuild; checks the last
+    rebuilt file against :func:`hub.feed.write_feed` of the same version."""
+    from hub import db, feed, models
+    from hub.accounts import get_account, mark_changed
+    from hub.feed_cache import FeedCache
+
+    out: dict[str, Any] = {"cold": [], "rebuild": []}
+    async with db.database(config.database_url):
+        for number in range(repeats):
+            cache = FeedCache(config, plugins, folder / f"rebuild-{number}")
+            account = await get_account(config, _account(size))
+            cpu, started = cpu_seconds(), time.perf_counter()
+            cold = await cache.artifact(account)
+            out["cold"].append({"seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu})
+            job = await models.Job.filter(account_id=account.row.id).order_by("id").offset(size // 2).first()
+            assert job is not None
+            title = f"{job.title} (changed {number})"
+            digest = hashlib.sha256(f"{job.content_hash}{title}".encode()).hexdigest()
+            await models.Job.filter(id=job.id).update(title=title, content_hash=digest)
+            await mark_changed(account)
+            account = await get_account(config, _account(size))
+            cpu, started = cpu_seconds(), time.perf_counter()
+            warm = await cache.artifact(account)
+            out["rebuild"].append({"seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu})
+            if warm.version == cold.version:
+                raise RuntimeError("the rebuild did not build the new version")
+            print(
+                f"cold build {size:,} jobs: {out['cold'][-1]['seconds']:.2f} s; after one change: "
+                f"{out['rebuild'][-1]['seconds']:.2f} s",
+                file=sys.stderr,
+            )
+        sink = _CountingSink(digest=True)
+        await feed.write_feed(account, plugins, sink.awrite)
+        built = hashlib.sha256(warm.plain.read_bytes()).hexdigest()
+        if built != sink.hash.hexdigest():  # type: ignore[union-attr]
+            raise RuntimeError("the rebuilt file is not write_feed's document of the same version")
+        with gzip_module.open(warm.gzip) as unzipped:
+            if hashlib.sha256(unzipped.read()).hexdigest() != built:
+                raise RuntimeError("the rebuilt gzip file does not inflate to the plain one")
+        out["bytes"] = {"plain": warm.plain.stat().st_size, "gzip": warm.gzip.stat().st_size}
+    return out
+
+
+def _serve_files(plain: Path, gzipped: Path) -> int:
+    """``--serve-file``: aiohttp's FileResponse on ``/plain`` and ``/gzip`` (the yardstick's own process)."""
+    from aiohttp import web
+
+    from benchmarks._common import serve_until_stopped
+
+    async def plain_file(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(plain, headers={"Content-Type": "application/xml; charset=utf-8"})
+
+    async def gzip_file(request: web.Request) -> web.FileResponse:
+        headers = {"Content-Type": "application/xml; charset=utf-8", "Content-Encoding": "gzip"}
+        return web.FileResponse(gzipped, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/plain", plain_file)
+    app.router.add_get("/gzip", gzip_file)
+    asyncio.run(serve_until_stopped(app))
+    return 0
+
+
+async def full_get_rate(
+    http: aiohttp.ClientSession, url: str, *, gzip: bool, count: int, server_pid: int
+) -> dict[str, Any]:
+    """``count`` full GETs one after another on a keep-alive connection, bodies read and dropped."""
+    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+    wire = 0
+    cpu, started = cpu_seconds(server_pid), time.perf_counter()
+    for _ in range(count):
+        async with http.get(url, headers=headers) as response:
+            if response.status != 200 or response.headers.get("Content-Encoding") != (
+                "gzip" if gzip else None
+            ):
+                raise RuntimeError(f"GET {url}: {response.status} {response.headers}")
+            async for chunk in response.content.iter_any():
+                wire += len(chunk)
+    seconds = time.perf_counter() - started
+    return {
+        "per_second": count / seconds,
+        "seconds": seconds,
+        "bytes_each": wire // count,
+        "server_cpu": (cpu_seconds(server_pid) - cpu) / count,
+    }
+
+
+async def prebuilt_vs_file_response(
+    http: aiohttp.ClientSession, url: str, hub: Child, tmp: Path, size: int, watchdog: Watchdog, args: Any
+) -> dict[str, Any]:
+    """Full GETs of the hub's feed (its files built already) against FileResponse sending those files."""
+    folder = args.feed_cache / "hub" / _account(size)
+    plain = next(path for path in folder.glob("*.xml") if not path.name.startswith("."))
+    gzipped = next(folder.glob("*-gzip.xml.gz"))
+    yardstick = await start_child(
+        "file-response",
+        ["-m", "benchmarks.bench_feed", "--serve-file", str(plain), str(gzipped)],
+        tmp,
+        watchdog,
+    )
+    out: dict[str, Any] = {"plain": {"hub": [], "file": []}, "gzip": {"hub": [], "file": []}}
+    try:
+        for encoding in ("plain", "gzip"):
+            zipped = encoding == "gzip"
+            sides = (("file", f"{yardstick.url}/{encoding}", yardstick.pid), ("hub", url, hub.pid))
+            for _, target, pid in sides:  # warm-up, unmeasured: the page cache holds both files after it
+                await full_get_rate(http, target, gzip=zipped, count=1, server_pid=pid)
+            for number in range(args.rounds):
+                for name, target, pid in sides:
+                    result = await full_get_rate(
+                        http, target, gzip=zipped, count=args.full_requests, server_pid=pid
+                    )
+                    out[encoding][name].append(result)
+                    print(
+                        f"full GET {encoding} round {number + 1} {name}: {result['per_second']:.2f}/s, "
+                        f"{result['bytes_each']:,} B each, "
+                        f"server CPU {result['server_cpu'] * 1000:.0f} ms each",
+                        file=sys.stderr,
+                    )
+            out[encoding] |= ratio(out[encoding]["file"], out[encoding]["hub"])
+    finally:
+        await yardstick.stop(watchdog)
+    return out
 
 
 # --- the feed writer against a plain lxml loop ----------------------------------------------------------
@@ -481,6 +620,9 @@ async def serve_one_size(
                 )
             if size == largest:
                 result["not_modified"] = await not_modified_rate(http, base, url, hub, hello, args)
+                result["prebuilt"] = await prebuilt_vs_file_response(
+                    http, url, hub, tmp, size, watchdog, args
+                )
             if args.profile is not None and size == largest:
                 # Extra, unmeasured work: the profiler's sampling would skew the figures above.
                 async with http.head(url, headers={"Accept-Encoding": "identity"}) as response:
@@ -523,7 +665,11 @@ async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, 
             else:
                 url = f"sqlite://{tmp / 'hub.sqlite3'}"
             port = free_port()
-            config_path = write_hub_config(tmp, url, _accounts_toml(sizes), port=port)
+            # The hub's files under hub/, the in-process rebuilds' beside them.
+            cache = Path(tempfile.mkdtemp(prefix="hub-bench-feed-", dir=args.cache_dir or tmp))
+            args.feed_cache = cache
+            tables = _accounts_toml(sizes) + f'[feed]\ncache_dir = "{cache / "hub"}"\n'
+            config_path = write_hub_config(tmp, url, tables, port=port)
             config, plugins = load_hub(config_path)
             print(f"seeding {sum(sizes):,} jobs…", file=sys.stderr)
             out["seed"] = await seed(config, sizes, analyze=args.database == "postgres")
@@ -535,6 +681,10 @@ async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, 
             out["writer"] = await writer_throughput(
                 config, plugins, sizes[-1], args.writer_repeats, args.profile, watchdog
             )
+            print(
+                f"cold build and rebuild after one change, {sizes[-1]:,} jobs, in process…", file=sys.stderr
+            )
+            out["rebuild"] = await rebuild_ratio(config, plugins, sizes[-1], args.rebuild_repeats, cache)
 
             hello = await start_child("hello", ["-m", "benchmarks.serve_peer", "hello"], tmp, watchdog)
             try:
@@ -553,6 +703,8 @@ async def main_async(args: argparse.Namespace, watchdog: Watchdog) -> dict[str, 
         finally:
             if pg is not None:
                 await asyncio.to_thread(pg.stop)
+            if args.cache_dir and getattr(args, "feed_cache", None):
+                shutil.rmtree(args.feed_cache, ignore_errors=True)
     return out
 
 
@@ -627,7 +779,7 @@ def _report(out: dict[str, Any], env: dict[str, Any]) -> str:
         f"- hello-world server RSS: {mib(out['rss_hello']['VmRSS'])}; "
         f"hub idle RSS: {mib(small['rss_idle']['VmRSS'])}"
     )
-    lines += ["", *_aims_report(out)]
+    lines += ["", *_aims_report(out), "", *_prebuilt_report(out)]
     return "\n".join(lines)
 
 
@@ -708,6 +860,59 @@ def _aims_report(out: dict[str, Any]) -> list[str]:
     ]
 
 
+def _prebuilt_report(out: dict[str, Any]) -> list[str]:
+    """Issue 16's aims: full GETs from the prebuilt files against FileResponse; rebuild against cold build."""
+    size = out["sizes"][-1]
+    prebuilt, rebuild, writer = out["feeds"][size]["prebuilt"], out["rebuild"], out["writer"]
+    rows = []
+    for encoding in ("gzip", "plain"):
+        sides = prebuilt[encoding]
+        for name, label in (("file", "aiohttp `FileResponse`, the same file"), ("hub", "hub")):
+            values = sides[name]
+            share = "100%" if name == "file" else f"**{sides['ratio']:.0%}** ({_aim(sides['ratio'] >= 0.5)})"
+            rows.append([
+                f"{encoding}: {label}", f"{statistics.median(r['per_second'] for r in values):.2f}",
+                " / ".join(f"{r['per_second']:.2f}" for r in values),
+                f"{values[0]['bytes_each'] / 1e6:,.1f} MB",
+                f"{statistics.median(r['server_cpu'] for r in values) * 1000:,.0f} ms", share,
+            ])  # fmt: skip
+    served = markdown_table(
+        ["full GET", "req/s (median)", "per round", "body", "server CPU per request", "vs FileResponse"], rows
+    )
+    cold = statistics.median(r["seconds"] for r in rebuild["cold"])
+    warm = statistics.median(r["seconds"] for r in rebuild["rebuild"])
+    plain_loop = statistics.median(r["seconds"] for r in writer["plain"])
+
+    def runs(values: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{r['seconds']:.2f}" for r in values)
+
+    built = markdown_table(
+        ["build, in process", "median", "runs (s)", "CPU (median)", "ratio"],
+        [
+            ["cold: both files, from the database", f"{cold:.2f} s", runs(rebuild["cold"]),
+             f"{statistics.median(r['cpu'] for r in rebuild['cold']):.2f} s",
+             f"vs plain lxml loop ({plain_loop:.2f} s): **{plain_loop / cold:.0%}** "
+             f"({_aim(plain_loop / cold >= 0.6)} ≥ 60 %)"],
+            ["after one job changed", f"{warm:.2f} s", runs(rebuild["rebuild"]),
+             f"{statistics.median(r['cpu'] for r in rebuild['rebuild']):.2f} s",
+             f"vs cold: **{warm / cold:.1%}** ({_aim(warm / cold <= 0.1)} ≤ 10 %)"],
+        ],
+    )  # fmt: skip
+    return [
+        f"Prebuilt feed files, {size:,} jobs: full GETs one after another on one keep-alive connection, "
+        f"{len(prebuilt['gzip']['hub'])} rounds alternating "
+        "with FileResponse serving the very same file (its own process):",
+        "",
+        served,
+        "",
+        f"Cold build against rebuild after one job changed ({len(rebuild['cold'])} pairs; the last rebuilt "
+        f"file checked byte for byte against write_feed; {rebuild['bytes']['plain'] / 1e6:,.0f} MB plain, "
+        f"{rebuild['bytes']['gzip'] / 1e6:,.0f} MB gzip):",
+        "",
+        built,
+    ]
+
+
 def _lat(values: dict[str, float]) -> list[str]:
     return [
         f"{values['median'] * 1000:.2f} ms",
@@ -734,16 +939,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--not-modified-requests", type=int, default=10000, help="conditional GETs per round (default 10,000)"
     )
+    parser.add_argument(
+        "--full-requests",
+        type=int,
+        default=5,
+        help="full GETs of the largest feed per round and side (default 5)",
+    )
+    parser.add_argument(
+        "--rebuild-repeats", type=int, default=2, help="cold build + rebuild pairs, in process (default 2)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="build the feed files in a folder made here (default: the run's temporary one)",
+    )
+    parser.add_argument("--serve-file", nargs=2, type=Path, metavar=("PLAIN", "GZIP"), help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=900, help="hard limit for the whole run, seconds")
     parser.add_argument("--profile", type=Path, help="py-spy the hub serving the largest feed; write it here")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
+    if args.serve_file:
+        return _serve_files(*args.serve_file)
     if not 1 <= args.jobs <= 1_000_000:
         parser.error("--jobs must be between 1 and 1,000,000")
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
     if not (1 <= args.writer_repeats <= 10 and 1 <= args.rounds <= 20 and 1 <= args.concurrency <= 256):
         parser.error("--writer-repeats 1..10, --rounds 1..20, --concurrency 1..256")
+    if not (1 <= args.full_requests <= 100 and 1 <= args.rebuild_repeats <= 10):
+        parser.error("--full-requests 1..100, --rebuild-repeats 1..10")
     if not 100 <= args.not_modified_requests <= 1_000_000:
         parser.error("--not-modified-requests 100..1,000,000")
     return run_bounded("bench_feed", args, main_async, _report)

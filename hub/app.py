@@ -1,8 +1,8 @@
 """The application factory: one aiohttp server for feeds, webhooks, pixels, Slack and the admin API.
 
 Resources live in cleanup contexts, opened in order at start-up and closed in reverse at shutdown:
-the database, the one outbound HTTP session, the pixel counter, the inbox and outbox workers, then the
-scheduler that uses them all, and last the Slack bot (when enabled) that drives them.
+the database, the feed cache, the one outbound HTTP session, the pixel counter, the inbox and outbox
+workers, then the scheduler that uses them all, and last the Slack bot (when enabled) that drives them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from aiohttp import web
 
 from hub import __version__, db
 from hub.accounts import AccountCache, ensure_accounts
-from hub.appkeys import ACCOUNTS, CONFIG, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
+from hub.appkeys import ACCOUNTS, CONFIG, FEED_CACHE, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
 from hub.config import HubConfig
+from hub.feed_cache import FeedCache
 from hub.leader import leadership_for
 from hub.logs import ServerLog
 from hub.pixels import PixelCounter
@@ -40,6 +41,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[ACCOUNTS] = AccountCache(config)
         await app[ACCOUNTS].load()
         yield
+
+
+async def _feed_cache(app: web.Application) -> AsyncIterator[None]:
+    cache = FeedCache(app[CONFIG], app[PLUGINS], app[CONFIG].feed["cache_dir"])
+    app[FEED_CACHE] = cache
+    yield
+    # A build still running at shutdown is abandoned: its temporary files are never served, and the
+    # next build of the account deletes them.
+    await cache.close()
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
@@ -104,7 +114,9 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     )
     app[CONFIG] = config
     app[PLUGINS] = plugins
-    app.cleanup_ctx.extend([_leadership, _database, _http_session, _pixel_counter, _workers, _scheduler])
+    app.cleanup_ctx.extend(
+        [_leadership, _database, _feed_cache, _http_session, _pixel_counter, _workers, _scheduler]
+    )
     for module in (health, metrics, feeds, webhooks, pixels, apply, api):
         app.add_routes(module.routes)
     if config.slack["enabled"]:

@@ -21,5 +21,7 @@ PIXELS = web.AppKey("pixels", "PixelCounter")
 LEADER = web.AppKey("leader", "Leadership")
 #: The Slack bot, only when ``[slack] enabled``.
 SLACK = web.AppKey("slack", "SlackBot")
+#: The prebuilt feed files, one version per account.
+FEED_CACHE = web.AppKey("feed_cache", "FeedCache")
 #: Recently read account rows, for the hot read paths.
 ACCOUNTS = web.AppKey("accounts", "AccountCache")

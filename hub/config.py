@@ -115,6 +115,14 @@ PIXELS_OPTIONS = (
     ),
     Option("keep_days", "days of per-job pixel counts kept", type=int, default=400),
 )
+FEED_OPTIONS = (
+    Option(
+        "cache_dir",
+        "folder of the prebuilt feed files, one version per account (each replica its own)",
+        type=Path,
+        default=Path("feed-cache"),
+    ),
+)
 PLUGINS_OPTIONS = (Option("disabled", "names of installed plugins not to load", type=list, default=[]),)
 SLACK_OPTIONS = (
     Option("enabled", "run the /appcast Slack bot (POST /slack/events)", type=bool, default=False),
@@ -158,7 +166,8 @@ ACCOUNT_OPTIONS = (
 STAGES_TABLE = "stages"
 NO_FUNNEL_EVENT = "none"
 TOP_LEVEL = (
-    "server", "database", "logging", "admin", "sync", "events", "pixels", "plugins", "slack", "accounts",
+    "server", "database", "logging", "admin", "sync", "events", "pixels", "feed", "plugins", "slack",
+    "accounts",
 )  # fmt: skip
 #: Slack's ids: members start with U (or W in Enterprise Grid), user groups with S, channels with C or G.
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -178,6 +187,8 @@ class HubConfig:
     sync: Mapping[str, Any]
     events: Mapping[str, Any]
     pixels: Mapping[str, Any]
+    #: ``[feed]``: ``cache_dir`` resolved against the config file's folder.
+    feed: Mapping[str, Any]
     #: ``[slack]``: ``admins`` is a tuple of user ids; ``api_base_url`` always ends with ``/``.
     slack: Mapping[str, Any]
     plugins_disabled: frozenset[str]
@@ -270,6 +281,7 @@ def _parse(raw: dict[str, Any], path: Path) -> HubConfig:
         sync=section("sync", SYNC_OPTIONS),
         events=section("events", EVENTS_OPTIONS),
         pixels=section("pixels", PIXELS_OPTIONS),
+        feed=section("feed", FEED_OPTIONS),
         slack=_parse_slack(section("slack", SLACK_OPTIONS)),
         plugins_disabled=frozenset(section("plugins", PLUGINS_OPTIONS)["disabled"]),
         accounts=accounts,

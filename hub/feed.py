@@ -1,9 +1,11 @@
 """The XML feed Appcast polls: which jobs are in it, and writing it incrementally with lxml.
 
-The document is streamed: jobs are read from the database in keyset-paged batches and written with
-lxml's incremental writer, the bytes handed to ``sink`` batch by batch, so memory stays flat however
-many jobs an account has. Its validator (ETag) moves with the account's ``feed_version``, which every
-sync and switch that changes the feed bumps, so replicas agree on it without building the feed.
+The document is written piece by piece: jobs are read from the database in keyset-paged batches and each
+``<job>`` rendered on its own by lxml's incremental writer (:class:`FeedWriter`), so memory stays flat however
+many jobs an account has, and :mod:`hub.feed_cache` can keep a job's rendered bytes and reuse them in the next
+version's file. Its validator (ETag) moves with the account's ``feed_version``, which every sync and switch
+that changes the feed bumps, so replicas agree on it without building the feed; the document's
+``lastBuildDate`` is that version's Last-Modified, never the clock, so every build of a version is the same.
 """
 
 from __future__ import annotations
@@ -87,8 +89,11 @@ def _write_text(xf: Any, tag: str, value: str | None, *, cdata: bool = False, in
         xf.write(etree.CDATA(value) if cdata and "]]>" not in value else value)
 
 
-async def _feed_rows(account: LiveAccount) -> AsyncIterator[list[Sequence[Any]]]:
-    """The account's feed rows in keyset-paged batches: :data:`FEED_COLUMNS`, as the driver returns them.
+async def feed_rows(
+    account: LiveAccount, columns: Sequence[str] = FEED_COLUMNS, batch: int = BATCH
+) -> AsyncIterator[list[Sequence[Any]]]:
+    """The account's feed rows in keyset-paged batches of ``columns`` (the first is ``id``), as the driver
+    returns them.
 
     The SQL is tortoise's, but the rows skip tortoise's per-field conversion into dicts of Python values:
     on SQLite that parsed two datetime strings per row, a fifth of the feed's time. So dates arrive as
@@ -99,10 +104,10 @@ async def _feed_rows(account: LiveAccount) -> AsyncIterator[list[Sequence[Any]]]
     query = in_feed(account)
 
     async def batch_after(last_id: int) -> list[Sequence[Any]]:
-        batch = models.Job.filter(query, id__gt=last_id).order_by("id").limit(BATCH)
+        page = models.Job.filter(query, id__gt=last_id).order_by("id").limit(batch)
         # Inlined parameters are safe here: all three are integers or booleans the hub made (account id,
         # last id, batch size), never a client's text.
-        _, rows = await connection.execute_query(batch.values_list(*FEED_COLUMNS).sql(params_inline=True))
+        _, rows = await connection.execute_query(page.values_list(*columns).sql(params_inline=True))
         return rows
 
     upcoming = asyncio.ensure_future(batch_after(0))
@@ -143,7 +148,7 @@ def _write_job(xf: Any, row: Sequence[Any], company: str, extra: list[tuple[str,
     (
         _, ats_id, title, posted_at, requisition_id, hosted_url, apply_url, job_company, city, region,
         country, postal_code, workplace, description_html, employment_type, department, team, salary_text,
-        _, _,
+        *_,
     ) = row  # fmt: skip
     with xf.element("job"):
         _write_text(xf, "title", title, cdata=True)
@@ -167,48 +172,75 @@ def _write_job(xf: Any, row: Sequence[Any], company: str, extra: list[tuple[str,
         xf.write("\n  ")
 
 
+class FeedWriter:
+    """lxml's incremental writer held open inside ``<source>``: the head, then each job, then the tail, each
+    handed back as the bytes it adds to the document (a job's bytes depend on that job alone)."""
+
+    def __init__(self, account: LiveAccount, plugins: PluginHost) -> None:
+        self.account = account
+        self._plugins = plugins
+        self._company = xml_safe(account.config.company)
+        #: Does a plugin add elements to each job? Then a job's bytes depend on their answer too.
+        self.wants_elements = plugins.has_active("appcast_hub_feed_job_elements", account.config)
+        self._buffer = io.BytesIO()
+        self._open = contextlib.ExitStack()
+        xf = self._xf = self._open.enter_context(etree.xmlfile(self._buffer, encoding="utf-8"))
+        xf.write_declaration()
+        self._open.enter_context(xf.element("source"))
+        _write_text(xf, "publisher", self._company, indent="\n  ")
+        _write_text(xf, "publisherurl", xml_safe(account.config.company_url or ""), indent="\n  ")
+        _write_text(xf, "lastBuildDate", _iso(validators(account)[1]), indent="\n  ")
+        self.head = self._take()
+
+    def _take(self) -> bytes:
+        self._xf.flush()
+        data = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return data
+
+    def extra_elements(self, row: Sequence[Any]) -> list[tuple[str, str]]:
+        """What the active plugins add to this job (``appcast_hub_feed_job_elements``)."""
+        if not self.wants_elements:
+            return []
+        hook, job = "appcast_hub_feed_job_elements", _job_of_raw(row[: len(FEED_COLUMNS)])
+        return [
+            pair
+            for pairs in self._plugins.broadcast_sync(hook, self.account.config, job=job)
+            for pair in pairs
+        ]
+
+    def job(self, row: Sequence[Any], extra: list[tuple[str, str]]) -> bytes | None:
+        """The job's ``<job>`` element with the indent before it; None when the job cannot be written."""
+        if not is_xml_safe(row[1]):
+            # Stored before ids were checked at sync (hub.sync.stored_values): one bad id must not cut the
+            # whole document short.
+            _QUIET.log(logging.WARNING, self.account.name, "feed %s: skipped job %r: its id holds "
+                       "characters XML forbids", self.account.name, row[1][:80])  # fmt: skip
+            return None
+        self._xf.write("\n  ")
+        _write_job(self._xf, row, self._company, extra)
+        return self._take()
+
+    def tail(self) -> bytes:
+        """The document's end; the writer is closed after it."""
+        self._xf.write("\n")
+        self._open.close()
+        return self._buffer.getvalue()
+
+
 async def write_feed(
     account: LiveAccount, plugins: PluginHost, sink: Callable[[bytes], Awaitable[None]]
 ) -> int:
     """Write the account's feed document to ``sink`` in pieces; returns the number of jobs."""
-    config = account.config
-    company = xml_safe(config.company)
-    wants_elements = plugins.has_active("appcast_hub_feed_job_elements", config)
-    buffer = io.BytesIO()
+    writer = FeedWriter(account, plugins)
+    await sink(writer.head)
     count = 0
-
-    async def drain() -> None:
-        await sink(buffer.getvalue())
-        buffer.seek(0)
-        buffer.truncate()
-
-    def extra_elements(row: Sequence[Any]) -> list[tuple[str, str]]:
-        if not wants_elements:
-            return []
-        job = _job_of_raw(row)
-        hook = "appcast_hub_feed_job_elements"
-        return [pair for pairs in plugins.broadcast_sync(hook, config, job=job) for pair in pairs]
-
-    with etree.xmlfile(buffer, encoding="utf-8") as xf:
-        xf.write_declaration()
-        with xf.element("source"):
-            _write_text(xf, "publisher", company, indent="\n  ")
-            _write_text(xf, "publisherurl", xml_safe(config.company_url or ""), indent="\n  ")
-            _write_text(xf, "lastBuildDate", _iso(validators(account)[1]), indent="\n  ")
-            async with contextlib.aclosing(_feed_rows(account)) as batches:
-                async for rows in batches:
-                    for row in rows:
-                        if not is_xml_safe(row[1]):
-                            # Stored before ids were checked at sync (hub.sync.stored_values): one bad id
-                            # must not cut the whole document short.
-                            _QUIET.log(logging.WARNING, account.name, "feed %s: skipped job %r: its id "
-                                       "holds characters XML forbids", account.name, row[1][:80])  # fmt: skip
-                            continue
-                        xf.write("\n  ")
-                        _write_job(xf, row, company, extra_elements(row))
-                        count += 1
-                    xf.flush()
-                    await drain()
-            xf.write("\n")
-    await drain()
+    async with contextlib.aclosing(feed_rows(account)) as batches:
+        async for rows in batches:
+            pieces = [writer.job(row, writer.extra_elements(row)) for row in rows]
+            written = [piece for piece in pieces if piece is not None]
+            count += len(written)
+            await sink(b"".join(written))
+    await sink(writer.tail())
     return count

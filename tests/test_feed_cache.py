@@ -1,0 +1,372 @@
+"""Prebuilt feed files (hub.feed_cache), through a real hub on a socket: what is served, when it is built."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from lxml import etree
+
+from hub import feed_cache, hookimpl
+from hub.accounts import get_account
+from hub.config import bind_plugins, load_config
+from hub.feed import write_feed
+from hub.feed_cache import FeedCache
+from hub.options import PluginInfo
+from hub.plugins import PluginHost, load_plugins
+from hub.testing.peers import ADMIN_TOKEN, serving_hub
+from tests.conftest import SAMPLE_JOBS, free_port, hub_process, new_postgres_database, write_config
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+PLAIN = {"Accept-Encoding": "identity"}
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+class Elements:
+    """A feed plugin adding one element per job; it counts its calls and fails on demand."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failing = False
+
+    @hookimpl
+    def appcast_hub_plugin_info(self) -> PluginInfo:
+        return PluginInfo(kind="destination", description="adds <tracking> to each job")
+
+    @hookimpl
+    def appcast_hub_feed_job_elements(self, job: Any) -> list[tuple[str, str]]:
+        self.calls += 1
+        if self.failing:
+            raise RuntimeError("the plugin broke mid-build")
+        return [("tracking", f"t-{job.ats_id}")]
+
+
+@dataclass
+class Hub:
+    url: str
+    config_file: Path
+    jobs_file: Path
+    cache: Path
+    plugins: PluginHost
+
+    @property
+    def folder(self) -> Path:
+        return self.cache / "demo"
+
+    def edit_job(self, number: int, **values: Any) -> None:
+        document = json.loads(self.jobs_file.read_text())
+        document["jobs"][number] |= values
+        self.jobs_file.write_text(json.dumps(document))
+
+
+def jobs_file(folder: Path, count: int) -> Path:
+    """The sample jobs repeated (unique ids) to ``count`` open jobs."""
+    samples = json.loads(SAMPLE_JOBS.read_text())["jobs"]
+    jobs = [samples[n % len(samples)] | {"id": f"J-{n}", "status": "open"} for n in range(count)]
+    path = folder / "jobs.json"
+    path.write_text(json.dumps({"jobs": jobs}))
+    return path
+
+
+def hub_config(database_url: str, folder: Path, jobs: Path, cache: Path, extra: str = "") -> Path:
+    return write_config(
+        folder,
+        f"""
+[database]
+url = "{database_url}"
+migrate_on_start = true
+[admin]
+api_token = "{ADMIN_TOKEN}"
+[sync]
+scheduled = false
+[feed]
+cache_dir = "{cache}"
+[accounts.demo]
+adapter = "file"
+company = "Northwind Health"
+feed_policy = "all-open"
+[accounts.demo.file]
+path = "{jobs}"
+{extra}
+""",
+    )
+
+
+@pytest.fixture
+def elements() -> Elements:
+    return Elements()
+
+
+@pytest.fixture
+def shape() -> tuple[int, bool]:
+    """How many jobs the test's hub has, and whether :class:`Elements` is on (parametrize to change it)."""
+    return 60, False
+
+
+@pytest.fixture
+async def hub(
+    request: pytest.FixtureRequest, shape: tuple[int, bool], database_url: str, tmp_path: Path
+) -> AsyncIterator[Hub]:
+    """A hub on ``shape``'s jobs, synced once."""
+    count, with_plugin = shape
+    jobs = jobs_file(tmp_path, count)
+    extra = "[accounts.demo.elements]" if with_plugin else ""
+    config = hub_config(database_url, tmp_path, jobs, tmp_path / "cache", extra)
+    plugins = load_plugins()
+    if with_plugin:
+        assert plugins.register("elements", request.getfixturevalue("elements"))
+    async with serving_hub(config, plugins) as url:
+        served = Hub(url, config, jobs, tmp_path / "cache", plugins)
+        async with aiohttp.ClientSession(auto_decompress=False) as http:
+            await sync(http, served)
+        yield served
+
+
+async def sync(http: aiohttp.ClientSession, hub: Hub) -> None:
+    async with http.post(f"{hub.url}/api/accounts/demo/sync", headers=AUTH) as answer:
+        assert answer.status == 200, await answer.text()
+
+
+async def get(http: aiohttp.ClientSession, hub: Hub, **headers: str) -> tuple[aiohttp.ClientResponse, bytes]:
+    async with http.get(f"{hub.url}/feeds/demo.xml", headers=headers) as answer:
+        return answer, await answer.read()
+
+
+async def fresh_build(hub: Hub) -> bytes:
+    """The account's current version written again, streamed (what ``appcast-hub feed`` prints)."""
+    config = bind_plugins(load_config(hub.config_file), hub.plugins)
+    pieces: list[bytes] = []
+
+    async def sink(data: bytes) -> None:
+        pieces.append(data)
+
+    await write_feed(await get_account(config, "demo"), hub.plugins, sink)
+    return b"".join(pieces)
+
+
+async def cold_files(hub: Hub, folder: Path) -> tuple[bytes, bytes]:
+    """Both files of the current version built by a cache that has nothing yet (as a new replica would)."""
+    cache = FeedCache(bind_plugins(load_config(hub.config_file), hub.plugins), hub.plugins, folder)
+    config = cache.config
+    artifact = await cache.artifact(await get_account(config, "demo"))
+    return artifact.plain.read_bytes(), artifact.gzip.read_bytes()
+
+
+def builds(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "hub.feed_cache" and " built in " in r.getMessage()
+    ]
+
+
+def versions_on_disk(hub: Hub) -> set[str]:
+    return {path.name.split(".")[0].removesuffix("-gzip") for path in hub.folder.iterdir()}
+
+
+def titles(body: bytes) -> list[str]:
+    return [job.findtext("title") for job in etree.fromstring(body).iter("job")]
+
+
+async def test_the_served_feed_is_a_fresh_build_of_its_version(hub: Hub, tmp_path: Path) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        plain, body = await get(http, hub, **PLAIN)
+        zipped, compressed = await get(http, hub, **GZIP)
+    assert (plain.status, zipped.status) == (200, 200)
+    assert body == await fresh_build(hub)
+    assert gzip.decompress(compressed) == body
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert plain.content_type == zipped.content_type == "application/xml"
+    assert zipped.headers["ETag"] == plain.headers["ETag"][:-1] + '-gzip"'
+    assert plain.headers["Vary"] == zipped.headers["Vary"] == "Accept-Encoding"
+    assert plain.headers["Last-Modified"] == zipped.headers["Last-Modified"]
+    document = etree.fromstring(body)
+    assert len(document.findall("job")) == 60
+    # A cache with nothing yet builds the very same bytes, gzip included (the same ETag must mean them).
+    assert await cold_files(hub, tmp_path / "other") == (body, compressed)
+
+
+async def test_304_per_encoding_and_range_on_the_file(hub: Hub) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        plain, body = await get(http, hub, **PLAIN)
+        zipped, compressed = await get(http, hub, **GZIP)
+        etag, gzip_etag = plain.headers["ETag"], zipped.headers["ETag"]
+        for headers, tag in ((PLAIN, etag), (GZIP, gzip_etag)):
+            same, empty = await get(http, hub, **headers, **{"If-None-Match": tag})
+            assert (same.status, same.headers["ETag"], empty) == (304, tag, b"")
+        other, _ = await get(http, hub, **GZIP, **{"If-None-Match": etag})
+        assert other.status == 200, "the plain body's validator is not the gzip body's"
+        since, _ = await get(http, hub, **PLAIN, **{"If-Modified-Since": plain.headers["Last-Modified"]})
+        assert since.status == 304
+
+        part, data = await get(http, hub, **PLAIN, Range="bytes=10-109")
+        assert (part.status, data, part.headers["ETag"]) == (206, body[10:110], etag)
+        assert part.headers["Content-Range"] == f"bytes 10-109/{len(body)}"
+        part, data = await get(http, hub, **GZIP, Range="bytes=-50")
+        assert (part.status, data, part.headers["ETag"]) == (206, compressed[-50:], gzip_etag)
+        resumed, data = await get(http, hub, **PLAIN, Range="bytes=100-", **{"If-Range": etag})
+        assert (resumed.status, data) == (206, body[100:])
+        stale, data = await get(http, hub, **PLAIN, Range="bytes=100-", **{"If-Range": '"another-version"'})
+        assert (stale.status, data) == (200, body), "a range of another version would corrupt a resumed file"
+        head = await http.head(f"{hub.url}/feeds/demo.xml", headers=PLAIN)
+        assert (head.status, head.headers["ETag"], int(head.headers["Content-Length"])) == (
+            200,
+            etag,
+            len(body),
+        )
+
+
+async def test_a_sync_change_and_switches_are_in_the_next_fetch(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        first, _ = await get(http, hub, **PLAIN)
+        hub.edit_job(7, title="Night Nurse, changed")
+        await sync(http, hub)
+        changed, body = await get(http, hub, **PLAIN)
+        assert changed.headers["ETag"] != first.headers["ETag"]
+        assert titles(body)[7] == "Night Nurse, changed"
+        assert body == await fresh_build(hub)
+        _, compressed = await get(http, hub, **GZIP)
+        assert gzip.decompress(compressed) == body
+        assert "1 rendered, 59 copied" in builds(caplog)[-1], "one changed job is rendered, the rest copied"
+        # Copied or rendered, the bytes are a cold build's, gzip included: replicas agree whatever they kept.
+        assert await cold_files(hub, hub.cache.parent / "cold") == (body, compressed)
+        assert len(versions_on_disk(hub)) == 1, "the previous version's files are gone"
+
+        async with http.post(
+            f"{hub.url}/api/accounts/demo/jobs/disable", json={"ids": ["J-3"]}, headers=AUTH
+        ):
+            pass
+        _, body = await get(http, hub, **PLAIN)
+        assert "J-3" not in [job.findtext("referencenumber") for job in etree.fromstring(body).iter("job")]
+        assert body == await fresh_build(hub)
+
+        async with http.post(
+            f"{hub.url}/api/accounts/demo/integration", json={"enabled": False}, headers=AUTH
+        ) as answer:
+            assert answer.status == 200
+        off, body = await get(http, hub, **GZIP)
+        assert titles(gzip.decompress(body)) == []
+        async with http.post(
+            f"{hub.url}/api/accounts/demo/integration", json={"enabled": True}, headers=AUTH
+        ):
+            pass
+        on, body = await get(http, hub, **PLAIN)
+        assert len(titles(body)) == 59
+        assert body == await fresh_build(hub)
+        assert len({first.headers["ETag"], off.headers["ETag"], on.headers["ETag"]}) == 3
+    assert versions_on_disk(hub) == {on.headers["ETag"].strip('"')}
+    assert sorted(path.suffix for path in hub.folder.iterdir()) == [".gz", ".json", ".json", ".xml"]
+
+
+@pytest.mark.parametrize("shape", [(60, True)])
+async def test_a_failing_build_leaves_the_previous_version_served(
+    hub: Hub, elements: Elements, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        before, body = await get(http, hub, **GZIP)
+        assert before.status == 200
+        assert etree.fromstring(gzip.decompress(body)).find("job").findtext("tracking") == "t-J-0"
+        hub.edit_job(0, title="Changed while the plugin is broken")
+        await sync(http, hub)
+        elements.failing = True
+        for _ in range(2):
+            after, again = await get(http, hub, **GZIP)
+            assert (after.status, after.headers["ETag"], again) == (200, before.headers["ETag"], body)
+        assert elements.calls == 60 + 1, "the failed build is not retried at once"
+        assert not [path for path in hub.folder.iterdir() if path.name.endswith(".tmp")], (
+            "nothing half-written"
+        )
+        assert len(versions_on_disk(hub)) == 1
+
+        # Once the plugin works again, the first request after RETRY_SECONDS builds the new version.
+        elements.failing = False
+        monkeypatch.setattr(feed_cache, "RETRY_SECONDS", 0.0)
+        fixed, body = await get(http, hub, **GZIP)
+        assert fixed.headers["ETag"] != before.headers["ETag"]
+        assert titles(gzip.decompress(body))[0] == "Changed while the plugin is broken"
+        assert gzip.decompress(body) == await fresh_build(hub)
+        assert len(versions_on_disk(hub)) == 1
+
+
+async def test_files_a_killed_build_left_are_never_served_and_are_removed(hub: Hub) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        _, body = await get(http, hub, **PLAIN)
+        # What a build killed mid-write leaves: temporary files of a process that no longer runs.
+        dead = hub.folder / f".{'f' * 32}.999999999.xml.tmp"
+        dead.write_bytes(body[: len(body) // 2])
+        hub.edit_job(1, title="After the crash")
+        await sync(http, hub)
+        _, changed = await get(http, hub, **PLAIN)
+    assert titles(changed)[1] == "After the crash"
+    assert not dead.exists()
+
+
+@pytest.mark.parametrize("shape", [(3000, True)])
+async def test_concurrent_requests_share_one_build_and_a_leaving_client_does_not_cancel_it(
+    hub: Hub, elements: Elements, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    host, port = hub.url.removeprefix("http://").split(":")
+    # A client asks for the feed and leaves as soon as the build has started.
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET /feeds/demo.xml HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\n\r\n".encode())
+    await writer.drain()
+    while elements.calls == 0:  # noqa: ASYNC110 -- the build runs in this loop, between these sleeps
+        await asyncio.sleep(0.001)
+    writer.transport.abort()
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        answers = await asyncio.gather(*(get(http, hub, **(GZIP if n % 2 else PLAIN)) for n in range(10)))
+    assert elements.calls == 3000, "one build, carried on after its first client left"
+    assert len(builds(caplog)) == 1
+    plain_bodies = {body for answer, body in answers if "Content-Encoding" not in answer.headers}
+    gzip_bodies = {gzip.decompress(body) for answer, body in answers if "Content-Encoding" in answer.headers}
+    assert len(plain_bodies) == 1
+    assert plain_bodies == gzip_bodies
+    assert {answer.status for answer, _ in answers} == {200}
+
+
+@pytest.mark.postgres
+async def test_two_hubs_on_one_postgresql_serve_identical_feeds(postgres_server: Any, tmp_path: Path) -> None:
+    database_url = await new_postgres_database(postgres_server)
+    jobs = jobs_file(tmp_path, 200)
+    ports = [free_port(), free_port()]
+    configs = []
+    for name, port in zip("ab", ports, strict=True):
+        (tmp_path / name).mkdir()
+        body = hub_config(database_url, tmp_path / name, jobs, tmp_path / name / "cache").read_text()
+        configs.append(write_config(tmp_path / name, f"[server]\nport = {port}\n" + body))
+    with hub_process(configs[0], ports[0]) as first, hub_process(configs[1], ports[1]) as second:
+        hubs = [
+            Hub(f"http://127.0.0.1:{port}", config, jobs, config.parent / "cache", load_plugins())
+            for port, config in zip(ports, configs, strict=True)
+        ]
+        async with aiohttp.ClientSession(auto_decompress=False) as http:
+            await sync(http, hubs[0])
+            for round_ in range(2):
+                seen = []
+                for served in hubs:
+                    for headers in (PLAIN, GZIP):
+                        answer, body = await get(http, served, **headers)
+                        assert answer.status == 200
+                        seen.append((answer.headers["ETag"], answer.headers["Last-Modified"], body))
+                assert seen[0] == seen[2], "byte-identical plain bodies, identical validators"
+                assert seen[1] == seen[3], "byte-identical gzip bodies, identical validators"
+                assert len(titles(seen[0][2])) == 200
+                hubs[0].edit_job(5, title=f"Round {round_}")
+                await sync(http, hubs[0])
+                await asyncio.sleep(1.1)  # the second hub's account rows are cached for a second
+        assert titles(seen[0][2])[5] == "Round 0"
+        logs = first.stop() + second.stop()
+    assert "Traceback" not in logs
