@@ -31,6 +31,7 @@ from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, lo
 from hub.deliveries import list_deliveries, replay
 from hub.errors import ConfigError, HubError
 from hub.events import reconcile_account
+from hub.expiry import expire_due
 from hub.feed import write_feed
 from hub.health import feed_health, health_summary
 from hub.jobs import list_jobs, switch_jobs
@@ -326,6 +327,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
     async def work() -> int:
         async with _opened(config):
             account = await get_account(config, name)
+            await expire_due(account)  # as a serving hub's scheduler would have by now
             return await write_feed(account, plugins, sink)
 
     try:

@@ -157,7 +157,7 @@ ACCOUNT_OPTIONS = (
     ),
     Option(
         "max_age_days",
-        "a job posted longer ago than this is stale (the feed's health says so); none: never",
+        "a job posted longer ago than this leaves the feed until the ATS posts it again; none: never",
         type=int,
         default=None,
     ),

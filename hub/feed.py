@@ -17,7 +17,8 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -39,18 +40,49 @@ BATCH = 1000
 FEED_COLUMNS = (
     "id", "ats_id", "title", "posted_at", "requisition_id", "hosted_url", "apply_url", "company", "city",
     "region", "country", "postal_code", "workplace", "description_html", "employment_type",
-    "department", "team", "salary_text", "ats_updated_at", "is_open",
+    "department", "team", "salary_text", "ats_updated_at", "is_open", "closes_at", "bid_cents",
 )  # fmt: skip
+_BID = FEED_COLUMNS.index("bid_cents")
 
 
-def in_feed(account: LiveAccount) -> Q:
-    """The filter selecting the account's jobs that belong in its feed right now."""
+def advertised(account: LiveAccount) -> Q:
+    """The account's jobs its switches and policy put in the feed: open, switched on (or not off under
+    ``all-open``), the integration on. :func:`in_feed` then takes out the expired ones."""
     if not account.enabled:
         return Q(id__lt=0)  # integration off: the feed stays valid but advertises nothing
     on = Q(appcast=True)
     if account.feed_policy == "all-open":
         on = Q(appcast__isnull=True) | on
     return Q(account_id=account.row.id, is_open=True) & on
+
+
+def not_expired(account: LiveAccount, at: datetime) -> Q:
+    """Jobs neither past their closing date nor older than the account's ``max_age_days`` at ``at``."""
+    query = Q(closes_at__isnull=True) | Q(closes_at__gt=at)
+    if account.config.max_age_days:
+        query &= Q(posted_at__gte=at - timedelta(days=account.config.max_age_days))
+    return query
+
+
+def feed_moment(account: LiveAccount) -> datetime:
+    """The moment the account's current feed version describes: when it last changed.
+
+    Expiry is judged at this moment, not at the clock, so every build of a version (on any replica, at
+    any time) holds the same jobs; :func:`hub.expiry.expire_due` moves the version on when a job's
+    time runs out.
+    """
+    return account.row.feed_changed_at
+
+
+def in_feed(account: LiveAccount, at: datetime | None = None) -> Q:
+    """The filter selecting the jobs in the account's feed at ``at`` (default: its current version's
+    :func:`feed_moment`)."""
+    return advertised(account) & not_expired(account, feed_moment(account) if at is None else at)
+
+
+def bid(cents: int | None) -> Decimal | None:
+    """A stored bid (``jobs.bid_cents``) as the amount it is."""
+    return None if cents is None else Decimal(cents).scaleb(-2)
 
 
 def validators(account: LiveAccount) -> tuple[str, datetime]:
@@ -65,7 +97,7 @@ def validators(account: LiveAccount) -> tuple[str, datetime]:
         config = account.config
         identity = json.dumps(
             [row.feed_version, account.enabled, account.feed_policy, config.company, config.company_url,
-             config.plugin_options],
+             config.max_age_days, config.plugin_options],
             default=str, sort_keys=True,
         )  # fmt: skip
         etag = '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
@@ -131,13 +163,13 @@ def _aware(value: str | datetime) -> datetime:
 
 def job_of(row: dict[str, Any]) -> Job:
     """The normalised Job for a row of :data:`FEED_COLUMNS` (what plugin hooks receive)."""
-    values = {k: v for k, v in row.items() if k not in ("id", "ats_updated_at")}
+    values = {k: v for k, v in row.items() if k not in ("id", "ats_updated_at", "bid_cents")}
     return Job(**values, updated_at=row["ats_updated_at"])
 
 
 def _job_of_raw(row: Sequence[Any]) -> Job:
     values = dict(zip(FEED_COLUMNS, row, strict=True))
-    for column in ("posted_at", "ats_updated_at"):
+    for column in ("posted_at", "ats_updated_at", "closes_at"):
         values[column] = values[column] and _aware(values[column])
     values["is_open"] = bool(values["is_open"])
     return job_of(values)
@@ -204,11 +236,8 @@ class FeedWriter:
         if not self.wants_elements:
             return []
         hook, job = "appcast_hub_feed_job_elements", _job_of_raw(row[: len(FEED_COLUMNS)])
-        return [
-            pair
-            for pairs in self._plugins.broadcast_sync(hook, self.account.config, job=job)
-            for pair in pairs
-        ]
+        answers = self._plugins.broadcast_sync(hook, self.account.config, job=job, bid=bid(row[_BID]))
+        return [pair for pairs in answers for pair in pairs]
 
     def job(self, row: Sequence[Any], extra: list[tuple[str, str]]) -> bytes | None:
         """The job's ``<job>`` element with the indent before it; None when the job cannot be written."""

@@ -3,8 +3,10 @@
 Job platforms reject or demote feeds with jobs missing what they need (a URL, a location), boilerplate or
 very short descriptions, titles stuffed with other text, links that are not HTTPS, ids longer than they
 store, duplicates and stale jobs. Each rule here has an id (for scripts, metrics and filters) and says,
-for each job it finds, what is wrong in plain words. The checks read the jobs in the feed right now, in
-batches, so an account of 100,000 jobs is linted in bounded memory.
+for each job it finds, what is wrong in plain words. The checks read the jobs the account advertises, in
+batches, so an account of 100,000 jobs is linted in bounded memory. A job that expired (past its closing
+date, or older than ``max_age_days``) is out of the feed: it is named for that alone, so an admin learns why
+a job is missing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, TypedDict
 
 from hub import models
 from hub.accounts import LiveAccount
-from hub.feed import in_feed
+from hub.feed import advertised
 from hub.metrics import FEED_HEALTH
 
 #: Fewest characters of text (HTML tags and blanks aside) a description needs.
@@ -34,7 +36,8 @@ RULES: dict[str, str] = {
     "insecure-link": "a link (url, applyurl) that is not https",
     "long-id": "a referencenumber longer than job platforms commonly store",
     "duplicate": "the same title and location as another job of the feed",
-    "stale": "posted longer ago than the account's max_age_days",
+    "stale": "posted longer ago than the account's max_age_days: out of the feed until the ATS reposts it",
+    "past-closing-date": "its closing date in the ATS has passed: out of the feed",
 }
 #: A description shared by this many jobs, and by this share of the feed, is boilerplate.
 BOILERPLATE_JOBS = 3
@@ -47,7 +50,7 @@ _BATCH = 2_000
 #: Each account's last check in this process, for ``status``: a check reads every job of the feed.
 _LAST: dict[str, FeedHealth] = {}
 _COLUMNS = ("ats_id", "title", "city", "region", "country", "workplace", "hosted_url", "apply_url",
-            "description_html", "posted_at")  # fmt: skip
+            "description_html", "posted_at", "closes_at")  # fmt: skip
 _TAGS = re.compile(r"<[^>]*>")
 _SALARY = re.compile(
     r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s?k\b|\bper (?:hour|year|annum)\b|/\s?(?:hr|hour)\b", re.I
@@ -109,7 +112,31 @@ def title_problem(title: str, city: str | None, region: str | None) -> str | Non
     return None
 
 
-def _job_findings(health: FeedHealth, row: dict[str, Any], now: datetime, max_age: timedelta | None) -> None:
+def _expiry_finding(
+    health: FeedHealth, row: dict[str, Any], now: datetime, max_age: timedelta | None
+) -> bool:
+    """Name the job if it expired; True when it did (it is out of the feed, the other rules pass it by)."""
+    closes = row["closes_at"] and _aware(row["closes_at"])
+    if closes and closes <= now:
+        health.add("past-closing-date", row["ats_id"], f"its closing date {closes:%Y-%m-%d %H:%M} UTC passed")
+        return True
+    posted = _aware(row["posted_at"])
+    if max_age is not None and now - posted > max_age:
+        health.add(
+            "stale",
+            row["ats_id"],
+            f"posted {(now - posted).days} days ago (max_age_days {max_age.days}): out of the feed until "
+            "the ATS posts it again",
+        )
+        return True
+    return False
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _job_findings(health: FeedHealth, row: dict[str, Any]) -> None:
     ats_id = row["ats_id"]
     if not row["hosted_url"]:
         health.add("missing-element", ats_id, "no url: platforms refuse a job they cannot link to")
@@ -129,26 +156,25 @@ def _job_findings(health: FeedHealth, row: dict[str, Any], now: datetime, max_ag
             health.add("insecure-link", ats_id, f"{element} is not https: {url[:80]}")
     if len(ats_id) > MAX_ID_LENGTH:
         health.add("long-id", ats_id[:MAX_ID_LENGTH] + "…", f"a {len(ats_id)}-character referencenumber")
-    posted = row["posted_at"] if row["posted_at"].tzinfo else row["posted_at"].replace(tzinfo=UTC)
-    if max_age is not None and now - posted > max_age:
-        health.add("stale", ats_id, f"posted {(now - posted).days} days ago (max_age_days {max_age.days})")
 
 
 async def feed_health(account: LiveAccount, *, now: datetime | None = None) -> FeedHealth:
-    """Every rule over the jobs in the account's feed right now."""
+    """Every rule over the jobs the account advertises, as of ``now``."""
     now = now or datetime.now(UTC)
     max_age = timedelta(days=account.config.max_age_days) if account.config.max_age_days else None
     health = FeedHealth(account.name)
     # Jobs by description digest and by title and place: what the per-job rules cannot see alone.
     by_description: defaultdict[str, list[str]] = defaultdict(list)
     by_identity: defaultdict[tuple[str, ...], list[str]] = defaultdict(list)
-    query = models.Job.filter(in_feed(account)).order_by("id")
+    query = models.Job.filter(advertised(account)).order_by("id")
     last_id = 0
     while rows := await query.filter(id__gt=last_id).limit(_BATCH).values("id", *_COLUMNS):
         last_id = rows[-1]["id"]
         for row in rows:
+            if _expiry_finding(health, row, now, max_age):
+                continue
             health.jobs += 1
-            _job_findings(health, row, now, max_age)
+            _job_findings(health, row)
             text = description_text(row["description_html"] or "").lower()
             if len(text) >= MIN_DESCRIPTION:
                 by_description[hashlib.sha256(text.encode()).hexdigest()].append(row["ats_id"])

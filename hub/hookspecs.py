@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -173,11 +174,13 @@ def appcast_hub_pixel_snippet(
 
 @hookspec
 def appcast_hub_feed_job_elements(
-    account: Account, options: Mapping[str, Any], job: Job
+    account: Account, options: Mapping[str, Any], job: Job, bid: Decimal | None
 ) -> Sequence[tuple[str, str]] | None:
     """Return extra ``(element, text)`` pairs to add to ``job``'s ``<job>`` in the feed (e.g. ``cpc``).
 
-    Broadcast while the feed is written, once per job: keep it cheap and free of I/O.
+    ``bid`` is the job's own bid an admin set (``/appcast bid job``), None when the account's default
+    applies. Broadcast while the feed is written, once per job: keep it cheap and free of I/O, and let
+    the answer depend on the arguments alone, because the hub reuses it while they stay the same.
     """
 
 

@@ -40,6 +40,12 @@ class Account(Model):
         table = "accounts"
 
 
+#: The feed's keyset index, covering what a rebuild reads (:mod:`hub.feed_cache`).
+FEED_KEY_INDEX = (
+    "account_id", "is_open", "id", "appcast", "posted_at", "closes_at", "ats_id", "content_hash", "bid_cents",
+)  # fmt: skip
+
+
 class Job(Model):
     """The hub's mirror of one ATS job, and its Appcast switch."""
 
@@ -65,9 +71,13 @@ class Job(Model):
     apply_url = fields.TextField(null=True)
     posted_at = fields.DatetimeField()
     ats_updated_at = fields.DatetimeField(null=True)
+    #: When the ATS stops taking applications: the job leaves the feed at that moment.
+    closes_at = fields.DatetimeField(null=True)
     is_open = fields.BooleanField(default=True)
     #: The Appcast switch: True on, False off, None never switched (the account's policy decides).
     appcast = fields.BooleanField(null=True)
+    #: An admin's bid for this job, in cents of the account's currency; None: the account's default.
+    bid_cents = fields.IntField(null=True)
     #: Digest of the normalised ATS fields: an unchanged job is not rewritten on sync.
     content_hash = fields.CharField(max_length=64)
     first_seen_at = fields.DatetimeField(auto_now_add=True)
@@ -76,8 +86,10 @@ class Job(Model):
     class Meta:
         table = "jobs"
         unique_together = (("account", "ats_id"),)
-        # The feed reads an account's open jobs in id order, a batch at a time (keyset paging).
-        indexes = (("account_id", "is_open", "appcast"), ("account_id", "is_open", "id"))
+        # The feed reads an account's open jobs in id order, a batch at a time (keyset paging). A rebuild
+        # reads only each job's key and what decides whether it is in the feed: all in this index, so
+        # neither database reads the rows (each holds a description of kilobytes) to find them.
+        indexes = (("account_id", "is_open", "appcast"), FEED_KEY_INDEX)
 
 
 class Event(Model):

@@ -79,11 +79,16 @@ class Job:
     hosted_url: str | None = None
     apply_url: str | None = None
     updated_at: datetime | None = None
+    #: When the ATS stops taking applications (its closing date or deadline): the job leaves the feed
+    #: at that moment. A date without a time means the end of that day where the job is, which the
+    #: adapter decides.
+    closes_at: datetime | None = None
 
     def __post_init__(self) -> None:
         _text("Job", "ats_id", self.ats_id)
         _aware("Job", "posted_at", self.posted_at)
         _aware("Job", "updated_at", self.updated_at, optional=True)
+        _aware("Job", "closes_at", self.closes_at, optional=True)
         if not isinstance(self.is_open, bool):
             raise ShapeError(f"Job.is_open must be True or False, not {self.is_open!r}")
         _one_of("Job", "workplace", self.workplace, WORKPLACES, optional=True)
@@ -280,7 +285,8 @@ class Account:
     apply_key: str | None = None
     #: A full sync that would close more than this fraction of the open jobs is held (:mod:`hub.held`).
     mass_close_threshold: float = 0.5
-    #: A job posted longer ago than this many days is stale; None: never.
+    #: A job posted longer ago than this many days leaves the feed (until the ATS posts it again);
+    #: None: never.
     max_age_days: int | None = None
     #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
     stage_map: Mapping[str, str | None] = field(default_factory=dict)

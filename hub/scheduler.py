@@ -2,8 +2,9 @@
 
 APScheduler's ``AsyncIOScheduler`` runs the jobs on the server's loop. Syncs run on their interval
 (jittered so accounts do not fire together), once at start-up, and are retried with backoff after a
-failure. Reconciliation asks the ATS for events webhooks missed. Job ids are ``sync:<account>``,
-``reconcile:<account>`` and ``housekeeping``.
+failure. Reconciliation asks the ATS for events webhooks missed; expiry moves feeds on when jobs in them
+expire (:mod:`hub.expiry`). Job ids are ``sync:<account>``, ``reconcile:<account>``, ``expiry`` and
+``housekeeping``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hub import models
 from hub.accounts import get_account
 from hub.config import HubConfig
 from hub.events import StoreResult, reconcile_account
+from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
 from hub.leader import Leadership
@@ -118,6 +120,14 @@ class HubScheduler:
                     misfire_grace_time=None,
                 )
         self.scheduler.add_job(
+            self._leader_only(self.expire),
+            IntervalTrigger(seconds=EXPIRY_EVERY.total_seconds(), timezone=UTC),
+            id="expiry",
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self._leader_only(self.housekeeping),
             IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone=UTC),
             id="housekeeping",
@@ -193,6 +203,15 @@ class HubScheduler:
             return result
 
         return await self._tracked(f"reconciliation of {name}", work)
+
+    async def expire(self) -> None:
+        """:func:`hub.expiry.expire_due` for every account, as a scheduled job."""
+
+        async def work() -> None:
+            for name in sorted(self.config.accounts):
+                await expire_due(await get_account(self.config, name))
+
+        await self._tracked("expiry", work)
 
     async def housekeeping(self) -> None:
         """:func:`forget_old_rows`, as a scheduled job."""

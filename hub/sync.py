@@ -145,6 +145,10 @@ def _aware(moment: Any) -> datetime | None:
 
 
 def _digest(values: dict[str, Any]) -> str:
+    if values.get("closes_at") is None:
+        # Jobs without a closing date keep the digest they had before the hub stored closing dates: an
+        # upgrade must not rewrite every job and every feed.
+        values = {name: value for name, value in values.items() if name != "closes_at"}
     text = json.dumps(values, sort_keys=True, default=lambda v: v.isoformat(), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -179,7 +183,7 @@ def stored_values(job: Any) -> tuple[str, bool, dict[str, Any], list[str]]:
         if name in columns:
             continue
         raw = getattr(job, name)
-        value = _aware(raw) if name == "updated_at" else _text_or_none(raw)
+        value = _aware(raw) if name in ("updated_at", "closes_at") else _text_or_none(raw)
         if name == "description_html":
             value = value or ""
         elif name == "country" and value is not None:

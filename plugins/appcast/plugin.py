@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -151,8 +152,10 @@ def appcast_hub_pixel_snippet(
 
 
 @hookimpl
-def appcast_hub_feed_job_elements(options: Mapping[str, Any]) -> Sequence[tuple[str, str]] | None:
-    cpc = options.get("cpc")
+def appcast_hub_feed_job_elements(
+    options: Mapping[str, Any], bid: Decimal | None
+) -> Sequence[tuple[str, str]] | None:
+    cpc = options.get("cpc") if bid is None else bid  # the job's own bid wins over the account's default
     if cpc is None:
         return None
-    return [("cpc", f"{float(cpc):.2f}")]
+    return [("cpc", f"{Decimal(str(cpc)):.2f}")]

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -675,10 +676,20 @@ async def test_unknown_page_no_snippet(host: PluginHost, tmp_path: Path) -> None
 def test_feed_cpc(host: PluginHost, tmp_path: Path, cpc: float, text: str) -> None:
     account = account_for(options_for(tmp_path, cpc=cpc))
     assert host.has_active("appcast_hub_feed_job_elements", account)
-    assert host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job()) == [[("cpc", text)]]
+    elements = host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job(), bid=None)
+    assert elements == [[("cpc", text)]]
+
+
+@pytest.mark.parametrize("default", [None, 0.45])
+def test_a_jobs_own_bid_wins_over_the_default(host: PluginHost, tmp_path: Path, default: float | None) -> None:
+    account = account_for(options_for(tmp_path, **({} if default is None else {"cpc": default})))
+    elements = host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job(), bid=Decimal("1.5"))
+    assert elements == [[("cpc", "1.50")]]
+    elements = host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job(), bid=Decimal(0))
+    assert elements == [[("cpc", "0.00")]]  # a bid of nothing is a bid, not the default
 
 
 def test_feed_without_cpc_adds_nothing(host: PluginHost, tmp_path: Path) -> None:
     account = account_for(options_for(tmp_path))
-    assert host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job()) == []
+    assert host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job(), bid=None) == []
     assert const.NAME == "appcast"
