@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub import sdk
@@ -33,11 +33,27 @@ def _salary(compensation: dict[str, Any]) -> str | None:
     return sdk.text(compensation.get("compensationTierSummary"))
 
 
+def _is_day(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()) is not None
+
+
 def _posted(post: dict[str, Any], item: dict[str, Any]) -> datetime:
     # Ashby writes a posting's publishedDate as a day ("2022-07-22"): that day at 00:00 UTC.
     when = post.get("publishedDate") or item.get("openedAt") or item.get("createdAt")
-    day = isinstance(when, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", when.strip()) is not None
-    return sdk.iso_time(when, "a job's publishedDate/openedAt/createdAt", naive_is_utc=day)
+    return sdk.iso_time(when, "a job's publishedDate/openedAt/createdAt", naive_is_utc=_is_day(when))
+
+
+def _closes(post: dict[str, Any]) -> datetime | None:
+    # applicationDeadline is documented as a date-time ("2024-08-12T20:00:00.000Z"); one without a zone is
+    # read as UTC, the zone of every time Ashby documents. A bare day means the end of that day, in UTC as
+    # publishedDate is: Ashby gives a posting no time zone. A deadline that cannot be read (or none) is
+    # no deadline: refusing the job would fail the sync, keeping every other change out of the feed.
+    when = post.get("applicationDeadline")
+    try:
+        moment = sdk.iso_time(when, "a posting's applicationDeadline", naive_is_utc=True)
+    except ValueError:
+        return None
+    return moment + timedelta(days=1) if _is_day(when) else moment
 
 
 def job_from(item: dict[str, Any], posting: dict[str, Any] | None) -> sdk.Job:
@@ -73,6 +89,7 @@ def job_from(item: dict[str, Any], posting: dict[str, Any] | None) -> sdk.Job:
         salary_text=_salary(_dict(post.get("compensation"))),
         hosted_url=sdk.text(post.get("externalLink")),
         apply_url=sdk.text(post.get("applyLink")),
+        closes_at=_closes(post),
     )
 
 

@@ -79,6 +79,8 @@ class FakeAshby(FakePeer):
         self.tokens_expired = False
         #: Posting ids answered ``isListed: false`` (published, but not to be shown publicly).
         self.unlisted: set[str] = {f"posting-{INTERNAL_FIRST}-internal"}
+        #: Each job's postings' ``applicationDeadline`` as jobPosting.info answers it, by job; else null.
+        self.deadlines: dict[int, Any] = {}
         self.jobs: list[dict[str, Any]] = [self._job(n) for n in range(count)]
         self.applications: dict[str, dict[str, Any]] = {}
         self.candidates: dict[str, dict[str, Any]] = {}
@@ -123,7 +125,7 @@ class FakeAshby(FakePeer):
             id=posting_id, title=self.jobs[n]["title"], jobId=job_id(n), externalLink=link,
             applyLink=f"{link}/application", descriptionHtml=f"<p>Job {n}: you &amp; us</p>",
             publishedDate=(EPOCH + timedelta(days=n + 1)).date().isoformat(),
-            isListed=posting_id not in self.unlisted,
+            isListed=posting_id not in self.unlisted, applicationDeadline=self.deadlines.get(n),
         )  # fmt: skip
         if n % 2 == 0:
             posting["address"]["postalAddress"] = {"addressLocality": "London", "addressCountry": "UK"}

@@ -336,6 +336,34 @@ class TestAshby(AshbyContract):
         with pytest.raises(sdk.AdapterUnavailable, match="openedAt"):
             await adapter.fetch_pages()
 
+    async def test_a_postings_application_deadline_is_when_the_job_closes(
+        self, adapter: AdapterUnderTest, fake: FakeAshby
+    ) -> None:
+        # Ashby's OpenAPI: jobPosting.info's applicationDeadline is a date-time, when applications stop.
+        post = sample("jobPosting.info")["results"]
+        item = sample("job.list")["results"][0]
+        assert job_from(item, post).closes_at == datetime(2026, 2, 6, 20, tzinfo=UTC)
+        for unreadable in (None, "", "2026-02-30", 20260206, {"date": "2026-02-06"}):
+            assert job_from(item, {**post, "applicationDeadline": unreadable}).closes_at is None, unreadable
+        fake.deadlines = {
+            1: "2026-03-31T17:30:00.000Z",
+            2: "2026-03-31T17:30:00+02:00",
+            3: "2026-03-31",  # a bare day: its end, in UTC (Ashby gives a posting no zone)
+            4: "2026-03-31T17:30:00",  # no zone: UTC
+            5: "by the end of March",
+        }
+        jobs = {job.ats_id: job for page in await adapter.fetch_pages() for job in page.jobs}
+        assert [jobs[job_id(n)].closes_at for n in (1, 2, 3, 4, 5, 6)] == [
+            datetime(2026, 3, 31, 17, 30, tzinfo=UTC),
+            datetime(2026, 3, 31, 15, 30, tzinfo=UTC),
+            datetime(2026, 4, 1, tzinfo=UTC),
+            datetime(2026, 3, 31, 17, 30, tzinfo=UTC),
+            None,
+            None,  # no posting, so no deadline
+        ]
+        # An unreadable deadline is dropped: the job is synced, open, with everything else it has.
+        assert (jobs[job_id(5)].is_open, jobs[job_id(5)].workplace) == (True, "remote")
+
     async def test_an_unlisted_posting_is_never_advertised_nor_applied_through(
         self, adapter: AdapterUnderTest, fake: FakeAshby
     ) -> None:
@@ -501,12 +529,15 @@ async def test_an_ashby_account_syncs_feeds_and_reports_hires(database_url: str,
     async with appcast.serving(), ashby.serving():
         options = {"api_key": API_KEY, "base_url": ashby.url, "webhook_secret": WEBHOOK_SECRET}
         config = write_config(tmp_path, sdk.end_to_end_config(database_url, "ashby", options, appcast))
+        # Job 4's applications closed in January: it leaves the feed. Job 1's deadline is ahead, and job
+        # 5's cannot be read (so it has none): both stay.
+        ashby.deadlines = {4: "2026-01-31T17:00:00.000Z", 1: "2100-01-01", 5: "soon"}
         async with sdk.serving_hub(config) as url, aiohttp.ClientSession() as http:
             hub = sdk.HubClient(url, http)
             status, synced = await hub.sync()
             assert (status, synced["error"], synced["created"]) == (200, None, 7)
             jobs = await hub.feed()
-            assert set(jobs) == {job_id(n) for n in (1, 2, 3, 4, 5)}, "open jobs with a published posting"
+            assert set(jobs) == {job_id(n) for n in (1, 2, 3, 5)}, "open jobs with a posting, not closed"
             assert jobs[job_id(3)].findtext("description") == "<p>Job 3: you &amp; us</p>"
 
             body = ashby.hire(3, email="Ada@Example.com")
