@@ -8,6 +8,8 @@ override wins over the file until someone changes it again.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -132,13 +134,31 @@ async def all_accounts(config: HubConfig) -> list[LiveAccount]:
 
 
 async def mark_changed(account: LiveAccount) -> None:
-    """Record that the account's feed content changed (moves its ETag and Last-Modified)."""
-    now = datetime.now(UTC)
-    await models.Account.filter(id=account.row.id).update(
-        feed_version=F("feed_version") + 1, feed_changed_at=now
-    )
+    """Record that the account's feed changed (moves its ETag and Last-Modified), for a change made to the
+    account's row alone; jobs change inside :func:`changing_feed`."""
+    await _next_version(account.row.id)
     note_changed()
     await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
+
+
+async def _next_version(account_id: int) -> None:
+    await models.Account.filter(id=account_id).update(
+        feed_version=F("feed_version") + 1, feed_changed_at=datetime.now(UTC)
+    )
+
+
+@asynccontextmanager
+async def changing_feed(account_id: int) -> AsyncIterator[None]:
+    """A transaction that changes the account's jobs and moves its feed version on as it commits.
+
+    Jobs and version change together or not at all: a build (:mod:`hub.feed_cache`) that reads version
+    ``N`` in a snapshot then reads exactly version ``N``'s jobs, so replicas building one version write
+    the same bytes. Enter it only with a change to make.
+    """
+    async with in_transaction():
+        yield
+        await _next_version(account_id)
+    note_changed()
 
 
 async def set_integration(account: LiveAccount, *, enabled: bool, actor: str, source: str) -> bool:

@@ -24,6 +24,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.transactions import in_transaction
 
 from hub.errors import HubError
 from hub.models import APP
@@ -199,3 +200,21 @@ async def database(url: str, *, run_migrations: bool = False) -> AsyncIterator[N
 async def ping() -> None:
     """Raise if the database cannot answer a trivial query (used by ``/healthz``)."""
     await connections.get("default").execute_query("SELECT 1")
+
+
+@asynccontextmanager
+async def snapshot() -> AsyncIterator[bool]:
+    """Reads in the block see the database at one moment, as far as the database allows; yields whether
+    they do.
+
+    On PostgreSQL: a read-only, repeatable-read transaction. On SQLite: nothing (False). Its one
+    connection would be held for the whole block, stopping every other query; it has one process too,
+    so whoever reads must check afterwards that what it read did not move.
+    """
+    connection = connections.get("default")
+    if connection.capabilities.dialect != "postgres":
+        yield False
+        return
+    async with in_transaction() as transaction:
+        await transaction.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield True

@@ -136,10 +136,12 @@ async def feed_rows(
     query = in_feed(account)
 
     async def batch_after(last_id: int) -> list[Sequence[Any]]:
-        page = models.Job.filter(query, id__gt=last_id).order_by("id").limit(batch)
-        # Inlined parameters are safe here: all three are integers or booleans the hub made (account id,
-        # last id, batch size), never a client's text.
-        _, rows = await connection.execute_query(page.values_list(*columns).sql(params_inline=True))
+        page = models.Job.filter(query, id__gt=last_id).order_by("id").limit(batch).values_list(*columns)
+        # Tortoise's own parameters, as its query would pass them: inlined, SQLite's dates would be written
+        # with a "T" that its stored text does not have, and compared wrongly.
+        page._choose_db_if_not_chosen()
+        page._make_query()
+        _, rows = await connection.execute_query(*page.query.get_parameterized_sql())
         return rows
 
     upcoming = asyncio.ensure_future(batch_after(0))

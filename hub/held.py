@@ -17,7 +17,7 @@ from typing import Literal, TypedDict
 from tortoise.transactions import in_transaction
 
 from hub import models
-from hub.accounts import LiveAccount, mark_changed
+from hub.accounts import LiveAccount, changing_feed
 
 #: ``held_changes.state`` while the change waits.
 HELD = "held"
@@ -126,9 +126,10 @@ async def close_jobs(account_id: int, ats_ids: list[str]) -> int:
     closed = 0
     now = datetime.now(UTC)
     for start in range(0, len(ats_ids), _CHUNK):
-        closed += await models.Job.filter(
-            account_id=account_id, ats_id__in=ats_ids[start : start + _CHUNK], is_open=True
-        ).update(is_open=False, changed_at=now)
+        async with changing_feed(account_id):
+            closed += await models.Job.filter(
+                account_id=account_id, ats_id__in=ats_ids[start : start + _CHUNK], is_open=True
+            ).update(is_open=False, changed_at=now)
     return closed
 
 
@@ -138,8 +139,7 @@ async def confirm(account: LiveAccount, *, actor: str, source: str) -> int | Non
     if row is None or not await resolve(account, row, "applied", actor=actor, source=source):
         return None
     closed = await close_jobs(account.row.id, list(row.ats_ids))
-    if closed:
-        await mark_changed(account)
+    await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
     return closed
 
 

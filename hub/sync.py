@@ -19,10 +19,9 @@ from typing import Any, TypedDict
 import aiohttp
 from tortoise import connections
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from hub import held, models
-from hub.accounts import LiveAccount, note_changed
+from hub.accounts import LiveAccount, changing_feed, note_changed
 from hub.errors import AdapterUnavailable
 from hub.logs import QuietLog
 from hub.mapping import country_code
@@ -321,7 +320,7 @@ async def _upsert_page(account: LiveAccount, account_id: int, jobs: list[Job], r
             )
     if not new_rows and not changed_rows:
         return
-    async with in_transaction():
+    async with changing_feed(account_id):
         if new_rows:
             await models.Job.bulk_create(new_rows)
         if changed_rows:
@@ -361,7 +360,7 @@ async def _close(account: LiveAccount, account_id: int, result: SyncResult, *, s
 
 
 async def _record(row: models.Account, started: datetime, result: SyncResult) -> None:
-    """Write the sync's outcome to the account, and move the feed on when its content changed."""
+    """Write the sync's outcome to the account (each change moved the feed on as it was written)."""
     finished = datetime.now(UTC)
     update: dict[str, Any] = {
         "last_sync_finished_at": finished,
@@ -375,7 +374,5 @@ async def _record(row: models.Account, started: datetime, result: SyncResult) ->
             update["last_full_sync_at"] = started
     else:
         update["consecutive_sync_failures"] = F("consecutive_sync_failures") + 1
-    if result.changed:
-        update |= {"feed_version": F("feed_version") + 1, "feed_changed_at": finished}
     await models.Account.filter(id=row.id).update(**update)
     note_changed()

@@ -78,6 +78,7 @@ def lint(migrated: str, tmp_path: Path) -> Lint:
         ("insecure-link", {"apply_url": "http://careers.example/apply"}, {}),
         ("long-id", {"id": "J-" + "9" * 70}, {"id": "J-" + "9" * 60}),
         ("stale", {"posted_at": "2026-08-01T09:00:00Z"}, {"posted_at": "2026-11-01T09:00:00Z"}),
+        ("past-closing-date", {"closes_at": "2026-12-01T11:59:00Z"}, {"closes_at": "2026-12-01T12:01:00Z"}),
     ],
 )
 async def test_each_rule_finds_its_job_and_passes_a_fine_one(

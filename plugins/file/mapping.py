@@ -65,6 +65,7 @@ def job_from_entry(entry: Any) -> Job:
         title=title,
         posted_at=_time(entry, "posted_at", required=True),  # type: ignore[arg-type]
         updated_at=_time(entry, "updated_at"),
+        closes_at=_time(entry, "closes_at"),
         is_open=status == "open",
         description_html=_text(entry, "description_html") or "",
         requisition_id=_text(entry, "requisition_id"),

@@ -681,7 +681,9 @@ def test_feed_cpc(host: PluginHost, tmp_path: Path, cpc: float, text: str) -> No
 
 
 @pytest.mark.parametrize("default", [None, 0.45])
-def test_a_jobs_own_bid_wins_over_the_default(host: PluginHost, tmp_path: Path, default: float | None) -> None:
+def test_a_jobs_own_bid_wins_over_the_default(
+    host: PluginHost, tmp_path: Path, default: float | None
+) -> None:
     account = account_for(options_for(tmp_path, **({} if default is None else {"cpc": default})))
     elements = host.broadcast_sync("appcast_hub_feed_job_elements", account, job=a_job(), bid=Decimal("1.5"))
     assert elements == [[("cpc", "1.50")]]
