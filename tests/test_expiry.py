@@ -19,12 +19,15 @@ import aiohttp
 import pytest
 from lxml import etree
 
+from hub import models
 from hub.accounts import LiveAccount, get_account
+from hub.app import create_app
+from hub.appkeys import SCHEDULER
 from hub.config import HubConfig, bind_plugins, load_config
-from hub.expiry import expire_due
+from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.feed_cache import FeedCache
 from hub.plugins import load_plugins
-from hub.testing.peers import ADMIN_TOKEN, serving_hub
+from hub.testing.peers import ADMIN_TOKEN, running, serving_hub
 from tests.conftest import write_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -180,3 +183,41 @@ async def test_a_version_holds_the_same_jobs_whenever_it_is_built(hub: Hub, tmp_
 
 def titles_of(body: bytes) -> list[str]:
     return etree.fromstring(body).xpath("//job/referencenumber/text()")
+
+
+async def test_the_scheduler_sweeps_every_minute_on_the_leader(tmp_path: Path) -> None:
+    closes = datetime.now(UTC) + timedelta(seconds=3)  # after the start-up sync, on a busy machine too
+    jobs = tmp_path / "jobs.json"
+    jobs.write_text(json.dumps({"jobs": [a_job("A", closes_at=_iso(closes)), a_job("B")]}), encoding="utf-8")
+    config_file = write_config(
+        tmp_path,
+        f"""
+[database]
+url = "sqlite://{tmp_path / "hub.sqlite3"}"
+migrate_on_start = true
+[feed]
+cache_dir = "{tmp_path / "cache"}"
+[accounts.demo]
+adapter = "file"
+company = "Northwind Health"
+feed_policy = "all-open"
+[accounts.demo.file]
+path = "{jobs}"
+""",
+    )
+    plugins = load_plugins()
+    app = create_app(bind_plugins(load_config(config_file), plugins), plugins)
+    async with running(app) as url, aiohttp.ClientSession() as http:
+        scheduler = app[SCHEDULER]
+        sweep = scheduler.scheduler.get_job("expiry")
+        assert sweep.trigger.interval == EXPIRY_EVERY
+        for _ in range(100):  # the start-up sync, scheduled now
+            if await models.Job.filter(ats_id="B").exists():
+                break
+            await asyncio.sleep(0.05)
+        async with http.get(f"{url}/feeds/demo.xml") as answer:
+            assert titles_of(await answer.read()) == ["A", "B"]
+        await asyncio.sleep((closes - datetime.now(UTC)).total_seconds() + 0.2)
+        await sweep.func()  # the job as APScheduler runs it: on the leader only
+        async with http.get(f"{url}/feeds/demo.xml") as answer:
+            assert titles_of(await answer.read()) == ["B"]
