@@ -24,7 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from hub import __version__, db, held
-from hub.accounts import UnknownAccount, ensure_accounts, get_account, set_integration
+from hub.accounts import LiveAccount, UnknownAccount, ensure_accounts, get_account, set_integration
 from hub.app import HTTP_TIMEOUT, create_app
 from hub.audit import MAX_RECENT, entry_json, recent_entries
 from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, load_config
@@ -34,7 +34,7 @@ from hub.events import reconcile_account
 from hub.expiry import expire_due
 from hub.feed import write_feed
 from hub.health import feed_health, health_summary
-from hub.jobs import list_jobs, switch_jobs
+from hub.jobs import DEFAULT_BID, BadBid, bid_text, list_jobs, parse_bid, set_bid, switch_jobs
 from hub.jsonio import dumps
 from hub.logs import redactor, setup_logging
 from hub.normalised import FUNNEL_EVENTS
@@ -267,9 +267,14 @@ def _pick_account(config: HubConfig, name: str | None) -> str:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    """List jobs, or switch them on or off for Appcast."""
+    """List jobs, switch them on or off for Appcast, or set one's bid."""
     config, _ = _load(args)
     name = _pick_account(config, args.account)
+    try:
+        # Checked before the database is opened: a mistyped amount is the command line's fault.
+        cents = parse_bid(args.amount) if args.action == "bid" else None
+    except BadBid as error:
+        raise CommandFailed(f"{error}; or `{DEFAULT_BID}` for the account's default") from None
 
     async def work() -> int:
         async with _opened(config):
@@ -288,9 +293,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                     flag = {True: "on", False: "off", None: "-"}[row["appcast"]]
                     state = "open" if row["is_open"] else "closed"
                     feed = "in feed" if row["in_feed"] else ""
-                    print(f"{row['ats_id']:<24} {state:<6} appcast:{flag:<3} {feed:<7} {row['title']}")
+                    bid = f"bid {row['bid'] or DEFAULT_BID}"
+                    print(f"{row['ats_id']:<24} {state:<6} appcast:{flag:<3} {feed:<7} {bid:<12} "
+                          f"{row['title']}")  # fmt: skip
                 print(f"{len(rows)} of {total} jobs")
                 return 0
+            if args.action == "bid":
+                return await _bid(account, args.id, cents, json=args.json)
             result = await switch_jobs(
                 account, args.ids, on=args.action == "enable", actor=_actor(),
                 source="cli",
@@ -307,6 +316,26 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             return EXIT_FAILED if result.missing else 0
 
     return _run(work)
+
+
+async def _bid(account: LiveAccount, ats_id: str, cents: int | None, *, json: bool) -> int:
+    result = await set_bid(account, ats_id, cents, actor=_actor(), source="cli")
+    if not result.found:
+        problem = f"account {account.name!r} has no job {ats_id!r}"
+        if json:
+            _json({"error": problem})
+        else:
+            print(f"appcast-hub: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+    if json:
+        _json(result.as_json())
+        return 0
+    shown = bid_text(cents) or f"{DEFAULT_BID} (the account's)"
+    if result.changed:
+        print(f"{ats_id}: bid {shown}, was {bid_text(result.before) or DEFAULT_BID}")
+    else:
+        print(f"{ats_id}: bid already {shown}")
+    return 0
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
@@ -666,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full", action="store_true", help="a full snapshot even if incremental is possible")
     sync.set_defaults(func=cmd_sync)
 
-    jobs = commands.add_parser("jobs", parents=[reporting], help="list jobs or switch them for Appcast")
+    jobs = commands.add_parser("jobs", parents=[reporting], help="list jobs, switch them for Appcast, bid")
     account_help = "the account (needed when several are configured)"
     jobs.add_argument("-a", "--account", help=account_help)
     # -a is taken before and after the action too (`jobs -a X list`, `jobs list -a X`), as -c is.
@@ -684,6 +713,13 @@ def build_parser() -> argparse.ArgumentParser:
             action, parents=[reporting, choosing], help=f"{action} jobs for Appcast by ATS id"
         )
         switch.add_argument("ids", nargs="+", metavar="ID")
+    bidding = actions.add_parser(
+        "bid", parents=[reporting, choosing], help="set a job's bid, its <cpc> in the feed (audited)"
+    )
+    bidding.add_argument("id", metavar="ID", help="the job's ATS id")
+    bidding.add_argument(
+        "amount", metavar="AMOUNT|default", help="like 1.50 (0 to 1000.00), or `default`: the account's"
+    )
     jobs.set_defaults(func=cmd_jobs)
 
     deliveries = commands.add_parser("deliveries", parents=[reporting], help="the outbox: list, replay dead")

@@ -1,29 +1,38 @@
-"""Listing jobs and switching them on or off for Appcast: one service for the CLI, admin API and Slack.
+"""Listing jobs, switching them on or off for Appcast and setting their bids: one service for the CLI,
+admin API and Slack.
 
-Every switch is written to the audit log with who, where from, and before/after, in the same transaction
-as the change, and moves the feed on so Appcast's next poll sees it.
+Every switch and bid is written to the audit log with who, where from, and before/after, in the same
+transaction as the change, and moves the feed on so Appcast's next poll sees it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from hub import models
-from hub.accounts import LiveAccount, mark_changed
-from hub.feed import in_feed
+from hub.accounts import LiveAccount, changing_feed
+from hub.feed import bid, in_feed
 
 JobStatus = Literal["open", "closed"]
 FlagFilter = Literal["on", "off", "unset", "in-feed"]
 
 LIST_COLUMNS = (
     "id", "ats_id", "title", "city", "region", "country", "department", "is_open", "appcast",
-    "posted_at", "changed_at",
+    "posted_at", "changed_at", "bid_cents",
 )  # fmt: skip
+
+#: The highest bid an admin may set, in cents: a typo's extra digits must not cost a fortune per click.
+MAX_BID_CENTS = 100_000
+#: The word that clears a job's bid, so the account's default applies again (the API says null).
+DEFAULT_BID = "default"
+#: Every amount :func:`parse_amount` takes, as a JSON Schema pattern: 0 to 1000.00, at most 2 decimals.
+BID_PATTERN = "^0*([0-9]{1,3}(\\.[0-9]{1,2})?|1000(\\.0{1,2})?)$"
+_AMOUNT = re.compile(r"(-?)([0-9]+)(?:\.([0-9]*))?")
 
 
 class JobJson(TypedDict):
@@ -40,6 +49,8 @@ class JobJson(TypedDict):
     appcast: bool | None
     posted_at: datetime
     changed_at: datetime
+    #: The job's own bid (its ``<cpc>``) like ``"1.50"``, or null: the account's default applies.
+    bid: str | None
     in_feed: bool
 
 
@@ -70,7 +81,15 @@ async def switch_jobs(
     """Set the Appcast flag of ``ats_ids`` to ``on``; audit each change; unknown ids are reported."""
     result = SwitchResult()
     wanted = list(dict.fromkeys(ats_ids))  # de-duplicate, keep the order given
-    async with in_transaction():
+    # A first look, unlocked: the feed's version moves only with a change to make (see changing_feed).
+    flags = dict(
+        await models.Job.filter(account_id=account.row.id, ats_id__in=wanted).values_list("ats_id", "appcast")
+    )
+    if all(flags.get(ats_id, on) is on for ats_id in wanted):
+        result.already = [ats_id for ats_id in wanted if ats_id in flags]
+        result.missing = [ats_id for ats_id in wanted if ats_id not in flags]
+        return result
+    async with changing_feed(account.row.id):
         rows = {
             row.ats_id: row
             for row in await models.Job.filter(
@@ -97,8 +116,112 @@ async def switch_jobs(
                 after={"appcast": on},
             )
             result.switched.append(ats_id)
-    if result.switched:
-        await mark_changed(account)
+    await _moved_on(account)
+    return result
+
+
+async def _moved_on(account: LiveAccount) -> None:
+    """Read the feed version :func:`~hub.accounts.changing_feed` moved the account's feed on to."""
+    await account.row.refresh_from_db(fields=["feed_version", "feed_changed_at"])
+
+
+class BadBid(ValueError):
+    """An amount that is no bid; the message names it and says what is wrong with it."""
+
+    def __init__(self, amount: str, problem: str) -> None:
+        super().__init__(f"bid {amount[:40]!r} {problem}")
+        self.amount = amount
+        self.problem = problem
+
+
+def parse_amount(text: str) -> int:
+    """A bid as typed (``"1.50"``, ``"2"``) in cents: a plain decimal from 0 to 1000.00, at most 2 decimals.
+
+    Exactly the strings :data:`BID_PATTERN` matches; any other raises :class:`BadBid` saying why.
+    """
+    match = _AMOUNT.fullmatch(text)
+    if match is None:
+        raise BadBid(text, "is not an amount: write a plain number like 1.50")
+    sign, whole, decimals = match.groups()
+    if sign:
+        raise BadBid(text, "is negative: a bid is 0 or more")
+    if decimals is not None and not decimals:
+        raise BadBid(text, "has a point but no decimals after it: write it like 1.50")
+    if decimals is not None and len(decimals) > 2:
+        raise BadBid(text, "has more than 2 decimals")
+    whole = whole.lstrip("0") or "0"
+    # Compared as text first: int() of thousands of digits is slow (and past 4300, refused).
+    cents = MAX_BID_CENTS + 1 if len(whole) > 4 else int(whole) * 100 + int((decimals or "").ljust(2, "0"))
+    if cents > MAX_BID_CENTS:
+        raise BadBid(text, f"is more than the highest bid, {bid_text(MAX_BID_CENTS)}")
+    return cents
+
+
+def parse_bid(text: str) -> int | None:
+    """An amount as :func:`parse_amount` takes it, in cents, or ``default`` (None: the account's default)."""
+    return None if text.lower() == DEFAULT_BID else parse_amount(text)
+
+
+def bid_text(cents: int | None) -> str | None:
+    """A stored bid as the API and the audit log write it (``"1.50"``), or None for the account's default."""
+    amount = bid(cents)
+    return None if amount is None else f"{amount:.2f}"
+
+
+class BidResultJson(TypedDict):
+    """A job's bid now (null: the account's default), what it was, and whether this request changed it."""
+
+    ats_id: str
+    before: str | None
+    bid: str | None
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BidResult:
+    """What setting a bid did: ``found`` false when the account has no such job."""
+
+    ats_id: str
+    found: bool
+    before: int | None = None
+    after: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Did the bid change (so the feed moved on and the audit log has it)?"""
+        return self.found and self.before != self.after
+
+    def as_json(self) -> BidResultJson:
+        """The answer of the admin API and of ``--json`` (for a job that was found)."""
+        return {
+            "ats_id": self.ats_id, "before": bid_text(self.before), "bid": bid_text(self.after),
+            "changed": self.changed,
+        }  # fmt: skip
+
+
+async def set_bid(
+    account: LiveAccount, ats_id: str, cents: int | None, *, actor: str, source: str
+) -> BidResult:
+    """Set the bid of job ``ats_id`` to ``cents`` (None: back to the account's default); audit the change."""
+    # A first look, unlocked: the feed's version moves only with a change to make (see changing_feed).
+    found = await models.Job.filter(account_id=account.row.id, ats_id=ats_id).values_list("id", "bid_cents")
+    if not found:
+        return BidResult(ats_id, found=False)
+    [(job_id, before)] = found
+    if before == cents:
+        return BidResult(ats_id, found=True, before=before, after=cents)
+    async with changing_feed(account.row.id):
+        # Locked and read again: what the audit log says it was is what this change replaced.
+        # (A row, not values_list: tortoise drops FOR UPDATE from a values query.)
+        locked = await models.Job.filter(id=job_id).select_for_update().get()
+        result = BidResult(ats_id, found=True, before=locked.bid_cents, after=cents)
+        if result.changed:
+            await models.Job.filter(id=job_id).update(bid_cents=cents)
+            await models.AuditEntry.create(
+                actor=actor, source=source, action="job.bid", account_name=account.name, target=ats_id,
+                before={"bid": bid_text(result.before)}, after={"bid": bid_text(cents)},
+            )  # fmt: skip
+    await _moved_on(account)
     return result
 
 
@@ -113,7 +236,7 @@ async def list_jobs(
 ) -> tuple[int, list[dict[str, Any]]]:
     """The account's jobs matching the filters, newest first: ``(total, page)``.
 
-    Each row has ``in_feed``: whether Appcast sees the job right now.
+    Each row has ``in_feed``: whether Appcast sees the job right now, and ``bid``: its own (or None).
     """
     query = Q(account_id=account.row.id)
     if status is not None:
@@ -137,5 +260,6 @@ async def list_jobs(
         await models.Job.filter(in_feed(account), id__in=[r["id"] for r in rows]).values_list("id", flat=True)
     )
     for row in rows:
+        row["bid"] = bid_text(row.pop("bid_cents"))
         row["in_feed"] = row["id"] in feed_ids
     return total, rows

@@ -58,6 +58,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "disable job",
     ),
     Operation(
+        "jobs bid",
+        "set a job's bid (its <cpc> in the feed), or back to the account's default (audited)",
+        ("jobs", "bid"),
+        "jobs [-a ACCOUNT] bid ID AMOUNT|default",
+        (("PUT", "/api/accounts/{account}/jobs/{job}/bid"),),
+        "bid job",
+    ),
+    Operation(
         "integration on",
         "switch an account's Appcast integration on (audited)",
         ("integration",),

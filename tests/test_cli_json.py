@@ -73,6 +73,7 @@ async def test_a_report_is_the_admin_apis_answer(
     config, call = hub
     await call("POST", "/api/accounts/demo/sync")
     await call("POST", "/api/accounts/demo/jobs/enable", {"ids": ["NW-1001"]})
+    await call("PUT", "/api/accounts/demo/jobs/NW-1001/bid", {"bid": "1.50"})
     await call("PUT", "/api/accounts/demo/stages/phone-screen", {"funnel_event": "screen"})
     answer = await call("GET", api)
     assert await cli_json(config, *cli) == answer
@@ -87,6 +88,12 @@ async def test_changes_answer_as_the_admin_api_does(hub: tuple[Path, Any]) -> No
     }  # fmt: skip
     assert await call("POST", "/api/accounts/demo/jobs/enable", {"ids": ["NW-1001"]}) == {
         "switched": [], "already": ["NW-1001"], "missing": [],
+    }  # fmt: skip
+    assert await cli_json(config, "jobs", "-a", "demo", "bid", "NW-1001", "0.75") == {
+        "ats_id": "NW-1001", "before": None, "bid": "0.75", "changed": True,
+    }  # fmt: skip
+    assert await call("PUT", "/api/accounts/demo/jobs/NW-1001/bid", {"bid": "0.75"}) == {
+        "ats_id": "NW-1001", "before": "0.75", "bid": "0.75", "changed": False,
     }  # fmt: skip
     assert await cli_json(config, "integration", "demo", "off") == {"enabled": False, "changed": True}
     assert await call("POST", "/api/accounts/demo/integration", {"enabled": False}) == {

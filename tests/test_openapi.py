@@ -153,6 +153,7 @@ def test_the_request_bodies_are_what_the_handlers_read() -> None:
     assert bodies == {
         "/api/accounts/{account}/jobs/enable": "IdsBody",
         "/api/accounts/{account}/jobs/disable": "IdsBody",
+        "/api/accounts/{account}/jobs/{job}/bid": "BidBody",
         "/api/accounts/{account}/integration": "IntegrationBody",
         "/api/accounts/{account}/stages/{stage_id}": "StageBody",
     }
@@ -162,6 +163,8 @@ def test_the_request_bodies_are_what_the_handlers_read() -> None:
     assert schemas["IntegrationBody"]["properties"] == {"enabled": {"type": "boolean"}}
     assert schemas["StageBody"]["required"] == ["funnel_event"]
     assert None in schemas["StageBody"]["properties"]["funnel_event"]["enum"]
+    assert schemas["BidBody"]["required"] == ["bid"]
+    assert {"type": "null"} in schemas["BidBody"]["properties"]["bid"]["anyOf"]
 
 
 async def test_real_answers_of_every_operation_match_their_schemas(hub: Hub) -> None:
@@ -201,6 +204,16 @@ async def test_real_answers_of_every_operation_match_their_schemas(hub: Hub) -> 
     await c("POST", enable, 413, path="/api/accounts/demo/jobs/enable", data=b'{"ids": ["' + b"x" * MAX_BODY)
     await c("POST", enable, 415, path="/api/accounts/demo/jobs/enable", data=gzip.compress(b"{}"),
             headers={**ADMIN, "Content-Encoding": "br"})  # fmt: skip
+
+    bid = "/api/accounts/{account}/jobs/{job}/bid"
+    bid_path = f"/api/accounts/demo/jobs/{ats_id}/bid"
+    placed = await c("PUT", bid, 200, path=bid_path, json={"bid": "1.50"})
+    assert (placed["bid"], placed["changed"]) == ("1.50", True)
+    listed = await c("GET", listing, 200, path=f"/api/accounts/demo/jobs?q={ats_id}")
+    assert listed["jobs"][0]["bid"] == "1.50"
+    await c("PUT", bid, 200, path=bid_path, json={"bid": None})
+    await c("PUT", bid, 400, path=bid_path, json={"bid": "1.505"})
+    await c("PUT", bid, 404, path="/api/accounts/demo/jobs/no-such-job/bid", json={"bid": "1.50"})
 
     integration = "/api/accounts/{account}/integration"
     await c("POST", integration, 200, path="/api/accounts/demo/integration", json={"enabled": False})
@@ -282,9 +295,13 @@ CHECKS = [
 ]
 
 
+#: Jobs of ``demo`` (the sample jobs file's), and one it lacks.
+FUZZED_JOBS = ["NW-1001", "NW-1002", "no-such-job"]
+
+
 def _with_real_accounts(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with the account in the path one of the hub's (or one it lacks): random names would all
-    be answered 404, and what an account's operations do with good data would go untried."""
+    """``document`` with the account (and job) in the path one of the hub's or one it lacks: random names
+    would all be answered 404, and what an account's operations do with good data would go untried."""
     document = copy.deepcopy(document)
     for item in document["paths"].values():
         for operation in item.values():
@@ -292,6 +309,8 @@ def _with_real_accounts(document: dict[str, Any]) -> dict[str, Any]:
                 if parameter["name"] == "account":
                     # Not ``broken``: its designed 502 (the ATS failed) would count as the server's error.
                     parameter["schema"] = {"enum": ["demo", "polled", "no-such-account"]}
+                elif parameter["name"] == "job":
+                    parameter["schema"] = {"enum": FUZZED_JOBS}
     return document
 
 
@@ -331,6 +350,7 @@ def _fuzz(url: str, document: dict[str, Any], statuses: Counter[tuple[str, int]]
 
 
 async def test_the_fuzzer_finds_no_5xx_and_no_answer_outside_the_document(hub: Hub) -> None:
+    await hub.check("POST", "/api/accounts/{account}/sync", 200, path="/api/accounts/demo/sync")  # the jobs
     started = time.monotonic()
     # A thread: the hub is served on this loop and must keep answering the fuzzer's blocking requests.
     statuses: Counter[tuple[str, int]] = Counter()

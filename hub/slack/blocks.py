@@ -23,6 +23,7 @@ from hub.config import SLACK_USER_ID
 from hub.events import StoreResult
 from hub.health import RULES, HealthJson, health_summary
 from hub.held import HeldClose
+from hub.jobs import DEFAULT_BID, bid_text
 from hub.slack.commands import CHANGING, USAGE, Typed, UsageError
 from hub.stages import StagesReport
 from hub.status import AccountStatus
@@ -274,6 +275,8 @@ class JobLine:
     place: str
     appcast: bool | None
     in_feed: bool
+    #: The job's own bid (``"1.50"``), or None: the account's default.
+    bid: str | None
 
 
 @dataclass(slots=True)
@@ -310,7 +313,8 @@ def jobs_page(page: JobsPage) -> Message:
         on_feed = f"{IN_FEED} in the feed" if job.in_feed else f"{NOT_IN_FEED} not in the feed"
         where = f" · {escape(job.place)}" if job.place else ""
         account = f" · {escape(job.account)}" if page.several_accounts else ""
-        text = f"*{escape(job.title)}*\n{code(job.ats_id)}{where}{account} · {on_feed}"
+        shown_bid = f"bid {job.bid}" if job.bid else f"bid: {DEFAULT_BID}"
+        text = f"*{escape(job.title)}*\n{code(job.ats_id)}{where}{account} · {on_feed} · {shown_bid}"
         value = state.value(j=job.ats_id, ja=job.account)
         accessory = (
             button("Disable", ACTION_DISABLE, value, "danger")
@@ -405,6 +409,35 @@ def switch_announcement(actor: str, on: bool, jobs: list[Switched], several_acco
     verb = "switched on" if on else "switched off"
     text = f"{user(actor)} {verb} for Appcast: " + listing([job.label(several_accounts) for job in jobs])
     return message(f"Jobs {verb} for Appcast: {len(jobs)}", [section(text)])
+
+
+@dataclass(frozen=True, slots=True)
+class BidChange:
+    """What setting a job's bid did: its bids before and after, in cents (None: the account's default)."""
+
+    job: Switched
+    before: int | None
+    after: int | None
+    changed: bool
+
+
+def _shown_bid(cents: int | None) -> str:
+    return f"*{bid_text(cents)}*" if cents is not None else "the account's default"
+
+
+def bid(change: BidChange, several_accounts: bool, actor: str | None = None) -> Message:
+    """A bid's outcome (``actor`` set: phrased for the announce channel)."""
+    label, after = change.job.label(several_accounts), _shown_bid(change.after)
+    summary = f"Bid of {change.job.ats_id}: {bid_text(change.after) or DEFAULT_BID}"
+    if actor is not None:
+        text = f"{user(actor)} set the bid of {label} to {after} (was {_shown_bid(change.before)})."
+        return message(summary, [section(text)])
+    if not change.changed:
+        return message(summary, [section(f"The bid of {label} was already {after}. Nothing changed.")])
+    text = f"{DONE} The bid of {label} is now {after} (was {_shown_bid(change.before)})."
+    return message(
+        summary, [section(text), context("The feed has it now: Appcast sees it on its next poll.")]
+    )
 
 
 def integration(account: str, on: bool, changed: bool, actor: str | None = None) -> Message:
@@ -513,7 +546,9 @@ def feed_preview(item: AccountStatus, jobs: list[JobLine], *, preview_size: int)
         )
     else:
         lines = [
-            f"• *{escape(job.title)}* {code(job.ats_id)}" + (f" · {escape(job.place)}" if job.place else "")
+            f"• *{escape(job.title)}* {code(job.ats_id)}"
+            + (f" · {escape(job.place)}" if job.place else "")
+            + (f" · bid {job.bid}" if job.bid else "")
             for job in jobs[:preview_size]
         ]
         more = f"\n…and {item.feed_jobs - len(lines)} more" if item.feed_jobs > len(lines) else ""

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
+from hub.jobs import DEFAULT_BID, BadBid, parse_bid
 from hub.normalised import FUNNEL_EVENTS
 
 #: Ids per enable/disable: a chat command, not a bulk import (the CLI and API take more).
@@ -33,6 +34,10 @@ USAGE: dict[str, tuple[str, str]] = {
     "jobs": ("jobs [account] [words…]", "open jobs, each with an Enable/Disable button"),
     "enable job": ("enable job <id>…", "put jobs in the Appcast feed (write account:id if ambiguous)"),
     "disable job": ("disable job <id>…", "take jobs out of the Appcast feed"),
+    "bid job": (
+        f"bid job <id> <amount|{DEFAULT_BID}>",
+        f"a job's bid, its <cpc> in the feed, like 1.50; `{DEFAULT_BID}`: the account's",
+    ),
     "enable integration": ("enable integration <account>", "switch an account's Appcast integration on"),
     "disable integration": ("disable integration <account>", "switch it off: empty feed, no events sent"),
     "stages": ("stages <account>", "the ATS's stages and the funnel events they map to"),
@@ -54,8 +59,8 @@ USAGE: dict[str, tuple[str, str]] = {
     "audit": ("audit [n]", "the last n changes and who made them"),
 }
 #: Commands that change something: only admins may run them.
-CHANGING = frozenset({"enable job", "disable job", "enable integration", "disable integration", "map stage",
-                      "sync", "reconcile", "retry"})  # fmt: skip
+CHANGING = frozenset({"enable job", "disable job", "bid job", "enable integration", "disable integration",
+                      "map stage", "sync", "reconcile", "retry"})  # fmt: skip
 _HEADS = sorted({name.split()[0] for name in USAGE})
 _TOKEN = re.compile(r"""(?:"([^"]*)"|'([^']*)')(?=\s|$)|(\S+)""")
 # NUL and lone surrogates cannot be stored or searched for (PostgreSQL refuses them): never typed, dropped.
@@ -117,6 +122,14 @@ class SwitchJobs(Command):
     @property
     def name(self) -> str:  # type: ignore[override]
         return "enable job" if self.on else "disable job"
+
+
+@dataclass(frozen=True, slots=True)
+class BidJob(Command):
+    name: ClassVar[str] = "bid job"
+    ref: JobRef = JobRef("")
+    #: None: the account's default bid.
+    cents: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +300,8 @@ class _Parser:
             return self._switch(on=head == "enable")
         if head == "map":
             return self._map()
+        if head == "bid":
+            return self._bid()
         if head in ("status", "stages", "sync", "reconcile", "feed", "lint"):
             return self._account_command(head)
         if head == "jobs":
@@ -363,6 +378,21 @@ class _Parser:
         if sep and ats_id and account.lower() in self.accounts:
             return JobRef(ats_id, account.lower())
         return JobRef(typed)
+
+    def _bid(self) -> Command:
+        name = "bid job"
+        if not self.args or self.args[0].lower() not in ("job", "jobs"):
+            raise _Invalid("Bid on what? Only jobs take bids.", closest=name)
+        if len(self.args) != 3:
+            raise _Invalid(
+                f"Give one job id and its bid: an amount like 1.50, or `{DEFAULT_BID}`.", closest=name
+            )
+        ref, amount = self._job_ref(self.args[1]), self.args[2]
+        try:
+            cents = parse_bid(amount)
+        except BadBid as error:
+            raise _Invalid("The bid ", Typed(amount), f" {error.problem}.", closest=name) from None
+        return BidJob(ref=ref, cents=cents)
 
     def _map(self) -> Command:
         name = "map stage"

@@ -27,13 +27,14 @@ from hub.audit import entry_json, recent_entries
 from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
 from hub.health import feed_health
-from hub.jobs import list_jobs, switch_jobs
+from hub.jobs import list_jobs, set_bid, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
 from hub.slack import blocks
 from hub.slack.blocks import Message, PageState
 from hub.slack.commands import (
     Audit,
+    BidJob,
     Command,
     Deliveries,
     Feed,
@@ -142,6 +143,7 @@ class CommandRunner:
             Status: self._status,
             Jobs: self._jobs,
             SwitchJobs: self._switch_jobs,
+            BidJob: self._bid_job,
             SwitchIntegration: self._switch_integration,
             Stages: self._stages,
             MapStage: self._map_stage,
@@ -258,6 +260,7 @@ class CommandRunner:
                 place=", ".join(part for part in (row["city"], row["region"], row["country"]) if part),
                 appcast=row["appcast"],
                 in_feed=row["in_feed"],
+                bid=row["bid"],
             )
             for name, row in tagged
         ]
@@ -315,6 +318,7 @@ class CommandRunner:
                 place=", ".join(part for part in (row["city"], row["region"], row["country"]) if part),
                 appcast=row["appcast"],
                 in_feed=True,
+                bid=row["bid"],
             )
             for row in rows
         ]
@@ -380,6 +384,20 @@ class CommandRunner:
                 user, command.on, report.switched, self.several_accounts
             )
         return Reply(blocks.switch_report(report), announcement)
+
+    async def _bid_job(self, command: BidJob, user: str) -> Reply:
+        owners, missing, ambiguous = await self._resolve([command.ref])
+        if missing or ambiguous:
+            return Reply(blocks.unresolved(missing, ambiguous))
+        name, [(ats_id, typed)] = next(iter(owners.items()))
+        account = await get_account(self.config, name)
+        result = await set_bid(account, ats_id, command.cents, actor=user, source=SOURCE)
+        if not result.found:  # named with its account (``acme:123``), or gone since it was looked up
+            return Reply(blocks.unresolved([typed], {}))
+        [job] = await self._switched(account, [ats_id])
+        change = blocks.BidChange(job, result.before, result.after, result.changed)
+        announcement = blocks.bid(change, self.several_accounts, actor=user) if result.changed else None
+        return Reply(blocks.bid(change, self.several_accounts), announcement)
 
     async def _switch_integration(self, command: SwitchIntegration, user: str) -> Reply:
         account = await get_account(self.config, command.account)

@@ -1,6 +1,6 @@
 """The admin API under ``/api``: JSON, behind the bearer token ``admin.api_token``.
 
-Accounts and their sync status, jobs (list, filter, switch for Appcast) and syncs on demand. Every change
+Accounts and their sync status, jobs (list, filter, switch for Appcast, bid) and syncs on demand. Every change
 goes through the same services as the CLI and Slack, so it lands in the audit log the same way. Each
 handler is registered with the types it reads and answers (:mod:`hub.views.openapi`), and the OpenAPI
 document at ``/api/openapi.json`` is built from them.
@@ -22,7 +22,19 @@ from hub.deliveries import DeliveryJson, DeliveryState, list_deliveries, replay
 from hub.events import StoreResultJson
 from hub.health import HealthJson, feed_health
 from hub.held import HeldCloseJson
-from hub.jobs import FlagFilter, JobJson, JobStatus, SwitchResultJson, list_jobs, switch_jobs
+from hub.jobs import (
+    BID_PATTERN,
+    BadBid,
+    BidResultJson,
+    FlagFilter,
+    JobJson,
+    JobStatus,
+    SwitchResultJson,
+    list_jobs,
+    parse_amount,
+    set_bid,
+    switch_jobs,
+)
 from hub.jsonio import dumps
 from hub.normalised import FUNNEL_EVENTS, FunnelEvent
 from hub.stages import StagesReportJson, account_stages, map_stage
@@ -51,6 +63,9 @@ api = ApiRoutes(
     {
         "account": PathParameter(
             "the account's name: its key under `[accounts]` in the config", {"type": "string"}
+        ),
+        "job": PathParameter(
+            "the job's ATS id", {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": NO_NUL}
         ),
         "stage_id": PathParameter(
             "the ATS's id of the stage",
@@ -87,6 +102,13 @@ class IdsBody(TypedDict):
     """The ATS ids of the account's jobs to switch."""
 
     ids: Annotated[list[JobId], Limits(minItems=1, maxItems=MAX_IDS)]
+
+
+class BidBody(TypedDict):
+    """The job's bid, its `<cpc>` in the feed: an amount in the account's currency like `"1.50"` (0 to
+    1000.00, at most 2 decimals), or null for the account's default."""
+
+    bid: Annotated[str, Limits(pattern=BID_PATTERN)] | None
 
 
 class IntegrationBody(TypedDict):
@@ -278,6 +300,37 @@ async def jobs_enable(request: web.Request) -> web.Response:
 async def jobs_disable(request: web.Request) -> web.Response:
     """Switch jobs off for Appcast; says what changed, what already was so, and which ids name no job."""
     return await _switch(request, on=False)
+
+
+@api.put(
+    "/api/accounts/{account}/jobs/{job}/bid",
+    BidResultJson,
+    body=BidBody,
+    errors={
+        400: "the job id in the path is not text the hub can store, or the bid is no amount",
+        404: f"{_NO_ACCOUNT}, or it has no such job",
+    },
+)
+async def job_bid(request: web.Request) -> web.Response:
+    """Set a job's bid, its `<cpc>` in the feed, or put it back to the account's default (audited)."""
+    account = await get_account(request.app[CONFIG], request.match_info["account"])
+    ats_id = _path_id(request, "job", "job id")
+    body = await _json_object(request, '{"bid": "1.50"}')
+    if "bid" not in body:
+        # Required although null is a value: a body that forgot it must not clear the bid.
+        raise BadRequest('"bid" is required: an amount like "1.50", or null for the account\'s default')
+    amount = body["bid"]
+    if amount is not None and not isinstance(amount, str):
+        # A JSON number would be a float: 0.1 + 0.2 is not what an admin means by a price.
+        raise BadRequest('"bid" must be a string like "1.50", or null for the account\'s default')
+    try:
+        cents = None if amount is None else parse_amount(amount)
+    except BadBid as error:
+        raise BadRequest(f'"bid": {error.amount[:40]!r} {error.problem}') from None
+    result = await set_bid(account, ats_id, cents, actor="api", source="api")
+    if not result.found:
+        return json_error(404, f"account {account.name!r} has no job {ats_id!r}")
+    return reply(result.as_json())
 
 
 @api.post(

@@ -13,6 +13,7 @@ from hub.slack import blocks
 from hub.slack.commands import (
     MAX_IDS,
     Audit,
+    BidJob,
     Deliveries,
     Feed,
     Help,
@@ -50,6 +51,9 @@ ACCOUNTS = ["acme", "globex"]
         ("disable jobs 1,2, 3 2", SwitchJobs(on=False, refs=(JobRef("1"), JobRef("2"), JobRef("3")))),
         ("enable job acme:7 nope:8", SwitchJobs(on=True, refs=(JobRef("7", "acme"), JobRef("nope:8")))),
         ("ENABLE JOB Abc-1", SwitchJobs(on=True, refs=(JobRef("Abc-1"),))),
+        ("bid job 123 1.5", BidJob(ref=JobRef("123"), cents=150)),
+        ("BID JOB acme:7 0", BidJob(ref=JobRef("7", "acme"), cents=0)),
+        ("bid job 123 Default", BidJob(ref=JobRef("123"), cents=None)),
         ("enable integration globex", SwitchIntegration(on=True, account="globex")),
         ("disable integration acme", SwitchIntegration(on=False, account="acme")),
         ("stages acme", Stages(account="acme")),
@@ -104,6 +108,13 @@ def test_the_only_account_may_go_unnamed() -> None:
         ("sync", "Which account? (acme, globex)", "sync"),
         ("sync acm", "There is no account named “acm”. Did you mean `acme`?", "sync"),
         ("sync acme now", "Unexpected “now” after `sync`.", "sync"),
+        ("bid 123 1.50", "Bid on what? Only jobs take bids.", "bid job"),
+        ("bid job 123", "Give one job id and its bid", "bid job"),
+        ("bid job 1 2 1.50", "Give one job id and its bid", "bid job"),
+        ("bid job 123 1.505", "The bid “1.505” has more than 2 decimals.", "bid job"),
+        ("bid job 123 -2", "The bid “-2” is negative: a bid is 0 or more.", "bid job"),
+        ("bid job 123 1000.01", "The bid “1000.01” is more than the highest bid, 1000.00.", "bid job"),
+        ("bid job 123 $1", "The bid “$1” is not an amount", "bid job"),
         ("map acme", "Map what? Only stages can be mapped.", "map stage"),
         ("map stage acme s1", "Give the account, the stage id and the funnel event.", "map stage"),
         ("map stage acme s1 hire", "“hire” is not a funnel event", "map stage"),
@@ -133,8 +144,8 @@ def test_at_most_so_many_ids() -> None:
 
 
 def test_who_may_run_what() -> None:
-    changing = {"enable job 1", "disable job 1", "enable integration acme", "disable integration acme",
-                "map stage acme s interview", "sync acme", "retry 1"}  # fmt: skip
+    changing = {"enable job 1", "disable job 1", "bid job 1 2", "enable integration acme",
+                "disable integration acme", "map stage acme s interview", "sync acme", "retry 1"}  # fmt: skip
     reading = {"help", "status", "jobs", "stages acme", "deliveries", "stats", "feed acme", "audit"}
     for text in changing | reading:
         command = parse(text, ACCOUNTS)

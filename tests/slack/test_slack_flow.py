@@ -407,7 +407,9 @@ async def test_help_lists_every_command(hub: Setup) -> None:
     for text in ("", "help"):
         status, ack, _ = await hub.command(text)
         assert status == 200
-        for usage in ("status [account]", "enable job &lt;id&gt;…", "map stage", "retry", "audit [n]"):
+        usages = ("status [account]", "enable job &lt;id&gt;…", "bid job &lt;id&gt; &lt;amount|default&gt;",
+                  "map stage", "retry", "audit [n]")  # fmt: skip
+        for usage in usages:
             assert usage in text_of(ack)
 
 
