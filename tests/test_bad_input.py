@@ -348,6 +348,7 @@ ROUTES: list[tuple[str, str, set[str], bool]] = [
     ("/api/accounts/{account}/held/keep", "/api/accounts/acme/held/keep", {"POST"}, True),
     ("/api/accounts/{account}/stages", "/api/accounts/acme/stages", {"GET", "HEAD"}, True),
     ("/api/accounts/{account}/stages/{stage_id}", "/api/accounts/acme/stages/some-stage", {"PUT"}, True),
+    ("/api/accounts/{account}/jobs/{job}/bid", "/api/accounts/acme/jobs/some-job/bid", {"PUT"}, True),
     ("/api/accounts/{account}/stats", "/api/accounts/acme/stats", {"GET", "HEAD"}, True),
     ("/api/deliveries", "/api/deliveries", {"GET", "HEAD"}, True),
     ("/api/deliveries/{delivery}/retry", "/api/deliveries/1/retry", {"POST"}, True),
