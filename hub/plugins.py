@@ -211,6 +211,10 @@ class PluginHost:
                 results.append(result)
         return results
 
+    def active(self, hook: str, account: Account) -> list[PluginRecord]:
+        """The plugins active on ``account`` that implement ``hook``, in the order they are called."""
+        return [self._records[name] for name, _ in self._active_impls(hook, account)]
+
     def has_active(self, hook: str, account: Account) -> bool:
         """Does any plugin active on ``account`` implement ``hook``? (Lets hot paths skip the call.)"""
         return bool(self._active_impls(hook, account))

@@ -14,11 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 from lxml import etree
+from tortoise import connections
+from tortoise.queryset import ValuesListQuery
+from tortoise.transactions import in_transaction
 
-from hub import feed_cache, hookimpl
+from hub import feed_cache, hookimpl, models
 from hub.accounts import get_account
 from hub.config import bind_plugins, load_config
-from hub.feed import write_feed
+from hub.feed import in_feed, write_feed
 from hub.feed_cache import FeedCache
 from hub.options import PluginInfo
 from hub.plugins import PluginHost, load_plugins
@@ -112,13 +115,23 @@ def shape() -> tuple[int, bool]:
 
 
 @pytest.fixture
+def account_tables() -> str:
+    """More of the account's config (parametrize to change it): its plugins' tables."""
+    return ""
+
+
+@pytest.fixture
 async def hub(
-    request: pytest.FixtureRequest, shape: tuple[int, bool], database_url: str, tmp_path: Path
+    request: pytest.FixtureRequest,
+    shape: tuple[int, bool],
+    account_tables: str,
+    database_url: str,
+    tmp_path: Path,
 ) -> AsyncIterator[Hub]:
     """A hub on ``shape``'s jobs, synced once."""
     count, with_plugin = shape
     jobs = jobs_file(tmp_path, count)
-    extra = "[accounts.demo.elements]" if with_plugin else ""
+    extra = ("[accounts.demo.elements]\n" if with_plugin else "") + account_tables
     config = hub_config(database_url, tmp_path, jobs, tmp_path / "cache", extra)
     plugins = load_plugins()
     if with_plugin:
@@ -169,7 +182,12 @@ def builds(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def versions_on_disk(hub: Hub) -> set[str]:
-    return {path.name.split(".")[0].removesuffix("-gzip") for path in hub.folder.iterdir()}
+    """The versions whose files are in the account's folder (the spares are no version: never served)."""
+    return {
+        path.name.split(".")[0].removesuffix("-gzip")
+        for path in hub.folder.iterdir()
+        if path.name not in feed_cache.SPARES
+    }
 
 
 def titles(body: bytes) -> list[str]:
@@ -267,7 +285,142 @@ async def test_a_sync_change_and_switches_are_in_the_next_fetch(
         assert body == await fresh_build(hub)
         assert len({first.headers["ETag"], off.headers["ETag"], on.headers["ETag"]}) == 3
     assert versions_on_disk(hub) == {on.headers["ETag"].strip('"')}
-    assert sorted(path.suffix for path in hub.folder.iterdir()) == [".gz", ".json", ".json", ".xml"]
+    assert sorted(path.suffix for path in hub.folder.iterdir()) == ["", "", ".gz", ".json", ".json", ".xml"]
+
+
+APPCAST_CPC = """
+[accounts.demo.appcast]
+client_id = "client"
+ent_id = "ent"
+cpc = 0.5
+"""
+
+
+def cpcs(body: bytes) -> list[str | None]:
+    return [job.findtext("cpc") for job in etree.fromstring(body).iter("job")]
+
+
+async def set_bid(http: aiohttp.ClientSession, hub: Hub, job: str, bid: str | None) -> None:
+    """Set the job's bid through the admin API (None: back to the account's default)."""
+    url = f"{hub.url}/api/accounts/demo/jobs/{job}/bid"
+    async with http.put(url, json={"bid": bid}, headers=AUTH) as answer:
+        assert answer.status == 200, await answer.text()
+
+
+@pytest.mark.parametrize(("shape", "account_tables"), [((60, True), APPCAST_CPC)])
+async def test_with_plugins_adding_elements_a_rebuild_renders_only_the_changed_job(
+    hub: Hub, elements: Elements, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        _, body = await get(http, hub, **PLAIN)
+        assert cpcs(body) == ["0.50"] * 60, "the Appcast plugin's default bid, in every job"
+        assert elements.calls == 60
+
+        hub.edit_job(7, title="Night Nurse, changed")
+        await sync(http, hub)
+        _, body = await get(http, hub, **PLAIN)
+        assert titles(body)[7] == "Night Nurse, changed"
+        assert elements.calls == 60 + 1, "the plugins are asked about the changed job alone"
+        assert "1 rendered, 59 copied" in builds(caplog)[-1]
+        _, compressed = await get(http, hub, **GZIP)
+        assert await cold_files(hub, hub.cache.parent / "cold") == (body, compressed)
+
+        await set_bid(http, hub, "J-12", "2.50")
+        _, body = await get(http, hub, **PLAIN)
+        assert cpcs(body) == ["0.50"] * 12 + ["2.50"] + ["0.50"] * 47
+        assert "1 rendered, 59 copied" in builds(caplog)[-1], "a bid is part of the job's key"
+        assert body == await fresh_build(hub)
+        _, compressed = await get(http, hub, **GZIP)
+        assert await cold_files(hub, hub.cache.parent / "cold-after-bid") == (body, compressed)
+
+        await set_bid(http, hub, "J-12", None)
+        _, body = await get(http, hub, **PLAIN)
+        assert cpcs(body) == ["0.50"] * 60
+        assert "1 rendered, 59 copied" in builds(caplog)[-1]
+
+
+@pytest.mark.parametrize("shape", [(60, True)])
+async def test_another_version_of_a_plugin_adding_elements_renders_every_job_again(
+    hub: Hub, elements: Elements, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        await get(http, hub, **PLAIN)
+        hub.edit_job(3, title="Changed with the plugin as it was")
+        await sync(http, hub)
+        await get(http, hub, **PLAIN)
+        assert "1 rendered, 59 copied" in builds(caplog)[-1]
+
+        # The same plugin, upgraded: it may answer otherwise for the same job.
+        hub.plugins.unregister("elements")
+        assert hub.plugins.register("elements", elements, version="2.0")
+        hub.edit_job(3, title="Changed after the upgrade")
+        await sync(http, hub)
+        _, body = await get(http, hub, **PLAIN)
+        assert "60 rendered, 0 copied" in builds(caplog)[-1]
+        assert body == await fresh_build(hub)
+
+
+async def test_a_rebuild_overwrites_the_spare_files_unless_someone_still_reads_them(hub: Hub) -> None:
+    spare = hub.folder / feed_cache.SPARES[0]
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        _, first = await get(http, hub, **PLAIN)
+        for round_ in range(2):
+            hub.edit_job(round_, title=f"Round {round_}")
+            await sync(http, hub)
+            _, body = await get(http, hub, **PLAIN)
+        assert spare.read_bytes() != body, "the version before the last is kept, not served"
+
+        # A response still sending the spare (a slow client) holds it open: it must not change under it.
+        with spare.open("rb") as held:
+            was = spare.read_bytes()
+            hub.edit_job(2, title="While a client still reads the spare")
+            await sync(http, hub)
+            _, body = await get(http, hub, **PLAIN)
+            assert held.read() == was
+        assert titles(body)[2] == "While a client still reads the spare"
+        assert body == await fresh_build(hub)
+
+        # Nobody reads it any more: the next build overwrites it in place instead of a new file.
+        inode = spare.stat().st_ino
+        hub.edit_job(3, title="The spare recycled")
+        await sync(http, hub)
+        plain, body = await get(http, hub, **PLAIN)
+        current = hub.folder / (plain.headers["ETag"].strip('"') + ".xml")
+        assert current.stat().st_ino == inode
+        assert body == current.read_bytes() == await fresh_build(hub)
+        _, compressed = await get(http, hub, **GZIP)
+        assert gzip.decompress(compressed) == body
+        assert await cold_files(hub, hub.cache.parent / "cold") == (body, compressed)
+    assert first != body
+
+
+async def plan(query: ValuesListQuery[Any]) -> str:
+    """The database's plan for ``query`` (PostgreSQL's with sequential scans off: 60 rows would be read
+    whole, whatever the indexes)."""
+    connection = connections.get("default")
+    sql = query.sql(params_inline=True)
+    if connection.capabilities.dialect == "sqlite":
+        _, rows = await connection.execute_query("EXPLAIN QUERY PLAN " + sql)
+        return " / ".join(row["detail"] for row in rows)
+    await connection.execute_script("VACUUM ANALYZE jobs")  # index-only scans need the visibility map
+    async with in_transaction() as transaction:
+        await transaction.execute_script("SET LOCAL enable_seqscan = off")
+        _, rows = await transaction.execute_query("EXPLAIN " + sql)
+    return " / ".join(row["QUERY PLAN"] for row in rows)
+
+
+async def test_a_rebuild_reads_the_jobs_keys_from_the_covering_index_alone(hub: Hub) -> None:
+    account = await get_account(bind_plugins(load_config(hub.config_file), hub.plugins), "demo")
+    # The queries of hub.feed.feed_rows (the keys, a batch after an id) and of the changed jobs' rows.
+    keys = models.Job.filter(in_feed(account), id__gt=0).order_by("id").limit(feed_cache.KEY_BATCH)
+    keys_plan = await plan(keys.values_list(*feed_cache.KEY_COLUMNS))
+    rows = models.Job.filter(in_feed(account), id__in=[3, 5, 8])
+    rows_plan = await plan(rows.values_list(*feed_cache.ROW_COLUMNS))
+    index = "idx_jobs_account_d322d3"  # tortoise's name for models.FEED_KEY_INDEX
+    assert f"COVERING INDEX {index}" in keys_plan or f"Index Only Scan using {index}" in keys_plan, keys_plan
+    assert "USING INTEGER PRIMARY KEY" in rows_plan or "Index Scan using jobs_pkey" in rows_plan, rows_plan
 
 
 @pytest.mark.parametrize("shape", [(60, True)])
