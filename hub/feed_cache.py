@@ -57,6 +57,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import struct
 import time
 import zlib
@@ -412,6 +413,9 @@ def _recycled(spare: Path, temporary: Path) -> IO[bytes]:
     with contextlib.suppress(OSError):
         descriptor = os.open(spare, os.O_RDONLY)
         try:
+            # Should anyone open the spare while the lease is held, the kernel signals the holder: SIGIO
+            # by default, which ends the process. SIGURG is ignored unless handled.
+            fcntl.fcntl(descriptor, fcntl.F_SETSIG, signal.SIGURG)
             fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_WRLCK)
             fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         finally:
