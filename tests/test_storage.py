@@ -500,7 +500,9 @@ async def test_any_text_in_any_job_field_makes_a_well_formed_feed(
     if result.error is not None:  # the file adapter refused the file: nothing changed, still well-formed
         return
     assert {f"J-{n}" for n in range(3, 8)} <= ids
-    title = xml_safe(texts["title"].strip())
+    # As the ATS serves it: JSON writes a lone surrogate as an escape, and two adjacent ones read back as
+    # one character (the pair they form).
+    title = xml_safe(json.loads(json.dumps(texts["title"])).strip())
     if title.strip():  # else refused: the last good version stays
         assert await models.Job.filter(ats_id="J-1").first().values_list("title", flat=True) == title
 
