@@ -13,6 +13,11 @@ serves them), they are what the next build overwrites (below).
 **Determinism.** The document depends only on the version (``lastBuildDate`` is its Last-Modified) and the
 gzip file has no timestamp or name in its header, so replicas build byte-identical files for one version
 and serve them with one ETag each (the gzip one ending ``-gzip"``), computed by :func:`hub.feed.validators`.
+A version is a set of jobs too: every change to an account's jobs moves its version in the same
+transaction (:func:`hub.accounts.changing_feed`), and a build reads the version and its jobs in one
+snapshot on PostgreSQL (:func:`hub.db.snapshot`); on SQLite, which has no snapshot to spare, a build whose
+version moved before it was published is thrown away and the newer version built (up to
+:data:`BUILD_ATTEMPTS` times, the last kept whatever happens, so a feed is served during a long sync).
 
 **Incremental rebuilds.** The previous version's files are the fragment store: its index, ``KEY.index.json``,
 lists each job's key and the length of its bytes in both files. A job's key is its ``ats_id``, its
@@ -67,7 +72,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
-from hub import __version__, models
+from hub import __version__, db, models
 from hub.accounts import LiveAccount, get_account
 from hub.config import HubConfig
 from hub.feed import BATCH, FEED_COLUMNS, FeedWriter, feed_rows, in_feed, validators
@@ -101,6 +106,8 @@ QUEUED = 4
 RUN_BYTES = 32 << 20
 #: After a failed build, how long the previous version is served before the build is tried again.
 RETRY_SECONDS = 30.0
+#: Builds of an account's feed, one after another, while its version keeps moving under them (SQLite).
+BUILD_ATTEMPTS = 3
 #: The hook whose answers are part of a job's bytes.
 ELEMENTS_HOOK = "appcast_hub_feed_job_elements"
 #: The files of the version before the previous one, kept to be overwritten by the next build
@@ -554,17 +561,40 @@ class FeedCache:
             _LOGGER.error("feed %s: build failed", name, exc_info=task.exception())
 
     async def _build(self, name: str) -> Artifact:
-        account = await get_account(self.config, name)
-        key = artifact_key(account)
+        account = await get_account(self.config, name)  # may create the row: not in a read-only snapshot
         folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, BUILD_ATTEMPTS + 1):
+            async with db.snapshot() as consistent:
+                if consistent:
+                    await account.row.refresh_from_db()  # the version the snapshot holds
+                # Without a snapshot, a build whose version moved under it may hold later changes: built
+                # again, as the newer version. The last attempt keeps what it built, so that a feed is
+                # served even while changes keep coming faster than a build (SQLite, one process).
+                check = not consistent and attempt < BUILD_ATTEMPTS
+                built = await self._build_version(account, folder, check_version=check)
+            if built is not None:
+                return built
+            _LOGGER.info("feed %s: version %s changed while it was built; building the next one",
+                         name, account.row.feed_version)  # fmt: skip
+            account = await get_account(self.config, name)
+        raise AssertionError("the last attempt always keeps its build")
+
+    async def _build_version(
+        self, account: LiveAccount, folder: Path, *, check_version: bool
+    ) -> Artifact | None:
+        """Build the account's version as read; None when ``check_version`` found it moved meanwhile."""
+        name = account.name
+        key = artifact_key(account)
         previous = self._ready.get(name) or self._on_disk(folder)
         if previous is not None and previous.key == key:
             self._ready[name] = previous
             return previous
         started = time.perf_counter()
         try:
-            artifact, output = await self._write(account, key, folder, previous)
+            artifact, output = await self._write(account, key, folder, previous, check_version=check_version)
+        except _VersionMoved:
+            return None
         except Exception:
             self._failed[name] = (key, time.monotonic())
             if previous is None:
@@ -588,7 +618,7 @@ class FeedCache:
         return artifact
 
     async def _write(
-        self, account: LiveAccount, key: str, folder: Path, previous: Artifact | None
+        self, account: LiveAccount, key: str, folder: Path, previous: Artifact | None, *, check_version: bool
     ) -> tuple[Artifact, _Output]:
         writer = FeedWriter(account, self.plugins)
         context = _context(account, self.plugins)
@@ -601,6 +631,8 @@ class FeedCache:
             else:
                 await self._write_rows(writer, output)
             await output.finish(writer.tail())
+            if check_version and await _version_moved(account):
+                raise _VersionMoved
             etag, last_modified = validators(account)
             artifact = Artifact(
                 key=key, version=account.row.feed_version, etag=etag, last_modified=last_modified,
@@ -664,6 +696,18 @@ class FeedCache:
                 if sizes == expected and record["hub"] == __version__:
                     found.append(artifact)
         return max(found, key=lambda artifact: artifact.version, default=None)
+
+
+class _VersionMoved(Exception):
+    """The account's feed version moved while a build read it: what it read may mix two versions."""
+
+
+async def _version_moved(account: LiveAccount) -> bool:
+    """Has the account's feed version moved since ``account`` was read? Every change to its jobs moves it
+    in the same transaction (:func:`hub.accounts.changing_feed`), so an unmoved version means no change
+    was committed meanwhile."""
+    now = await models.Account.filter(id=account.row.id).values_list("feed_version", flat=True)
+    return now != [account.row.feed_version]
 
 
 async def _rows_by_id(account: LiveAccount, ids: list[int]) -> list[Sequence[Any]]:
