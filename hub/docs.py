@@ -130,6 +130,7 @@ SHAPES: tuple[type, ...] = (
     normalised.Application,
     normalised.ApplicationResult,
     normalised.Delivery,
+    normalised.Notice,
     normalised.Account,
     options.PluginInfo,
     options.Option,
@@ -139,6 +140,7 @@ VALUE_SETS: tuple[tuple[str, object, str | None], ...] = (
     ("Workplace", normalised.Workplace, "WORKPLACES"),
     ("EventKind", normalised.EventKind, "EVENT_KINDS"),
     ("FunnelEvent", normalised.FunnelEvent, "FUNNEL_EVENTS"),
+    ("NoticeKind", normalised.NoticeKind, None),
     ("PluginKind", options.PluginKind, None),
 )
 

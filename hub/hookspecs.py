@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         Event,
         Job,
         JobPage,
+        Notice,
         Stage,
         WebhookRequest,
     )
@@ -194,6 +195,19 @@ def appcast_hub_build_delivery(
     ``interview``, ``offer``, ``hired``). The payload is stored in the outbox in the same transaction as
     the event and later handed, unchanged, to :func:`appcast_hub_deliver`. Put no personal data in it
     beyond what the destination needs.
+    """
+
+
+@hookspec
+def appcast_hub_notice_payload(
+    account: Account, options: Mapping[str, Any], notice: Notice
+) -> Mapping[str, Any] | None:
+    """Return the payload to send for a notice (an incident opened, updated, resolved), or None to skip it.
+
+    Broadcast to the destination plugins active on the account that are notice sinks. The payload is
+    stored in the outbox in the same transaction as the incident's change and later handed, unchanged, to
+    :func:`appcast_hub_deliver` targeted at this plugin, so a sink that is down delays notices and loses
+    none, and each is sent once (with a stable ``Idempotency-Key``).
     """
 
 

@@ -170,6 +170,65 @@ async def _detail(response: aiohttp.ClientResponse) -> Any:
         return text
 
 
+async def post_once(
+    http: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    peer: str,
+    headers: Mapping[str, str],
+    secrets: tuple[str, ...] = (),
+    timeout_seconds: float,
+    auth_hint: str = "check the account's credentials",
+) -> None:
+    """POST ``body`` once (an outbox delivery attempt); return when ``peer`` answered 2xx.
+
+    The outbox owns retries, with the same ``Idempotency-Key`` every attempt, so this never retries. Any
+    other outcome raises: 401/403 :class:`AdapterAuthError` (its message ends with ``auth_hint``), anything
+    else :class:`AdapterUnavailable` with ``status`` and the peer's ``Retry-After`` (429, 503). Messages name
+    ``peer``, never the URL (its query may carry a key); ``secrets`` are masked in what the peer echoed.
+    Redirects are not followed: they would resend credentials wherever they point.
+    """
+    try:
+        async with http.post(
+            url,
+            data=body,
+            headers=dict(headers),
+            timeout=aiohttp.ClientTimeout(total=timeout_seconds),
+            allow_redirects=False,
+        ) as response:
+            status = response.status
+            if 200 <= status < 300:
+                return
+            detail = _masked(await response.text(errors="replace"), secrets)
+            wait = retry_after(response) if status in (429, 503) else None
+    except (aiohttp.ClientError, TimeoutError) as error:
+        if isinstance(error, TimeoutError | aiohttp.ServerTimeoutError):
+            raise AdapterUnavailable(f"{peer} did not answer within {timeout_seconds:g}s") from None
+        raise AdapterUnavailable(f"{peer} unreachable: {type(error).__name__}") from None
+    message = f"{peer} answered HTTP {status}"
+    if 300 <= status < 400:
+        detail = "redirects are not followed: configure the URL it points to"
+    if detail:
+        message = f"{message}: {detail}"
+    if status in (401, 403):
+        raise AdapterAuthError(f"{message} ({auth_hint})", status=status)
+    raise AdapterUnavailable(message, status=status, retry_after=wait)
+
+
+#: Longest piece of an error answer's body quoted in a :func:`post_once` error.
+_MAX_ECHO = 160
+
+
+def _masked(text: str, secrets: tuple[str, ...]) -> str:
+    # A proxy or debugging endpoint may echo the request back: never let it carry a secret out.
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text[:_MAX_ECHO] + "…" if len(text) > _MAX_ECHO else text
+
+
 async def request_json(
     http: aiohttp.ClientSession,
     method: str,

@@ -291,3 +291,32 @@ class HeldChange(Model):
     class Meta:
         table = "held_changes"
         indexes = (("account_id", "state"),)
+
+
+class Incident(Model):
+    """A problem the hub tells admins about (:mod:`hub.incidents`): opened once, updated, resolved.
+
+    ``open_key`` (``topic:subject``) is set while the incident is open and cleared when it is resolved:
+    unique per account, it is what keeps one problem from opening twice, on any replica.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="incidents", on_delete=fields.CASCADE
+    )
+    topic = fields.CharField(max_length=32)
+    subject = fields.CharField(max_length=128, default="")
+    open_key = fields.CharField(max_length=161, null=True)
+    state = fields.CharField(max_length=16, default="open")
+    title = fields.TextField()
+    detail = fields.TextField()
+    #: Notices sent for it so far: the next one's ``sequence``.
+    notices = fields.IntField(default=1)
+    opened_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "incidents"
+        unique_together = (("account", "open_key"),)
+        indexes = (("account_id", "state"),)

@@ -228,6 +228,44 @@ class Delivery:
     attempt: int
 
 
+NoticeKind = Literal["incident.opened", "incident.updated", "incident.resolved"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = ("incident.opened", "incident.updated", "incident.resolved")
+
+
+@dataclass(slots=True, frozen=True)
+class Notice:
+    """Something the hub tells admins without being asked: an incident opened, updated or resolved.
+
+    Handed to notice sinks (:func:`~hub.hookspecs.appcast_hub_notice_payload`). ``incident`` is the same in
+    every notice of one incident, and ``sequence`` counts them from 0 (the opening): a sink that threads
+    (a chat's thread, a ticket's comments) threads on the first and orders by the second. ``topic`` says
+    what is wrong (:data:`hub.incidents.TOPICS`), ``subject`` what within it (a destination's name), and
+    ``text`` says it in plain words, naming what to fix.
+    """
+
+    kind: NoticeKind
+    account: str
+    incident: int
+    sequence: int
+    topic: str
+    subject: str
+    title: str
+    text: str
+    at: datetime
+
+    def __post_init__(self) -> None:
+        _one_of("Notice", "kind", self.kind, NOTICE_KINDS)
+        _aware("Notice", "at", self.at)
+
+    def as_json(self) -> dict[str, Any]:
+        """The notice as JSON (what the generic webhook sink posts)."""
+        return {
+            "kind": self.kind, "account": self.account, "incident": self.incident,
+            "sequence": self.sequence, "topic": self.topic, "subject": self.subject, "title": self.title,
+            "text": self.text, "at": self.at.isoformat(),
+        }  # fmt: skip
+
+
 def _amount(value: float) -> str:
     # Whole amounts print without decimals (90000, not 90000.0); others keep cents, never "1.2e+06".
     if isinstance(value, float) and not value.is_integer():

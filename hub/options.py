@@ -6,6 +6,7 @@ A plugin returns a :class:`PluginInfo` from ``appcast_hub_plugin_info``; the hub
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,22 @@ _TYPE_NAMES: dict[type, str] = {
     Path: "a file path",
     list: "a list",
 }
+
+
+def checked_type(base: type, description: str, check: Callable[[Any], bool]) -> type:
+    """An option type whose values pass ``check``: :class:`Option` checks values with ``isinstance``, and
+    this type answers it with ``check``; its name, ``description``, reads as the error ("must be an
+    http(s) URL"), so a mistyped value fails ``check-config`` instead of silently never working."""
+    meta = type("_CheckedMeta", (type,), {"__instancecheck__": lambda cls, value: check(value)})
+    return meta(description, (base,), {"__module__": __name__})
+
+
+#: An option holding an http(s) URL with a host.
+HttpUrl = checked_type(
+    str,
+    "an http(s) URL",
+    lambda value: isinstance(value, str) and re.match(r"https?://[^/\s?#]+", value) is not None,
+)
 
 
 @dataclass(slots=True, frozen=True)

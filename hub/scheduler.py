@@ -3,8 +3,9 @@
 APScheduler's ``AsyncIOScheduler`` runs the jobs on the server's loop. Syncs run on their interval
 (jittered so accounts do not fire together), once at start-up, and are retried with backoff after a
 failure. Reconciliation asks the ATS for events webhooks missed; expiry moves feeds on when jobs in them
-expire (:mod:`hub.expiry`). Job ids are ``sync:<account>``, ``reconcile:<account>``, ``expiry`` and
-``housekeeping``.
+expire (:mod:`hub.expiry`); a sync that keeps failing and dead-lettered deliveries are incidents
+(:mod:`hub.incidents`). Job ids are ``sync:<account>``, ``reconcile:<account>``, ``expiry``, ``incidents``
+and ``housekeeping``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
+from hub.incidents import after_sync, watch_deliveries
 from hub.leader import Leadership
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
@@ -36,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HOUSEKEEPING_EVERY = timedelta(hours=1)
+#: How often the leader looks for dead-lettered deliveries (an incident per destination).
+INCIDENTS_EVERY = timedelta(minutes=1)
 #: Counted spool files are remembered this long: far longer than a crashed process stays down.
 PIXEL_BATCHES_KEPT = timedelta(days=30)
 #: Apply idempotency keys (and the answers replayed for them) are kept this long: retries of one
@@ -128,6 +132,14 @@ class HubScheduler:
             coalesce=True,
         )
         self.scheduler.add_job(
+            self._leader_only(self.watch_deliveries),
+            IntervalTrigger(seconds=INCIDENTS_EVERY.total_seconds(), timezone=UTC),
+            id="incidents",
+            next_run_time=now + INCIDENTS_EVERY,
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self._leader_only(self.housekeeping),
             IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone=UTC),
             id="housekeeping",
@@ -181,12 +193,15 @@ class HubScheduler:
         async def work() -> SyncResult:
             account = await get_account(self.config, name)
             result = await sync_account(self.plugins, self.http, account, full=full)
+            await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
+            failures = account.row.consecutive_sync_failures
             if result.error:
-                await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
-                self._schedule_retry(name, account.row.consecutive_sync_failures)
+                self._schedule_retry(name, failures)
             elif result.changed or last_checked(name) is None:
                 # The feed changed: its health too (status shows it, the gauge reports it).
                 await feed_health(account)
+            if await after_sync(account, self.plugins, result, failures):
+                self.outbox.wake()
             return result
 
         return await self._tracked(f"sync of {name}", work)
@@ -212,6 +227,16 @@ class HubScheduler:
                 await expire_due(await get_account(self.config, name))
 
         await self._tracked("expiry", work)
+
+    async def watch_deliveries(self) -> None:
+        """:func:`hub.incidents.watch_deliveries` for every account, as a scheduled job."""
+
+        async def work() -> None:
+            for name in sorted(self.config.accounts):
+                if await watch_deliveries(await get_account(self.config, name), self.plugins):
+                    self.outbox.wake()
+
+        await self._tracked("incidents", work)
 
     async def housekeeping(self) -> None:
         """:func:`forget_old_rows`, as a scheduled job."""

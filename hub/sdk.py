@@ -14,11 +14,12 @@ What is here, and where it is documented:
   helpers for mapping an ATS's JSON into them: :func:`text`, :func:`iso_time`, :func:`country_code`,
   :func:`mapped` (:mod:`hub.mapping`);
 * the errors the hub knows how to answer (:mod:`hub.errors`);
-* options and the plugin's self-description (:mod:`hub.options`);
+* options and the plugin's self-description, and option types checked by a function,
+  :func:`checked_type` (:data:`HttpUrl`) (:mod:`hub.options`);
 * HTTP to peers: :class:`Api` (a peer's root, credentials and shared rate limit) over
   :func:`request_json` (retries, ``Retry-After``, one outcome per answer), :func:`follow_pages` (any
-  paging, to the end), the per-key :func:`rate_limiter`, :func:`retry_after`, :func:`peer_message`
-  (:mod:`hub.http`);
+  paging, to the end), :func:`post_once` (a destination's one delivery attempt), the per-key
+  :func:`rate_limiter`, :func:`retry_after`, :func:`peer_message` (:mod:`hub.http`);
 * webhook signatures: :func:`require_body_signature` (the usual HMAC of the body, in one call),
   :func:`signature_matches` and :func:`sign` (:mod:`hub.signatures`);
 * for tests, the contract kit and the test peers (:mod:`hub.testing`: ``AdapterContract``,
@@ -54,6 +55,7 @@ from hub.http import (
     basic_auth,
     follow_pages,
     peer_message,
+    post_once,
     rate_limiter,
     request_json,
     retry_after,
@@ -73,6 +75,7 @@ from hub.normalised import (
     FunnelEvent,
     Job,
     JobPage,
+    Notice,
     Stage,
     WebhookRequest,
     Workplace,
@@ -80,7 +83,7 @@ from hub.normalised import (
     format_salary,
     xml_safe,
 )
-from hub.options import Option, PluginInfo
+from hub.options import HttpUrl, Option, PluginInfo, checked_type
 from hub.signatures import require_body_signature, sign, signature_matches
 
 #: Names served by :mod:`hub.testing` (which imports pytest): loaded on first use only. Written out,
@@ -110,6 +113,7 @@ __all__ = [
     "EVENT_KINDS",
     "Api",
     "FUNNEL_EVENTS",
+    "HttpUrl",
     "WORKPLACES",
     "Account",
     "AdapterAuthError",
@@ -124,6 +128,7 @@ __all__ = [
     "FunnelEvent",
     "Job",
     "JobPage",
+    "Notice",
     "Option",
     "OutcomeUnknown",
     "PluginInfo",
@@ -138,6 +143,7 @@ __all__ = [
     "Workplace",
     "basic_auth",
     "candidate_hash",
+    "checked_type",
     "country_code",
     "follow_pages",
     "format_salary",
@@ -145,6 +151,7 @@ __all__ = [
     "iso_time",
     "mapped",
     "peer_message",
+    "post_once",
     "rate_limiter",
     "request_json",
     "require_body_signature",

@@ -22,7 +22,7 @@ from tortoise.expressions import F
 
 from hub import held, models
 from hub.accounts import LiveAccount, changing_feed, note_changed
-from hub.errors import AdapterUnavailable
+from hub.errors import AdapterAuthError, AdapterUnavailable
 from hub.logs import QuietLog
 from hub.mapping import country_code
 from hub.metrics import JOB_FIELDS_DROPPED, JOBS_REFUSED, SYNC_ERRORS, SYNC_SECONDS
@@ -86,6 +86,8 @@ class SyncResult:
     #: Jobs a mass close would have closed, held instead (:mod:`hub.held`).
     held: int = 0
     error: str | None = None
+    #: The ATS refused the credentials (401/403): no retry helps until the config changes.
+    credentials_refused: bool = dataclasses.field(default=False, repr=False)
     #: ATS ids listed by this sync, to find the vanished ones after a snapshot.
     seen_ids: set[str] = dataclasses.field(default_factory=set, repr=False)
     #: Open jobs the ATS says are closed: closed once every page is in, unless that is a mass close.
@@ -222,6 +224,7 @@ async def sync_account(
             result.closed = await _close(account, row.id, result, snapshot=snapshot)
         except AdapterUnavailable as error:
             result.error = str(error)
+            result.credentials_refused = isinstance(error, AdapterAuthError)
         except Exception as error:  # a bug in a plugin must not take the scheduler down
             _LOGGER.exception("sync of %s failed in adapter %s", account.name, account.config.adapter)
             result.error = f"adapter error: {type(error).__name__}: {error}"

@@ -18,6 +18,3 @@ PIXEL_SCRIPT_TEMPLATE = "https://click.appcast.io/pixels/{slug}-{id}.js?ent={ent
 JOB_ID_PLACEHOLDER = "JOB_ID"
 #: Career-site page → the event Appcast's data layer expects for it.
 PAGE_EVENTS: dict[str, str] = {"job": "view", "confirmation": "apply"}
-
-#: Longest piece of an error answer's body quoted in an error message.
-MAX_ERROR_DETAIL = 160

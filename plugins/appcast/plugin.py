@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,28 +22,18 @@ from hub.sdk import (
     AdapterUnavailable,
     Delivery,
     Event,
+    HttpUrl,
     Job,
     Option,
     PluginInfo,
+    checked_type,
     hookimpl,
 )
 from plugins.appcast import const, pixels
 from plugins.appcast.client import post_event
 from plugins.appcast.mapping import build_payload
 
-# --- option types -----------------------------------------------------------------------------------
-# Option checks values with isinstance() and names the type's __name__ in its error. These types answer
-# isinstance() with a real check, so a mistyped funnel event or URL fails `check-config` loudly instead of
-# silently never matching; their names read as the error ("must be a list of funnel events (applied, …)").
-
-
-def _checked_type(base: type, description: str, check: Callable[[Any], bool]) -> type:
-    meta = type("_CheckedMeta", (type,), {"__instancecheck__": lambda cls, value: check(value)})
-    return meta(description, (base,), {"__module__": __name__})
-
-
-def _is_url(value: Any) -> bool:
-    return isinstance(value, str) and re.match(r"https?://[^/\s?#]+", value) is not None
+# --- option types: checked by isinstance() (sdk.checked_type), named in the error --------------------
 
 
 def _is_funnel_list(value: Any) -> bool:
@@ -62,12 +52,9 @@ def _is_bid(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
 
 
-HttpUrl = _checked_type(str, "an http(s) URL", _is_url)
-FunnelEventList = _checked_type(
-    list, f"a list of funnel events ({', '.join(FUNNEL_EVENTS)})", _is_funnel_list
-)
-PixelPart = _checked_type(str, "a string of letters, digits, '.', '_', '-' or '~' (or an integer)", _is_id)
-Bid = _checked_type(float, "a number, 0 or more", _is_bid)
+FunnelEventList = checked_type(list, f"a list of funnel events ({', '.join(FUNNEL_EVENTS)})", _is_funnel_list)
+PixelPart = checked_type(str, "a string of letters, digits, '.', '_', '-' or '~' (or an integer)", _is_id)
+Bid = checked_type(float, "a number, 0 or more", _is_bid)
 
 
 @hookimpl

@@ -1,0 +1,197 @@
+"""Incidents: problems the hub tells admins about once, keeps them posted on, and says when they are over.
+
+A source that sees a problem calls :func:`report` each time it sees it; :func:`clear` when it sees it gone.
+The first report opens the incident (one notice), later ones update it only when what it says changed,
+and at most every :data:`UPDATE_EVERY` (so 1,000 failures are one incident and a few updates, not 1,000
+messages); the clear resolves it with a last notice. An incident is unique per account, topic and subject
+while open (a unique key in the database: replicas reporting at once open it once).
+
+Every notice is handed to the notice sinks active on the account (``appcast_hub_notice_payload``) and
+their payloads stored in the outbox in the same transaction as the incident's change: a sink that is
+down delays notices and loses none, and each goes out once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from hub import models
+from hub.accounts import LiveAccount
+from hub.normalised import Notice, NoticeKind
+from hub.plugins import PluginHost
+from hub.sync import SyncResult
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Every topic, and what it means.
+TOPICS: dict[str, str] = {
+    "sync-failing": "the account's sync keeps failing (or the ATS refused the credentials)",
+    "deliveries-dead": "deliveries to a destination gave up after their last attempt",
+}
+#: An open incident's notices: at most one update this often, however often its details change.
+UPDATE_EVERY = timedelta(minutes=15)
+#: Failed syncs in a row that make an incident (a refusal of the credentials makes one at once).
+SYNC_FAILURES = 3
+#: Prefix of a notice's ``Idempotency-Key``: notices in the outbox are told apart from deliveries by it.
+NOTICE_KEY_PREFIX = "notice:"
+
+
+async def report(
+    account: LiveAccount,
+    plugins: PluginHost,
+    topic: str,
+    *,
+    title: str,
+    detail: str,
+    subject: str = "",
+    now: datetime | None = None,
+) -> Notice | None:
+    """The problem holds: open its incident, or update it; returns the notice queued, None for none."""
+    now = now or datetime.now(UTC)
+    key = _open_key(topic, subject)
+    try:
+        async with in_transaction():
+            row = await (
+                models.Incident.filter(account_id=account.row.id, open_key=key).select_for_update().first()
+            )
+            if row is None:
+                row = await models.Incident.create(
+                    account_id=account.row.id, topic=topic, subject=subject, open_key=key, title=title,
+                    detail=detail, opened_at=now, updated_at=now,
+                )  # fmt: skip
+                return await _queue(account, plugins, row, "incident.opened", 0, now)
+            if row.detail == detail or now - row.updated_at < UPDATE_EVERY:
+                return None
+            sequence = row.notices
+            await models.Incident.filter(id=row.id).update(
+                title=title, detail=detail, updated_at=now, notices=sequence + 1
+            )
+            row.title, row.detail = title, detail
+            return await _queue(account, plugins, row, "incident.updated", sequence, now)
+    except IntegrityError:
+        return None  # another process opened it between our look and our insert: it is open, once
+
+
+async def clear(
+    account: LiveAccount, plugins: PluginHost, topic: str, *, detail: str, subject: str = ""
+) -> Notice | None:
+    """The problem is gone: resolve its open incident with a last notice; None when none was open."""
+    now = datetime.now(UTC)
+    async with in_transaction():
+        row = await (
+            models.Incident.filter(account_id=account.row.id, open_key=_open_key(topic, subject))
+            .select_for_update()
+            .first()
+        )
+        if row is None:
+            return None
+        sequence = row.notices
+        await models.Incident.filter(id=row.id).update(
+            open_key=None, state="resolved", resolved_at=now, detail=detail, notices=sequence + 1
+        )
+        row.detail = detail
+        return await _queue(account, plugins, row, "incident.resolved", sequence, now)
+
+
+async def open_subjects(account: LiveAccount, topic: str) -> list[str]:
+    """The subjects of the account's open incidents of ``topic``."""
+    rows = models.Incident.filter(account_id=account.row.id, topic=topic, state="open")
+    return list(await rows.values_list("subject", flat=True))
+
+
+def _open_key(topic: str, subject: str) -> str:
+    if topic not in TOPICS:
+        raise ValueError(f"unknown incident topic {topic!r}")
+    return f"{topic}:{subject}"
+
+
+async def _queue(
+    account: LiveAccount, plugins: PluginHost, row: models.Incident, kind: NoticeKind, sequence: int,
+    now: datetime,
+) -> Notice:  # fmt: skip
+    notice = Notice(
+        kind=kind, account=account.name, incident=row.id, sequence=sequence, topic=row.topic,
+        subject=row.subject, title=row.title, text=row.detail, at=now,
+    )  # fmt: skip
+    payloads = await plugins.broadcast("appcast_hub_notice_payload", account.config, notice=notice)
+    for sink, payload in payloads:
+        await models.Delivery.create(
+            account_id=account.row.id, destination=sink, payload=dict(payload), next_attempt_at=now,
+            idempotency_key=f"{NOTICE_KEY_PREFIX}{row.id}:{sequence}:{sink}",
+        )  # fmt: skip
+    _LOGGER.warning("%s: %s %s: %s", account.name, kind, row.title, row.detail)
+    return notice
+
+
+# --- the sources --------------------------------------------------------------------------------------
+
+
+async def after_sync(
+    account: LiveAccount, plugins: PluginHost, result: SyncResult, failures: int
+) -> Notice | None:
+    """Open, update or resolve the account's ``sync-failing`` incident after a sync (``failures``: failed
+    syncs in a row, this one included)."""
+    if result.error is None:
+        return await clear(
+            account, plugins, "sync-failing", detail=f"the sync works again: {result.summary()}"
+        )
+    title = f"{account.name}: the sync from {account.config.adapter} is failing"
+    if result.credentials_refused:
+        refused = f"{account.config.adapter} refused the hub's credentials: {result.error}."
+        detail = f"{refused} {_fix(account, plugins)}"
+    elif failures >= SYNC_FAILURES:
+        detail = (
+            f"{failures} syncs in a row failed; the feed keeps the last good jobs. The last: {result.error}"
+        )
+    else:
+        return None
+    return await report(account, plugins, "sync-failing", title=title, detail=detail)
+
+
+def _fix(account: LiveAccount, plugins: PluginHost) -> str:
+    adapter = account.config.adapter
+    secrets = [option.name for option in plugins.info(adapter).options if option.secret]
+    where = ", ".join(f"accounts.{account.name}.{adapter}.{name}" for name in secrets)
+    return (
+        f"Fix {where} in the config and restart." if secrets else "Fix the adapter's options in the config."
+    )
+
+
+async def watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
+    """Open, update or resolve a ``deliveries-dead`` incident per destination the account's dead
+    deliveries are for (notices aside: a sink that is down cannot be told about itself)."""
+    dead = (
+        models.Delivery.filter(account_id=account.row.id, state="dead")
+        .exclude(idempotency_key__startswith=NOTICE_KEY_PREFIX)
+        .annotate(count=Count("id"))
+        .group_by("destination")
+    )
+    counts = dict(await dead.values_list("destination", "count"))
+    notices = []
+    for destination, count in sorted(counts.items()):
+        last = await (
+            models.Delivery.filter(account_id=account.row.id, state="dead", destination=destination)
+            .order_by("-id")
+            .first()
+            .values_list("last_error", flat=True)
+        )
+        notice = await report(
+            account, plugins, "deliveries-dead", subject=destination,
+            title=f"{account.name}: deliveries to {destination} gave up",
+            detail=f"{count} deliveries to {destination} failed their last attempt (the last error: {last}). "
+            f"Once {destination} works again: appcast-hub deliveries retry dead",
+        )  # fmt: skip
+        notices += [notice] if notice else []
+    for destination in await open_subjects(account, "deliveries-dead"):
+        if destination not in counts:
+            notice = await clear(
+                account, plugins, "deliveries-dead", subject=destination,
+                detail=f"no delivery to {destination} is dead-lettered any more",
+            )  # fmt: skip
+            notices += [notice] if notice else []
+    return notices

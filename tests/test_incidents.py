@@ -1,0 +1,171 @@
+"""Incidents (hub.incidents) through a served hub: each opened once, updated rarely, resolved once, and their
+notices delivered by the outbox to the ``notify_webhook`` sink, signed, exactly once, even across its
+outage. The sink here is a real aiohttp server on loopback; the failing ATS is the fake Greenhouse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from hub import models, sdk
+from hub.accounts import get_account
+from hub.app import create_app
+from hub.appkeys import SCHEDULER
+from hub.config import bind_plugins, load_config
+from hub.incidents import NOTICE_KEY_PREFIX, SYNC_FAILURES, report
+from hub.plugins import load_plugins
+from hub.scheduler import HubScheduler
+from tests.conftest import write_config
+from tests.peers.greenhouse import CLIENT_ID, CLIENT_SECRET, USER_ID, WEBHOOK_SECRET, FakeGreenhouse
+
+SINK_SECRET = "notice-signing-secret-for-tests"
+
+
+class FakeReceiver(sdk.FakePeer):
+    """Where notices are posted: checks each signature, keeps what it accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notices: list[dict[str, Any]] = []
+        self.keys: list[str] = []
+        self.app.router.add_post("/notices", self._receive)
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        timestamp = request.headers["X-Appcast-Hub-Timestamp"]
+        expected = sdk.sign(SINK_SECRET, f"{timestamp}.".encode() + body, prefix="sha256=")
+        if not hmac.compare_digest(request.headers["X-Appcast-Hub-Signature"], expected):
+            return web.json_response({"error": "bad signature"}, status=401)
+        assert abs(time.time() - int(timestamp)) < 300
+        self.keys.append(request.headers["Idempotency-Key"])
+        self.notices.append(json.loads(body))
+        return web.json_response({"ok": True})
+
+    async def wait_for(self, count: int, seconds: float = 15.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + seconds
+        while len(self.notices) < count:
+            assert time.monotonic() < deadline, f"{len(self.notices)} notices, not {count}: {self.notices}"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # and no more than that
+        return self.notices
+
+
+@dataclass
+class Hub:
+    scheduler: HubScheduler
+    receiver: FakeReceiver
+    greenhouse: FakeGreenhouse
+
+
+@pytest.fixture
+async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
+    greenhouse, receiver, appcast = FakeGreenhouse(jobs=3), FakeReceiver(), sdk.FakeAppcast()
+    async with greenhouse.serving(), receiver.serving(), appcast.serving():
+        options = {
+            "board": greenhouse.board, "base_url": greenhouse.url, "harvest_url": greenhouse.url,
+            "auth_url": greenhouse.url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "user_id": USER_ID, "webhook_secret": WEBHOOK_SECRET,
+        }  # fmt: skip
+        sink = f'[accounts.acme.notify_webhook]\nurl = "{receiver.url}/notices"\nsecret = "{SINK_SECRET}"\n'
+        text = sdk.end_to_end_config(database_url, "greenhouse", options, appcast, extra=sink)
+        plugins = load_plugins()
+        config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
+        app = create_app(config, plugins)
+        async with sdk.running(app):
+            yield Hub(app[SCHEDULER], receiver, greenhouse)
+
+
+async def test_a_sync_that_keeps_failing_is_one_incident_resolved_once(hub: Hub) -> None:
+    hub.greenhouse.faults.server_errors = 10_000  # the ATS is down
+    for _ in range(SYNC_FAILURES - 1):
+        assert (await hub.scheduler.sync("acme")).error
+    await asyncio.sleep(0.3)
+    assert hub.receiver.notices == [], "a failure or two is no incident"
+    for _ in range(5):
+        assert (await hub.scheduler.sync("acme")).error
+    [opened] = await hub.receiver.wait_for(1)
+    assert (opened["kind"], opened["topic"], opened["sequence"]) == ("incident.opened", "sync-failing", 0)
+    assert opened["text"].startswith(f"{SYNC_FAILURES} syncs in a row failed")
+    assert "503" in opened["text"]
+
+    hub.greenhouse.faults.server_errors = 0
+    assert (await hub.scheduler.sync("acme")).error is None
+    opened, resolved = await hub.receiver.wait_for(2)
+    assert (resolved["kind"], resolved["incident"], resolved["sequence"]) == (
+        "incident.resolved", opened["incident"], 1,
+    )  # fmt: skip
+    assert resolved["text"].startswith("the sync works again")
+    assert len(set(hub.receiver.keys)) == 2
+    assert (await hub.scheduler.sync("acme")).error is None
+    await asyncio.sleep(0.3)
+    assert len(hub.receiver.notices) == 2, "resolved once"
+
+
+async def test_refused_credentials_open_an_incident_at_once_naming_the_option(hub: Hub) -> None:
+    hub.greenhouse.faults.unauthorized = 10_000
+    result = await hub.scheduler.sync("acme")
+    assert result.credentials_refused
+    [opened] = await hub.receiver.wait_for(1)
+    assert "refused the hub's credentials" in opened["text"]
+    assert "accounts.acme.greenhouse.client_secret" in opened["text"]
+    assert CLIENT_SECRET not in json.dumps(opened), "a notice never carries a secret"
+
+
+async def test_a_storm_of_dead_deliveries_is_one_incident(hub: Hub) -> None:
+    account = await get_account(hub.scheduler.config, "acme")
+    now = datetime.now(UTC)
+    await models.Delivery.bulk_create(
+        models.Delivery(
+            account_id=account.row.id,
+            destination="appcast",
+            idempotency_key=f"storm-{n}",
+            payload={},
+            state="dead",
+            attempts=8,
+            next_attempt_at=now,
+            last_error="Appcast answered HTTP 503",
+        )
+        for n in range(1000)
+    )
+    for _ in range(3):
+        await hub.scheduler.watch_deliveries()
+    [opened] = await hub.receiver.wait_for(1)
+    assert (opened["topic"], opened["subject"]) == ("deliveries-dead", "appcast")
+    assert opened["text"].startswith("1000 deliveries to appcast failed their last attempt")
+    assert "appcast-hub deliveries retry dead" in opened["text"]
+
+    await models.Delivery.filter(idempotency_key__startswith="storm-").update(state="delivered")
+    await hub.scheduler.watch_deliveries()
+    _, resolved = await hub.receiver.wait_for(2)
+    assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
+
+
+async def test_a_sink_outage_delays_notices_and_loses_none(hub: Hub) -> None:
+    hub.receiver.faults.server_errors = 3
+    account = await get_account(hub.scheduler.config, "acme")
+    notice = await report(
+        account, hub.scheduler.plugins, "deliveries-dead", subject="appcast", title="t", detail="d"
+    )
+    assert notice is not None
+    hub.scheduler.outbox.wake()
+    deadline = time.monotonic() + 30
+    while not hub.receiver.notices:  # the outbox backs off between attempts
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    [received] = hub.receiver.notices
+    assert received == notice.as_json()
+    assert hub.receiver.keys == [f"{NOTICE_KEY_PREFIX}{notice.incident}:0:notify_webhook"]
+    # The same problem reported again while open is no new notice.
+    assert await report(account, hub.scheduler.plugins, "deliveries-dead", subject="appcast", title="t",
+                        detail="d") is None  # fmt: skip
