@@ -523,3 +523,58 @@ async def test_two_hubs_on_one_postgresql_serve_identical_feeds(postgres_server:
         assert titles(seen[0][2])[5] == "Round 0"
         logs = first.stop() + second.stop()
     assert "Traceback" not in logs
+
+
+async def test_after_a_cold_build_spares_are_made_in_the_background_for_the_first_rebuild(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    folder = hub.cache.parent / "replica"
+    cache = FeedCache(bind_plugins(load_config(hub.config_file), hub.plugins), hub.plugins, folder)
+    try:
+        cold = await cache.artifact(await get_account(cache.config, "demo"))
+        await cache.settled()
+        spares = [folder / "demo" / spare for spare in feed_cache.SPARES]
+        assert [spare.read_bytes() for spare in spares] == [cold.plain.read_bytes(), cold.gzip.read_bytes()]
+        inodes = [spare.stat().st_ino for spare in spares]
+
+        hub.edit_job(4, title="The first rebuild")
+        async with aiohttp.ClientSession() as http:
+            await sync(http, hub)
+        rebuilt = await cache.artifact(await get_account(cache.config, "demo"))
+        assert [rebuilt.plain.stat().st_ino, rebuilt.gzip.stat().st_ino] == inodes, "overwritten in place"
+        assert "1 rendered, 59 copied" in builds(caplog)[-1]
+        assert builds(caplog)[-1].endswith("; 2 spare files overwritten")
+        body = rebuilt.plain.read_bytes()
+        assert titles(body)[4] == "The first rebuild"
+        assert body == await fresh_build(hub)
+        assert await cold_files(hub, hub.cache.parent / "cold") == (body, rebuilt.gzip.read_bytes())
+    finally:
+        await cache.close()
+
+
+async def test_a_failed_spare_copy_is_logged_and_serving_goes_on(
+    hub: Hub, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(copies: list[tuple[Path, Path]], stop: object) -> None:
+        raise OSError("no space left for the spares")
+
+    monkeypatch.setattr(feed_cache, "_make_spares", broken)
+    folder = hub.cache.parent / "replica"
+    cache = FeedCache(bind_plugins(load_config(hub.config_file), hub.plugins), hub.plugins, folder)
+    try:
+        cold = await cache.artifact(await get_account(cache.config, "demo"))
+        await cache.settled()
+        failures = [r for r in caplog.records if "making spare files failed" in r.getMessage()]
+        assert [str(r.exc_info[1]) for r in failures if r.exc_info] == ["no space left for the spares"]
+        assert await cache.artifact(await get_account(cache.config, "demo")) == cold
+        assert cold.plain.read_bytes() == await fresh_build(hub)
+
+        hub.edit_job(4, title="Rebuilt without spares")
+        async with aiohttp.ClientSession() as http:
+            await sync(http, hub)
+        rebuilt = await cache.artifact(await get_account(cache.config, "demo"))
+        assert titles(rebuilt.plain.read_bytes())[4] == "Rebuilt without spares"
+        assert rebuilt.plain.read_bytes() == await fresh_build(hub)
+    finally:
+        await cache.close()
