@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from hub import models
 from hub.accounts import LiveAccount
+from hub.health import FeedHealth, health_summary
 from hub.normalised import Notice, NoticeKind
 from hub.plugins import PluginHost
 from hub.sync import SyncResult
@@ -32,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 TOPICS: dict[str, str] = {
     "sync-failing": "the account's sync keeps failing (or the ATS refused the credentials)",
     "deliveries-dead": "deliveries to a destination gave up after their last attempt",
+    "feed-health": "the feed's health check finds jobs to fix (appcast-hub feed lint)",
 }
 #: An open incident's notices: at most one update this often, however often its details change.
 UPDATE_EVERY = timedelta(minutes=15)
@@ -195,3 +197,18 @@ async def watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[No
             )  # fmt: skip
             notices += [notice] if notice else []
     return notices
+
+
+async def after_health_check(account: LiveAccount, plugins: PluginHost, health: FeedHealth) -> Notice | None:
+    """Open or update the account's ``feed-health`` incident while the check finds jobs to fix; resolve
+    it once it finds none."""
+    found = sum(health.counts.values())
+    if not found:
+        return await clear(
+            account, plugins, "feed-health", detail="the feed's health check finds nothing to fix"
+        )
+    return await report(
+        account, plugins, "feed-health",
+        title=f"{account.name}: the feed has {found} findings in {health.jobs} jobs",
+        detail=f"{health_summary(dict(health.counts))}. appcast-hub feed lint {account.name} lists them",
+    )  # fmt: skip

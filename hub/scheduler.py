@@ -27,7 +27,7 @@ from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
-from hub.incidents import after_sync, watch_deliveries
+from hub.incidents import after_health_check, after_sync, watch_deliveries
 from hub.leader import Leadership
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
@@ -195,12 +195,13 @@ class HubScheduler:
             result = await sync_account(self.plugins, self.http, account, full=full)
             await account.row.refresh_from_db(fields=["consecutive_sync_failures"])
             failures = account.row.consecutive_sync_failures
+            notices = [await after_sync(account, self.plugins, result, failures)]
             if result.error:
                 self._schedule_retry(name, failures)
             elif result.changed or last_checked(name) is None:
                 # The feed changed: its health too (status shows it, the gauge reports it).
-                await feed_health(account)
-            if await after_sync(account, self.plugins, result, failures):
+                notices.append(await after_health_check(account, self.plugins, await feed_health(account)))
+            if any(notices):
                 self.outbox.wake()
             return result
 

@@ -23,7 +23,8 @@ from hub.accounts import get_account
 from hub.app import create_app
 from hub.appkeys import SCHEDULER
 from hub.config import bind_plugins, load_config
-from hub.incidents import NOTICE_KEY_PREFIX, SYNC_FAILURES, report
+from hub.health import FeedHealth, last_checked
+from hub.incidents import NOTICE_KEY_PREFIX, SYNC_FAILURES, after_health_check, report
 from hub.plugins import load_plugins
 from hub.scheduler import HubScheduler
 from tests.conftest import write_config
@@ -52,13 +53,17 @@ class FakeReceiver(sdk.FakePeer):
         self.notices.append(json.loads(body))
         return web.json_response({"ok": True})
 
-    async def wait_for(self, count: int, seconds: float = 15.0) -> list[dict[str, Any]]:
+    def of(self, topic: str) -> list[dict[str, Any]]:
+        return [notice for notice in self.notices if notice["topic"] == topic]
+
+    async def wait_for(self, count: int, topic: str, seconds: float = 15.0) -> list[dict[str, Any]]:
+        """The notices of ``topic`` once there are ``count`` (and a moment later, to see no more come)."""
         deadline = time.monotonic() + seconds
-        while len(self.notices) < count:
-            assert time.monotonic() < deadline, f"{len(self.notices)} notices, not {count}: {self.notices}"
+        while len(self.of(topic)) < count:
+            assert time.monotonic() < deadline, f"not {count} {topic} notices: {self.notices}"
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # and no more than that
-        return self.notices
+        await asyncio.sleep(0.3)
+        return self.of(topic)
 
 
 @dataclass
@@ -91,32 +96,32 @@ async def test_a_sync_that_keeps_failing_is_one_incident_resolved_once(hub: Hub)
     for _ in range(SYNC_FAILURES - 1):
         assert (await hub.scheduler.sync("acme")).error
     await asyncio.sleep(0.3)
-    assert hub.receiver.notices == [], "a failure or two is no incident"
+    assert hub.receiver.of("sync-failing") == [], "a failure or two is no incident"
     for _ in range(5):
         assert (await hub.scheduler.sync("acme")).error
-    [opened] = await hub.receiver.wait_for(1)
-    assert (opened["kind"], opened["topic"], opened["sequence"]) == ("incident.opened", "sync-failing", 0)
+    [opened] = await hub.receiver.wait_for(1, "sync-failing")
+    assert (opened["kind"], opened["sequence"]) == ("incident.opened", 0)
     assert opened["text"].startswith(f"{SYNC_FAILURES} syncs in a row failed")
     assert "503" in opened["text"]
 
     hub.greenhouse.faults.server_errors = 0
     assert (await hub.scheduler.sync("acme")).error is None
-    opened, resolved = await hub.receiver.wait_for(2)
+    opened, resolved = await hub.receiver.wait_for(2, "sync-failing")
     assert (resolved["kind"], resolved["incident"], resolved["sequence"]) == (
         "incident.resolved", opened["incident"], 1,
     )  # fmt: skip
     assert resolved["text"].startswith("the sync works again")
-    assert len(set(hub.receiver.keys)) == 2
+    assert len(set(hub.receiver.keys)) == len(hub.receiver.keys), "each notice sent once"
     assert (await hub.scheduler.sync("acme")).error is None
     await asyncio.sleep(0.3)
-    assert len(hub.receiver.notices) == 2, "resolved once"
+    assert len(hub.receiver.of("sync-failing")) == 2, "resolved once"
 
 
 async def test_refused_credentials_open_an_incident_at_once_naming_the_option(hub: Hub) -> None:
     hub.greenhouse.faults.unauthorized = 10_000
     result = await hub.scheduler.sync("acme")
     assert result.credentials_refused
-    [opened] = await hub.receiver.wait_for(1)
+    [opened] = await hub.receiver.wait_for(1, "sync-failing")
     assert "refused the hub's credentials" in opened["text"]
     assert "accounts.acme.greenhouse.client_secret" in opened["text"]
     assert CLIENT_SECRET not in json.dumps(opened), "a notice never carries a secret"
@@ -140,14 +145,14 @@ async def test_a_storm_of_dead_deliveries_is_one_incident(hub: Hub) -> None:
     )
     for _ in range(3):
         await hub.scheduler.watch_deliveries()
-    [opened] = await hub.receiver.wait_for(1)
-    assert (opened["topic"], opened["subject"]) == ("deliveries-dead", "appcast")
+    [opened] = await hub.receiver.wait_for(1, "deliveries-dead")
+    assert opened["subject"] == "appcast"
     assert opened["text"].startswith("1000 deliveries to appcast failed their last attempt")
     assert "appcast-hub deliveries retry dead" in opened["text"]
 
     await models.Delivery.filter(idempotency_key__startswith="storm-").update(state="delivered")
     await hub.scheduler.watch_deliveries()
-    _, resolved = await hub.receiver.wait_for(2)
+    _, resolved = await hub.receiver.wait_for(2, "deliveries-dead")
     assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
 
 
@@ -163,9 +168,24 @@ async def test_a_sink_outage_delays_notices_and_loses_none(hub: Hub) -> None:
     while not hub.receiver.notices:  # the outbox backs off between attempts
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
-    [received] = hub.receiver.notices
+    [received] = hub.receiver.of("deliveries-dead")
     assert received == notice.as_json()
     assert hub.receiver.keys == [f"{NOTICE_KEY_PREFIX}{notice.incident}:0:notify_webhook"]
     # The same problem reported again while open is no new notice.
     assert await report(account, hub.scheduler.plugins, "deliveries-dead", subject="appcast", title="t",
                         detail="d") is None  # fmt: skip
+
+
+async def test_feed_health_findings_are_an_incident_until_none_is_left(hub: Hub) -> None:
+    assert (await hub.scheduler.sync("acme")).error is None  # the first sync checks the feed's health
+    found = last_checked("acme")
+    assert found is not None
+    assert sum(found.counts.values()), "the fake's jobs have findings (short descriptions)"
+    [opened] = await hub.receiver.wait_for(1, "feed-health")
+    assert opened["kind"] == "incident.opened"
+    assert "appcast-hub feed lint acme" in opened["text"]
+    account = await get_account(hub.scheduler.config, "acme")
+    await after_health_check(account, hub.scheduler.plugins, FeedHealth("acme", jobs=3))
+    hub.scheduler.outbox.wake()
+    _, resolved = await hub.receiver.wait_for(2, "feed-health")
+    assert resolved["kind"] == "incident.resolved"
