@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from hub import models
+from hub import held, models
 from hub.accounts import LiveAccount
 from hub.health import FeedHealth, health_summary
 from hub.normalised import Notice, NoticeKind
@@ -34,6 +34,7 @@ TOPICS: dict[str, str] = {
     "sync-failing": "the account's sync keeps failing (or the ATS refused the credentials)",
     "deliveries-dead": "deliveries to a destination gave up after their last attempt",
     "feed-health": "the feed's health check finds jobs to fix (appcast-hub feed lint)",
+    "held-close": "a sync's mass close is held until the next full sync agrees or an admin decides",
 }
 #: An open incident's notices: at most one update this often, however often its details change.
 UPDATE_EVERY = timedelta(minutes=15)
@@ -164,7 +165,26 @@ def _fix(account: LiveAccount, plugins: PluginHost) -> str:
     )
 
 
-async def watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
+async def watch(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
+    """The incidents read from what is stored, whichever process stored it: dead deliveries, a held
+    close. Run by the leader every minute."""
+    notices = await _watch_deliveries(account, plugins)
+    notice = await _watch_held(account, plugins)
+    return [*notices, notice] if notice else notices
+
+
+async def _watch_held(account: LiveAccount, plugins: PluginHost) -> Notice | None:
+    waiting = await held.held_now(account.row.id)
+    if waiting is None:
+        return await clear(account, plugins, "held-close", detail="no close is held any more")
+    return await report(
+        account, plugins, "held-close", title=f"{account.name}: a mass close is held",
+        detail=f"{waiting.summary()}. Confirm or keep them open: appcast-hub held {account.name} "
+        f"confirm|keep, or /appcast held {account.name} in Slack",
+    )  # fmt: skip
+
+
+async def _watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
     """Open, update or resolve a ``deliveries-dead`` incident per destination the account's dead
     deliveries are for (notices aside: a sink that is down cannot be told about itself)."""
     dead = (

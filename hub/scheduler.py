@@ -27,7 +27,7 @@ from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
-from hub.incidents import after_health_check, after_sync, watch_deliveries
+from hub.incidents import after_health_check, after_sync, watch
 from hub.leader import Leadership
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
@@ -38,7 +38,7 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HOUSEKEEPING_EVERY = timedelta(hours=1)
-#: How often the leader looks for dead-lettered deliveries (an incident per destination).
+#: How often the leader looks for incidents in what is stored (dead deliveries, a held close).
 INCIDENTS_EVERY = timedelta(minutes=1)
 #: Counted spool files are remembered this long: far longer than a crashed process stays down.
 PIXEL_BATCHES_KEPT = timedelta(days=30)
@@ -132,7 +132,7 @@ class HubScheduler:
             coalesce=True,
         )
         self.scheduler.add_job(
-            self._leader_only(self.watch_deliveries),
+            self._leader_only(self.watch_incidents),
             IntervalTrigger(seconds=INCIDENTS_EVERY.total_seconds(), timezone=UTC),
             id="incidents",
             next_run_time=now + INCIDENTS_EVERY,
@@ -229,12 +229,12 @@ class HubScheduler:
 
         await self._tracked("expiry", work)
 
-    async def watch_deliveries(self) -> None:
-        """:func:`hub.incidents.watch_deliveries` for every account, as a scheduled job."""
+    async def watch_incidents(self) -> None:
+        """:func:`hub.incidents.watch` for every account, as a scheduled job."""
 
         async def work() -> None:
             for name in sorted(self.config.accounts):
-                if await watch_deliveries(await get_account(self.config, name), self.plugins):
+                if await watch(await get_account(self.config, name), self.plugins):
                     self.outbox.wake()
 
         await self._tracked("incidents", work)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from hub import models, sdk
+from hub import held, models, sdk
 from hub.accounts import get_account
 from hub.app import create_app
 from hub.appkeys import SCHEDULER
@@ -144,14 +144,14 @@ async def test_a_storm_of_dead_deliveries_is_one_incident(hub: Hub) -> None:
         for n in range(1000)
     )
     for _ in range(3):
-        await hub.scheduler.watch_deliveries()
+        await hub.scheduler.watch_incidents()
     [opened] = await hub.receiver.wait_for(1, "deliveries-dead")
     assert opened["subject"] == "appcast"
     assert opened["text"].startswith("1000 deliveries to appcast failed their last attempt")
     assert "appcast-hub deliveries retry dead" in opened["text"]
 
     await models.Delivery.filter(idempotency_key__startswith="storm-").update(state="delivered")
-    await hub.scheduler.watch_deliveries()
+    await hub.scheduler.watch_incidents()
     _, resolved = await hub.receiver.wait_for(2, "deliveries-dead")
     assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
 
@@ -189,3 +189,20 @@ async def test_feed_health_findings_are_an_incident_until_none_is_left(hub: Hub)
     hub.scheduler.outbox.wake()
     _, resolved = await hub.receiver.wait_for(2, "feed-health")
     assert resolved["kind"] == "incident.resolved"
+
+
+async def test_a_held_mass_close_is_an_incident_until_an_admin_decides(hub: Hub) -> None:
+    assert (await hub.scheduler.sync("acme", full=True)).error is None
+    for ats_id in sorted(hub.greenhouse.job_ids):
+        hub.greenhouse.unpublish(ats_id)
+    assert (await hub.scheduler.sync("acme", full=True)).held == 3
+    await hub.scheduler.watch_incidents()
+    await hub.scheduler.watch_incidents()
+    [opened] = await hub.receiver.wait_for(1, "held-close")
+    assert opened["text"].startswith("3 of 3 open jobs would close")
+    assert "appcast-hub held acme confirm|keep" in opened["text"]
+    account = await get_account(hub.scheduler.config, "acme")
+    assert await held.keep(account, actor="U-ADMIN", source="slack") == 3
+    await hub.scheduler.watch_incidents()
+    _, resolved = await hub.receiver.wait_for(2, "held-close")
+    assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
