@@ -15,9 +15,22 @@ from aiohttp import web
 
 from hub import __version__, db
 from hub.accounts import AccountCache, ensure_accounts
-from hub.appkeys import ACCOUNTS, CONFIG, FEED_CACHE, HTTP, INBOX, LEADER, OUTBOX, PIXELS, PLUGINS, SCHEDULER
+from hub.appkeys import (
+    ACCOUNTS,
+    CONFIG,
+    FEED_CACHE,
+    HTTP,
+    INBOX,
+    LEADER,
+    OUTBOX,
+    PIXELS,
+    PLUGINS,
+    SCHEDULER,
+    SIGNATURES,
+)  # fmt: skip
 from hub.config import HubConfig
 from hub.feed_cache import FeedCache
+from hub.incidents import SignatureWatch
 from hub.leader import leadership_for
 from hub.logs import ServerLog
 from hub.pixels import PixelCounter
@@ -91,7 +104,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP], app[OUTBOX], app[LEADER])
+    scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP], app[OUTBOX], app[LEADER], app[SIGNATURES])
     app[SCHEDULER] = scheduler
     if app[CONFIG].sync["scheduled"]:
         scheduler.start()
@@ -114,6 +127,7 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     )
     app[CONFIG] = config
     app[PLUGINS] = plugins
+    app[SIGNATURES] = SignatureWatch()
     app.cleanup_ctx.extend(
         [_leadership, _database, _feed_cache, _http_session, _pixel_counter, _workers, _scheduler]
     )

@@ -25,3 +25,5 @@ SLACK = web.AppKey("slack", "SlackBot")
 FEED_CACHE = web.AppKey("feed_cache", "FeedCache")
 #: Recently read account rows, for the hot read paths.
 ACCOUNTS = web.AppKey("accounts", "AccountCache")
+#: Recent webhook verdicts per account, for the ``webhooks-refused`` incident.
+SIGNATURES = web.AppKey("signatures", "SignatureWatch")

@@ -13,7 +13,9 @@ down delays notices and loses none, and each goes out once.
 
 from __future__ import annotations
 
+import collections
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -35,11 +37,15 @@ TOPICS: dict[str, str] = {
     "deliveries-dead": "deliveries to a destination gave up after their last attempt",
     "feed-health": "the feed's health check finds jobs to fix (appcast-hub feed lint)",
     "held-close": "a sync's mass close is held until the next full sync agrees or an admin decides",
+    "webhooks-refused": "the account's webhooks are refused for their signature, none accepted",
 }
 #: An open incident's notices: at most one update this often, however often its details change.
 UPDATE_EVERY = timedelta(minutes=15)
 #: Failed syncs in a row that make an incident (a refusal of the credentials makes one at once).
 SYNC_FAILURES = 3
+#: How far back :class:`SignatureWatch` looks, and how many refusals there, none accepted, make an incident.
+SIGNATURE_WINDOW = timedelta(minutes=15)
+SIGNATURE_REFUSALS = 10
 #: Prefix of a notice's ``Idempotency-Key``: notices in the outbox are told apart from deliveries by it.
 NOTICE_KEY_PREFIX = "notice:"
 
@@ -232,3 +238,47 @@ async def after_health_check(account: LiveAccount, plugins: PluginHost, health: 
         title=f"{account.name}: the feed has {found} findings in {health.jobs} jobs",
         detail=f"{health_summary(dict(health.counts))}. appcast-hub feed lint {account.name} lists them",
     )  # fmt: skip
+
+
+class SignatureWatch:
+    """This process's recent webhook verdicts per account (refused for the signature, or accepted).
+
+    In memory, bounded per account: a forger can make it count, never grow. Each replica judges what it
+    saw, and replicas agree on the one incident (:func:`report` opens it once).
+    """
+
+    def __init__(self, kept: int = 2 * SIGNATURE_REFUSALS * 100) -> None:
+        self._verdicts: dict[str, collections.deque[tuple[float, bool]]] = {}
+        self._kept = kept
+
+    def record(self, account: str, accepted: bool) -> None:
+        """A webhook of ``account`` was accepted (stored, or already seen) or refused for its signature."""
+        verdicts = self._verdicts.setdefault(account, collections.deque(maxlen=self._kept))
+        verdicts.append((time.monotonic(), accepted))
+
+    def recent(self, account: str) -> tuple[int, int]:
+        """``(refused, accepted)`` within :data:`SIGNATURE_WINDOW`."""
+        since = time.monotonic() - SIGNATURE_WINDOW.total_seconds()
+        verdicts = [accepted for at, accepted in self._verdicts.get(account, ()) if at >= since]
+        return verdicts.count(False), verdicts.count(True)
+
+
+async def watch_signatures(account: LiveAccount, plugins: PluginHost, watch: SignatureWatch) -> Notice | None:
+    """Open the account's ``webhooks-refused`` incident when many webhooks were refused for their signature
+    and none accepted; resolve it once a webhook is accepted again with none refused."""
+    refused, accepted = watch.recent(account.name)
+    if refused >= SIGNATURE_REFUSALS and not accepted:
+        adapter = account.config.adapter
+        return await report(
+            account, plugins, "webhooks-refused",
+            title=f"{account.name}: webhooks from {adapter} are refused",
+            detail=f"{refused} webhooks refused for their signature in the last "
+            f"{SIGNATURE_WINDOW.seconds // 60} minutes, none accepted: the webhook secret in "
+            f"accounts.{account.name}.{adapter} is not the one {adapter} signs with, or someone is sending "
+            "forged webhooks. Nothing they carry is acted on",
+        )  # fmt: skip
+    if accepted and not refused:
+        return await clear(
+            account, plugins, "webhooks-refused", detail="webhooks are accepted again, none refused"
+        )
+    return None

@@ -3,8 +3,8 @@
 APScheduler's ``AsyncIOScheduler`` runs the jobs on the server's loop. Syncs run on their interval
 (jittered so accounts do not fire together), once at start-up, and are retried with backoff after a
 failure. Reconciliation asks the ATS for events webhooks missed; expiry moves feeds on when jobs in them
-expire (:mod:`hub.expiry`); a sync that keeps failing and dead-lettered deliveries are incidents
-(:mod:`hub.incidents`). Job ids are ``sync:<account>``, ``reconcile:<account>``, ``expiry``, ``incidents``
+expire (:mod:`hub.expiry`); the incidents' sources are watched (:mod:`hub.incidents`). Job ids are
+``sync:<account>``, ``reconcile:<account>``, ``expiry``, ``incidents``, ``signatures`` (on every replica)
 and ``housekeeping``.
 """
 
@@ -27,7 +27,7 @@ from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
-from hub.incidents import after_health_check, after_sync, watch
+from hub.incidents import SignatureWatch, after_health_check, after_sync, watch, watch_signatures
 from hub.leader import Leadership
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
@@ -83,12 +83,14 @@ class HubScheduler:
         http: aiohttp.ClientSession,
         outbox: OutboxWorker,
         leader: Leadership,
+        signatures: SignatureWatch,
     ) -> None:
         self.config = config
         self.leader = leader
         self.plugins = plugins
         self.http = http
         self.outbox = outbox
+        self.signatures = signatures
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._running: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -135,6 +137,14 @@ class HubScheduler:
             self._leader_only(self.watch_incidents),
             IntervalTrigger(seconds=INCIDENTS_EVERY.total_seconds(), timezone=UTC),
             id="incidents",
+            next_run_time=now + INCIDENTS_EVERY,
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.watch_signatures,  # on every replica: each judges the webhooks it answered
+            IntervalTrigger(seconds=INCIDENTS_EVERY.total_seconds(), timezone=UTC),
+            id="signatures",
             next_run_time=now + INCIDENTS_EVERY,
             max_instances=1,
             coalesce=True,
@@ -238,6 +248,17 @@ class HubScheduler:
                     self.outbox.wake()
 
         await self._tracked("incidents", work)
+
+    async def watch_signatures(self) -> None:
+        """:func:`hub.incidents.watch_signatures` for every account, as a scheduled job."""
+
+        async def work() -> None:
+            for name in sorted(self.config.accounts):
+                account = await get_account(self.config, name)
+                if await watch_signatures(account, self.plugins, self.signatures):
+                    self.outbox.wake()
+
+        await self._tracked("signatures", work)
 
     async def housekeeping(self) -> None:
         """:func:`forget_old_rows`, as a scheduled job."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -24,7 +25,14 @@ from hub.app import create_app
 from hub.appkeys import SCHEDULER
 from hub.config import bind_plugins, load_config
 from hub.health import FeedHealth, last_checked
-from hub.incidents import NOTICE_KEY_PREFIX, SYNC_FAILURES, after_health_check, report
+from hub.incidents import (
+    NOTICE_KEY_PREFIX,
+    SIGNATURE_REFUSALS,
+    SYNC_FAILURES,
+    SignatureWatch,
+    after_health_check,
+    report,
+)
 from hub.plugins import load_plugins
 from hub.scheduler import HubScheduler
 from tests.conftest import write_config
@@ -71,6 +79,7 @@ class Hub:
     scheduler: HubScheduler
     receiver: FakeReceiver
     greenhouse: FakeGreenhouse
+    url: str
 
 
 @pytest.fixture
@@ -87,8 +96,8 @@ async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
         plugins = load_plugins()
         config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
         app = create_app(config, plugins)
-        async with sdk.running(app):
-            yield Hub(app[SCHEDULER], receiver, greenhouse)
+        async with sdk.running(app) as url:
+            yield Hub(app[SCHEDULER], receiver, greenhouse, url)
 
 
 async def test_a_sync_that_keeps_failing_is_one_incident_resolved_once(hub: Hub) -> None:
@@ -206,3 +215,30 @@ async def test_a_held_mass_close_is_an_incident_until_an_admin_decides(hub: Hub)
     await hub.scheduler.watch_incidents()
     _, resolved = await hub.receiver.wait_for(2, "held-close")
     assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
+
+
+async def test_webhooks_refused_for_their_signature_are_an_incident_until_one_is_accepted(hub: Hub) -> None:
+    assert (await hub.scheduler.sync("acme")).error is None
+    body = hub.greenhouse.hire(sorted(hub.greenhouse.job_ids)[0])
+    async with aiohttp.ClientSession() as http:
+        client = sdk.HubClient(hub.url, http)
+        for _ in range(SIGNATURE_REFUSALS - 1):
+            assert (await client.post_webhook(hub.greenhouse.signed(body, secret="an-old-secret")))[0] == 401
+        await hub.scheduler.watch_signatures()
+        await asyncio.sleep(0.3)
+        assert hub.receiver.of("webhooks-refused") == [], "a few forgeries are no incident"
+        assert (await client.post_webhook(hub.greenhouse.signed(body, secret="an-old-secret")))[0] == 401
+        await hub.scheduler.watch_signatures()
+        await hub.scheduler.watch_signatures()
+        [opened] = await hub.receiver.wait_for(1, "webhooks-refused")
+        assert f"{SIGNATURE_REFUSALS} webhooks refused for their signature" in opened["text"]
+        assert "accounts.acme.greenhouse" in opened["text"]
+        assert (await client.post_webhook(hub.greenhouse.signed(body)))[0] == 200
+    await hub.scheduler.watch_signatures()
+    await asyncio.sleep(0.3)
+    assert len(hub.receiver.of("webhooks-refused")) == 1, "not while refusals are still in the window"
+    hub.scheduler.signatures = SignatureWatch()  # the window moved on: only the accepted one is recent
+    hub.scheduler.signatures.record("acme", accepted=True)
+    await hub.scheduler.watch_signatures()
+    _, resolved = await hub.receiver.wait_for(2, "webhooks-refused")
+    assert resolved["kind"] == "incident.resolved"

@@ -18,7 +18,7 @@ from tortoise.exceptions import IntegrityError
 
 from hub import models
 from hub.accounts import UnknownAccount
-from hub.appkeys import ACCOUNTS, INBOX, PLUGINS
+from hub.appkeys import ACCOUNTS, INBOX, PLUGINS, SIGNATURES
 from hub.errors import WebhookHandshake, WebhookMalformed, WebhookRejected
 from hub.logs import QuietLog
 from hub.metrics import WEBHOOK_REFUSED
@@ -79,6 +79,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
             logging.INFO, (account.name, "signature"), "webhook for %s refused: %s", account.name, error
         )
         WEBHOOK_REFUSED.labels(account.name, "signature").inc()
+        request.app[SIGNATURES].record(account.name, accepted=False)
         return json_error(401, f"webhook refused: {error}")
     except WebhookMalformed as error:
         WEBHOOK_REFUSED.labels(account.name, "malformed").inc()
@@ -93,6 +94,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
             "JSON nested too deeply" if isinstance(error, RecursionError) else "the body cannot be parsed"
         )
         return json_error(400, f"malformed webhook: {problem}")
+    request.app[SIGNATURES].record(account.name, accepted=True)
     identity = _identity(given, body)
     acknowledged = plugins.info(adapter).webhook_ack_status
     try:
