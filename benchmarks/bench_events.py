@@ -27,7 +27,9 @@ same run, rounds alternating between the two so that the machine's noise hits bo
   ``[events]`` is set for that: ``backoff_seconds = 0.1`` and ``backoff_cap_seconds = 1`` (full-jitter
   backoff, so every failed delivery is due again within a second and the drain starts at once; with the
   defaults, 5 s doubling to an hour, a delivery that failed ten times would wait up to 43 minutes), and
-  ``max_attempts = 1000`` so that nothing is dead-lettered during the outage.
+  ``max_attempts = 1000`` so that nothing is dead-lettered during the outage; ``breaker_threshold`` is
+  out of reach, so that every delivery keeps being retried (the breaker, which would leave the backlog
+  waiting for a probe instead, is ``bench_breaker``'s).
 
 The account (``acme``, Lever adapter, ``feed_policy = all-open``) has no Lever API key, so parsing a webhook
 needs no call to Lever: the hub's work is its own. Its jobs are inserted before the hub starts.
@@ -292,6 +294,7 @@ api_token = "{ADMIN_TOKEN}"
 scheduled = false
 [events]
 max_attempts = 1000
+breaker_threshold = 1000000000
 backoff_seconds = 0.1
 backoff_cap_seconds = 1.0
 poll_seconds = 0.5

@@ -546,6 +546,8 @@ def _print_status(status: AccountStatus) -> None:
     print(f"  feed:       {status.feed_url}: {status.feed_jobs} of {status.open_jobs} open jobs "
           f"({status.feed_policy})")  # fmt: skip
     print(f"  deliveries: {', '.join(f'{n} {state}' for state, n in status.deliveries.items())}")
+    for destination, state in status.breakers.items():
+        print(f"  breaker:    {destination} {state}")
     if status.held is not None:
         print(f"  HELD:       {status.held.summary()}: appcast-hub held {status.name} confirm|keep")
     print(f"  health:     {health_summary(status.health)}: appcast-hub feed lint {status.name}")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import ConfigError
 from hub.logs import redactor
 from hub.normalised import FEED_POLICIES, FUNNEL_EVENTS, Account
-from hub.options import Option, validate_options
+from hub.options import Option, checked_type, validate_options
 
 if TYPE_CHECKING:
     from hub.plugins import PluginHost
@@ -27,6 +27,18 @@ if TYPE_CHECKING:
 CONFIG_ENV = "APPCAST_HUB_CONFIG"
 ENV_PREFIX = "env:"
 ACCOUNT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+#: A whole number of at least 1 (not ``true``, which Python counts as 1).
+AtLeastOne = checked_type(
+    int, "a whole number of at least 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1
+)
+#: A positive number of seconds: 0 would make a loop spin.
+Seconds = checked_type(
+    float,
+    "a number of seconds above 0",
+    lambda v: isinstance(v, int | float) and not isinstance(v, bool) and v > 0,
+)
 
 
 SERVER_OPTIONS = (
@@ -82,6 +94,23 @@ EVENTS_OPTIONS = (
     ),
     Option(
         "poll_seconds", "how often workers look for due work another process queued", type=float, default=2.0
+    ),
+    Option(
+        "breaker_threshold",
+        "outages in a row (no answer, 5xx, 429, credentials refused) that open a destination's breaker",
+        type=AtLeastOne,
+        default=5,
+    ),
+    Option(
+        "breaker_probe_seconds",
+        "while a breaker is open, one probe delivery per this many seconds at most, backing off "
+        "(unset: backoff_seconds)",
+        type=Seconds,
+    ),
+    Option(
+        "breaker_probe_cap_seconds",
+        "longest wait between two probes of an open breaker (unset: backoff_cap_seconds, at most 300)",
+        type=Seconds,
     ),
     Option(
         "reconcile_minutes",

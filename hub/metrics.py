@@ -42,6 +42,15 @@ DELIVERY_LATENCY = Histogram(
     ["destination"], buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
     registry=REGISTRY,
 )  # fmt: skip
+BREAKER_STATE = Gauge(
+    "appcast_hub_breaker_state",
+    "Circuit breaker in this process, by destination and account: 0 closed, 1 half-open, 2 open",
+    ["destination", "account"], registry=REGISTRY,
+)  # fmt: skip
+BREAKER_PROBES = Counter(
+    "appcast_hub_breaker_probes", "Probes sent to a destination whose breaker is open",
+    ["destination", "account"], registry=REGISTRY,
+)  # fmt: skip
 SYNC_SECONDS = Histogram(
     "appcast_hub_sync_seconds", "Duration of an account's job sync", ["account"],
     buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600), registry=REGISTRY,

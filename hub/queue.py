@@ -33,12 +33,18 @@ LEASE = timedelta(seconds=30)
 RENEW_EVERY = LEASE / 3
 
 
-async def claim_due(model: type[M], *, limit: int, lease: timedelta = LEASE) -> list[M]:
-    """Claim up to ``limit`` pending rows whose time has come, oldest first; their ``attempts`` is counted."""
+async def claim_due(
+    model: type[M], *, limit: int, lease: timedelta = LEASE, where: Q | None = None
+) -> list[M]:
+    """Claim up to ``limit`` pending rows whose time has come, oldest first; their ``attempts`` is counted.
+
+    ``where``: only rows matching it as well (the outbox leaves out destinations whose breaker is open).
+    """
     now = datetime.now(UTC)
+    due = model.filter(state="pending", next_attempt_at__lte=now)
     async with in_transaction():
         rows = (
-            await model.filter(state="pending", next_attempt_at__lte=now)
+            await (due.filter(where) if where is not None else due)
             .order_by("next_attempt_at", "id")
             .limit(limit)
             .select_for_update(skip_locked=True)
@@ -74,9 +80,9 @@ class Leases(Generic[M]):
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
-    async def claim(self, limit: int) -> list[M]:
-        """Claim due rows (:func:`claim_due`) and keep renewing them until released."""
-        rows = await claim_due(self.model, limit=limit, lease=self.lease)
+    async def claim(self, limit: int, where: Q | None = None) -> list[M]:
+        """Claim due rows (:func:`claim_due`, ``where`` they match) and keep renewing them until released."""
+        rows = await claim_due(self.model, limit=limit, lease=self.lease, where=where)
         for row in rows:
             self._held[row.pk] = row.attempts  # type: ignore[attr-defined]
         if rows and self._task is None:

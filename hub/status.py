@@ -1,17 +1,18 @@
 """An account at a glance: one shape for ``appcast-hub status``, the admin API and ``/appcast status``.
 
-Switches, the last sync, the feed, the outbox and any change a sync held back, read in one place so the
-three surfaces can never tell an admin different things.
+Switches, the last sync, the feed, the outbox (with its destinations' breakers) and any change a sync held
+back, read in one place so the three surfaces can never tell an admin different things.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypedDict
 
-from hub import models
+from hub import breaker, models
 from hub.accounts import LiveAccount
+from hub.breaker import BreakerStateName
 from hub.config import HubConfig
 from hub.deliveries import DeliveryCountsJson, counts_by_state
 from hub.feed import in_feed
@@ -51,6 +52,9 @@ class AccountStatusJson(TypedDict):
     held: HeldCloseJson | None
     #: The feed's health at its last check in this hub: each rule's count of jobs (null: not checked yet).
     health: dict[str, int] | None
+    #: The circuit breaker of each destination this hub process has seen failing (absent: closed); open:
+    #: nothing is sent there but one probe per interval until it answers.
+    breakers: dict[str, BreakerStateName]
 
 
 class AccountListJson(TypedDict):
@@ -83,6 +87,9 @@ class AccountStatus:
     held: HeldClose | None
     #: Each health rule's count of jobs at the last check in this process; None: not checked yet.
     health: dict[str, int] | None = None
+    #: Each destination's breaker state in this process (``closed``, ``half-open``, ``open``); absent:
+    #: never failed here.
+    breakers: dict[str, BreakerStateName] = field(default_factory=dict)
 
     def as_json(self) -> AccountStatusJson:
         """The admin API's (and ``--json``'s) shape; datetimes stay datetimes for the caller to render."""
@@ -108,6 +115,7 @@ class AccountStatus:
             "deliveries": {**self.deliveries},
             "held": self.held.as_json() if self.held is not None else None,
             "health": self.health,
+            "breakers": dict(self.breakers),
         }
 
 
@@ -134,4 +142,5 @@ async def account_status(config: HubConfig, account: LiveAccount) -> AccountStat
         deliveries=await counts_by_state(row.id),
         held=await held_now(row.id),
         health=dict(checked.counts) if (checked := last_checked(account.name)) is not None else None,
+        breakers={name: state.label for name, state in breaker.states(account.name).items()},
     )

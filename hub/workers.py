@@ -18,9 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+from tortoise.expressions import F, Q
 
 from hub import models
 from hub.accounts import LiveAccount
+from hub.breaker import Breakers, BreakerState, DestinationKey
 from hub.config import HubConfig
 from hub.db import is_outage
 from hub.errors import AdapterUnavailable, WebhookMalformed, WebhookUnconfirmed
@@ -94,8 +96,12 @@ class Worker:
             if busy or self._stopping:
                 continue  # a full batch: there may be more
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), self.wait_seconds())
             self._wake.clear()
+
+    def wait_seconds(self) -> float:
+        """How long an idle loop waits for a wake-up before it looks again."""
+        return self.poll_seconds
 
     async def work_once(self) -> bool:
         """Do one batch; True when the batch was full (more may be waiting)."""
@@ -192,7 +198,14 @@ class InboxWorker(Worker):
 
 
 class OutboxWorker(Worker):
-    """Sends due deliveries through their destination plugin; retries with backoff, then dead-letters."""
+    """Sends due deliveries through their destination plugin; retries with backoff, then dead-letters.
+
+    A destination that keeps failing is left alone by its breaker (:mod:`hub.breaker`): its deliveries
+    are not claimed, and once per probe interval the earliest due one is sent as a probe. An outage the
+    breaker has recognised (the failure that opens it, a failed probe, a send already on its way) costs
+    the delivery no attempt and not its place: it is put back as it was claimed, due when it was due, so
+    an outage dead-letters nothing and the backlog drains in due order once a probe gets through.
+    """
 
     name = "outbox"
 
@@ -200,9 +213,25 @@ class OutboxWorker(Worker):
         super().__init__(config.events["poll_seconds"], Leases(models.Delivery))
         self.config, self.plugins, self.http = config, plugins, http
         self.events: dict[str, Any] = dict(config.events)
+        self.breakers = Breakers.from_events(self.events)
+
+    def wait_seconds(self) -> float:
+        # Wake for the next probe if it comes before the next poll; never 0, which would spin.
+        probe = self.breakers.seconds_to_next_probe()
+        return self.poll_seconds if probe is None else min(self.poll_seconds, probe)
 
     async def work_once(self) -> bool:
-        deliveries = await self.leases.claim(BATCH)
+        probes: list[models.Delivery] = []
+        for key in self.breakers.probes_due():
+            # The earliest due delivery of the destination: after recovery the order is kept.
+            claimed = await self.leases.claim(1, Q(destination=key.destination, account_id=key.account_id))
+            if claimed:
+                probes.extend(claimed)
+            else:
+                self.breakers.no_probe(key)
+        blocked = [Q(destination=k.destination, account_id=k.account_id) for k in self.breakers.blocked()]
+        where = ~Q(*blocked, join_type="OR") if blocked else None
+        deliveries = probes + await self.leases.claim(BATCH, where)
         try:
             accounts = await _accounts_by_id(self.config, {d.account_id for d in deliveries})  # type: ignore[attr-defined]
             results = await asyncio.gather(
@@ -218,17 +247,25 @@ class OutboxWorker(Worker):
         for row, result in zip(deliveries, results, strict=True):
             if isinstance(result, BaseException):
                 _LOGGER.error("delivery %s: sending or recording it failed", row.id, exc_info=result)
-        return len(deliveries) == BATCH
+        return len(deliveries) - len(probes) == BATCH
 
     async def _send(self, row: models.Delivery, account: LiveAccount | None) -> bool:
         """One attempt; True when the destination took it (recorded by the caller), else recorded here."""
         delivery = Delivery(row.id, row.destination, row.payload, row.idempotency_key, row.attempts)
         try:
             if account is None:
-                raise AdapterUnavailable("account no longer configured")
-            await self.plugins.call(
-                row.destination, "appcast_hub_deliver", account.config, delivery=delivery, http=self.http
-            )
+                raise LookupError("account no longer configured")
+            key = DestinationKey(row.destination, row.account_id, account.name)  # type: ignore[attr-defined]
+            try:
+                await self.plugins.call(
+                    row.destination, "appcast_hub_deliver", account.config, delivery=delivery, http=self.http
+                )
+            except AdapterUnavailable as error:
+                if self.breakers.record(key, error) is not BreakerState.CLOSED:
+                    await self._put_back(row, str(error))
+                    return False
+                raise
+            self.breakers.record(key, None)
         except AdapterUnavailable as error:
             await self._failed(row, str(error), error.retry_after)
         except LookupError as error:
@@ -267,4 +304,16 @@ class OutboxWorker(Worker):
         delay = retry_delay(backoff, retry_after)
         await models.Delivery.filter(**still_claimed(row)).update(
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=error
+        )
+
+    async def _put_back(self, row: models.Delivery, error: str) -> None:
+        """Undo the claim of a delivery an outage kept from its destination: the attempt it counted back,
+        due when it was due before the claim (its place in line), the error kept for ``deliveries``."""
+        await self.leases.release(row)
+        DELIVERY_ATTEMPTS.labels(row.destination, "held").inc()
+        # The count goes back to the previous claim's fencing token: a claimer that lost that claim (its
+        # loop stalled past the lease) could write its outcome again, but it is the outcome of a real
+        # attempt, which the row had been waiting for.
+        await models.Delivery.filter(**still_claimed(row)).update(
+            attempts=F("attempts") - 1, next_attempt_at=row.next_attempt_at, last_error=error
         )

@@ -36,7 +36,8 @@ async def test_metrics_describe_what_the_hub_did(tmp_path: Path) -> None:
         async with http.get(f"{url}/metrics") as response:
             assert response.status == 200
             assert response.content_type == "text/plain"
-            seen = samples(await response.text())
+            text = await response.text()
+            seen = samples(text)
 
     def value(name: str, **labels: str) -> float:
         return seen[(name, tuple(sorted(labels.items())))]
@@ -52,6 +53,9 @@ async def test_metrics_describe_what_the_hub_did(tmp_path: Path) -> None:
     assert added("appcast_hub_pixel_hits_total", kind="view") == 2
     assert value("appcast_hub_sync_seconds_count", account="demo") >= 1
     assert value("appcast_hub_deliveries", state="dead") == 0
+    # The breakers' (tests/test_breaker.py sees them move): described even before any destination failed.
+    assert "# TYPE appcast_hub_breaker_state gauge" in text
+    assert "# TYPE appcast_hub_breaker_probes_total counter" in text
     assert not any(
         name == "appcast_hub_http_requests_total" and "NW-1001" in str(labels) for name, labels in seen
     )

@@ -480,6 +480,11 @@ def status(statuses: list[AccountStatus], slack_problem: str | None = None) -> M
         token = " (needs `?token=`)" if item.feed_token else ""
         failed = item.deliveries["dead"]
         dead = f" · {WARNING} *{failed} failed*: `{COMMAND} deliveries failed`" if failed else ""
+        paused = "".join(
+            f" · {WARNING} *{escape(destination)} {state}*: sending paused, probing"
+            for destination, state in item.breakers.items()
+            if state != "closed"
+        )
         held = (
             f"\n{WARNING} *Held:* {escape(item.held.summary())}: `{COMMAND} held {escape(item.name)}`"
             if item.held is not None
@@ -492,7 +497,7 @@ def status(statuses: list[AccountStatus], slack_problem: str | None = None) -> M
                 f"ATS: {escape(item.adapter)} · {_sync_line(item)}\n"
                 f"Feed: {escape(item.feed_url)}{token} · {item.feed_jobs} of {item.open_jobs} open jobs "
                 f"({escape(item.feed_policy)})\n{health}\n"
-                f"Deliveries: {item.deliveries['pending']} pending{dead}{held}"
+                f"Deliveries: {item.deliveries['pending']} pending{dead}{paused}{held}"
             )
         )
     return message(f"Status of {len(statuses)} account(s)", blocks)
