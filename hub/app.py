@@ -30,7 +30,7 @@ from hub.appkeys import (
 )  # fmt: skip
 from hub.config import HubConfig
 from hub.feed_cache import FeedCache
-from hub.incidents import SignatureWatch
+from hub.incidents import SignatureWatch, breaker_incidents
 from hub.leader import leadership_for
 from hub.logs import ServerLog
 from hub.pixels import PixelCounter
@@ -103,6 +103,11 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
     await outbox.stop()
 
 
+async def _incidents(app: web.Application) -> AsyncIterator[None]:
+    async with breaker_incidents(app[CONFIG], app[PLUGINS], app[OUTBOX].wake):
+        yield
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     scheduler = HubScheduler(app[CONFIG], app[PLUGINS], app[HTTP], app[OUTBOX], app[LEADER], app[SIGNATURES])
     app[SCHEDULER] = scheduler
@@ -129,7 +134,7 @@ def create_app(config: HubConfig, plugins: PluginHost) -> web.Application:
     app[PLUGINS] = plugins
     app[SIGNATURES] = SignatureWatch()
     app.cleanup_ctx.extend(
-        [_leadership, _database, _feed_cache, _http_session, _pixel_counter, _workers, _scheduler]
+        [_leadership, _database, _feed_cache, _http_session, _pixel_counter, _workers, _incidents, _scheduler]
     )
     for module in (health, metrics, feeds, webhooks, pixels, apply, api):
         app.add_routes(module.routes)

@@ -13,17 +13,21 @@ down delays notices and loses none, and each goes out once.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from hub import held, models
-from hub.accounts import LiveAccount
+from hub import breaker, held, models
+from hub.accounts import LiveAccount, UnknownAccount, get_account
+from hub.config import HubConfig
 from hub.health import FeedHealth, health_summary
 from hub.normalised import Notice, NoticeKind
 from hub.plugins import PluginHost
@@ -38,6 +42,7 @@ TOPICS: dict[str, str] = {
     "feed-health": "the feed's health check finds jobs to fix (appcast-hub feed lint)",
     "held-close": "a sync's mass close is held until the next full sync agrees or an admin decides",
     "webhooks-refused": "the account's webhooks are refused for their signature, none accepted",
+    "destination-down": "a destination keeps failing: its deliveries wait, one probe at a time (hub.breaker)",
 }
 #: An open incident's notices: at most one update this often, however often its details change.
 UPDATE_EVERY = timedelta(minutes=15)
@@ -282,3 +287,57 @@ async def watch_signatures(account: LiveAccount, plugins: PluginHost, watch: Sig
             account, plugins, "webhooks-refused", detail="webhooks are accepted again, none refused"
         )
     return None
+
+
+@contextlib.asynccontextmanager
+async def breaker_incidents(
+    config: HubConfig, plugins: PluginHost, wake: Callable[[], None]
+) -> AsyncIterator[None]:
+    """While the block runs, this process's breakers (:mod:`hub.breaker`) opening and closing are the
+    ``destination-down`` incident of their account and destination; ``wake``: the outbox, to send the
+    notices. Only a process that saw its breaker open resolves the incident, when it closes."""
+    transitions: asyncio.Queue[breaker.Transition] = asyncio.Queue()
+
+    def heard(transition: breaker.Transition) -> None:
+        if transition.opened or transition.closed:
+            transitions.put_nowait(transition)  # a handful per outage: listeners must not wait
+
+    async def relay() -> None:
+        while True:
+            transition = await transitions.get()
+            try:
+                if await _destination_incident(config, plugins, transition):
+                    wake()
+            except Exception:  # a notice that could not be queued must not end the relay
+                _LOGGER.exception("could not record the incident of %s", transition)
+
+    unsubscribe = breaker.subscribe(heard)
+    task = asyncio.create_task(relay(), name="breaker-incidents")
+    try:
+        yield
+    finally:
+        unsubscribe()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _destination_incident(
+    config: HubConfig, plugins: PluginHost, transition: breaker.Transition
+) -> Notice | None:
+    destination = transition.key.destination
+    try:
+        account = await get_account(config, transition.key.account)
+    except UnknownAccount:
+        return None
+    if transition.closed:
+        return await clear(
+            account, plugins, "destination-down", subject=destination,
+            detail=f"{destination} answers again: the deliveries that waited are being sent, in order",
+        )  # fmt: skip
+    return await report(
+        account, plugins, "destination-down", subject=destination,
+        title=f"{account.name}: {destination} is unreachable",
+        detail=f"{destination} keeps failing ({transition.error}). Its deliveries wait and none is lost; "
+        "the hub tries one at a time and sends the rest once it answers",
+    )  # fmt: skip

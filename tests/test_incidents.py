@@ -35,7 +35,7 @@ from hub.incidents import (
 )
 from hub.plugins import load_plugins
 from hub.scheduler import HubScheduler
-from tests.conftest import write_config
+from tests.conftest import SAMPLE_JOBS, write_config
 from tests.peers.greenhouse import CLIENT_ID, CLIENT_SECRET, USER_ID, WEBHOOK_SECRET, FakeGreenhouse
 
 SINK_SECRET = "notice-signing-secret-for-tests"
@@ -242,3 +242,45 @@ async def test_webhooks_refused_for_their_signature_are_an_incident_until_one_is
     await hub.scheduler.watch_signatures()
     _, resolved = await hub.receiver.wait_for(2, "webhooks-refused")
     assert resolved["kind"] == "incident.resolved"
+
+
+async def test_a_destination_found_down_is_an_incident_resolved_when_it_answers(
+    database_url: str, tmp_path: Path
+) -> None:
+    receiver, appcast = FakeReceiver(), sdk.FakeAppcast(validate=False)
+    async with receiver.serving(), appcast.serving():
+        text = (
+            f'[database]\nurl = "{database_url}"\nmigrate_on_start = true\n[sync]\nscheduled = false\n'
+            "[events]\npoll_seconds = 0.05\nbackoff_seconds = 0.01\nbackoff_cap_seconds = 0.05\n"
+            "breaker_threshold = 2\nbreaker_probe_seconds = 0.3\nbreaker_probe_cap_seconds = 0.6\n"
+            f'[accounts.acme]\nadapter = "file"\ncompany = "Acme"\n'
+            f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
+            f'[accounts.acme.appcast]\nclient_id = "c"\nent_id = "e"\nevents_url = "{appcast.events_url}"\n'
+            f'[accounts.acme.notify_webhook]\nurl = "{receiver.url}/notices"\nsecret = "{SINK_SECRET}"\n'
+        )
+        plugins = load_plugins()
+        app = create_app(bind_plugins(load_config(write_config(tmp_path, text)), plugins), plugins)
+        appcast.faults.server_errors = 10**9
+        async with sdk.running(app):
+            account = await get_account(app[SCHEDULER].config, "acme")
+            await models.Delivery.bulk_create(
+                models.Delivery(
+                    account_id=account.row.id,
+                    destination="appcast",
+                    idempotency_key=f"d-{n}",
+                    payload={"n": n},
+                    next_attempt_at=datetime.now(UTC),
+                )
+                for n in range(20)
+            )
+            app[SCHEDULER].outbox.wake()
+            [opened] = await receiver.wait_for(1, "destination-down")
+            assert (opened["subject"], opened["title"]) == ("appcast", "acme: appcast is unreachable")
+            assert "503" in opened["text"]
+            appcast.faults.server_errors = 0
+            _, resolved = await receiver.wait_for(2, "destination-down")
+            assert resolved["kind"] == "incident.resolved"
+            assert (
+                await models.Delivery.filter(idempotency_key__startswith="d-", state="delivered").count()
+                == 20
+            )
