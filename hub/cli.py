@@ -34,6 +34,7 @@ from hub.events import reconcile_account
 from hub.expiry import expire_due
 from hub.feed import write_feed
 from hub.health import feed_health, health_summary
+from hub.incidents import MAX_LISTED, list_incidents
 from hub.jobs import DEFAULT_BID, BadBid, bid_text, list_jobs, parse_bid, set_bid, switch_jobs
 from hub.jsonio import dumps
 from hub.logs import redactor, setup_logging
@@ -629,6 +630,30 @@ def cmd_integration(args: argparse.Namespace) -> int:
     return _run(work)
 
 
+def cmd_incidents(args: argparse.Namespace) -> int:
+    """The open incidents (or every one), newest first."""
+    config, _ = _load(args)
+
+    async def work() -> int:
+        async with _opened(config):
+            account_id = (await get_account(config, args.account)).row.id if args.account else None
+            found = await list_incidents(account_id=account_id, every=args.all, limit=args.limit)
+        if args.json:
+            _json({"incidents": found})
+            return 0
+        for incident in found:
+            since = incident["opened_at"].isoformat(timespec="seconds")
+            state = (
+                f"resolved {incident['resolved_at']:%Y-%m-%d %H:%M}" if incident["resolved_at"] else "open"
+            )
+            print(f"{incident['id']:>6} {since} {state}: {incident['title']}\n         {incident['detail']}")
+        if not found:
+            print("no incident" if args.all else "no open incident")
+        return 0
+
+    return _run(work)
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     """The newest changes and who made them, from every surface."""
     config, _ = _load(args)
@@ -768,6 +793,14 @@ def build_parser() -> argparse.ArgumentParser:
     integration.add_argument("account")
     integration.add_argument("state", choices=("on", "off"))
     integration.set_defaults(func=cmd_integration)
+
+    incidents = commands.add_parser("incidents", parents=[reporting], help="what is wrong now, newest first")
+    incidents.add_argument("-a", "--account", help="one account's only")
+    incidents.add_argument("--all", action="store_true", help="resolved incidents too")
+    incidents.add_argument(
+        "-n", "--limit", type=int, default=MAX_LISTED, help=f"how many (at most {MAX_LISTED})"
+    )
+    incidents.set_defaults(func=cmd_incidents)
 
     audit = commands.add_parser("audit", parents=[reporting], help="the newest changes and who made them")
     audit.add_argument("-n", "--limit", type=int, default=10, help=f"how many (at most {MAX_RECENT})")

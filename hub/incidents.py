@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
@@ -53,6 +54,53 @@ SIGNATURE_WINDOW = timedelta(minutes=15)
 SIGNATURE_REFUSALS = 10
 #: Prefix of a notice's ``Idempotency-Key``: notices in the outbox are told apart from deliveries by it.
 NOTICE_KEY_PREFIX = "notice:"
+
+
+#: Most incidents a listing answers.
+MAX_LISTED = 50
+
+
+class IncidentJson(TypedDict):
+    """An incident as listings show it (``resolved_at`` null while it is open)."""
+
+    id: int
+    account: str
+    topic: str
+    subject: str
+    state: str
+    title: str
+    detail: str
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+async def list_incidents(
+    *, account_id: int | None = None, every: bool = False, limit: int = MAX_LISTED
+) -> list[IncidentJson]:
+    """The open incidents (``every``: resolved ones too), newest first."""
+    query = models.Incident.all() if every else models.Incident.filter(state="open")
+    if account_id is not None:
+        query = query.filter(account_id=account_id)
+    rows = await query.order_by("-id").limit(min(limit, MAX_LISTED)).values(
+        "id", "account__name", "topic", "subject", "state", "title", "detail", "opened_at", "updated_at",
+        "resolved_at",
+    )  # fmt: skip
+    return [
+        IncidentJson(
+            id=row["id"],
+            account=row["account__name"],
+            topic=row["topic"],
+            subject=row["subject"],
+            state=row["state"],
+            title=row["title"],
+            detail=row["detail"],
+            opened_at=row["opened_at"],
+            updated_at=row["updated_at"],
+            resolved_at=row["resolved_at"],
+        )
+        for row in rows
+    ]
 
 
 async def report(

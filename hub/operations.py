@@ -154,6 +154,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "lint",
     ),
     Operation(
+        "incidents",
+        "what is wrong now (or every incident, newest first): a failing sync, dead deliveries, a held close…",
+        ("incidents",),
+        "incidents [-a ACCOUNT] [--all]",
+        (("GET", "/api/incidents"),),
+        "incidents",
+    ),
+    Operation(
         "audit",
         "the newest changes and who made them",
         ("audit",),

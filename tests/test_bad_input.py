@@ -353,6 +353,7 @@ ROUTES: list[tuple[str, str, set[str], bool]] = [
     ("/api/deliveries", "/api/deliveries", {"GET", "HEAD"}, True),
     ("/api/deliveries/{delivery}/retry", "/api/deliveries/1/retry", {"POST"}, True),
     ("/api/audit", "/api/audit", {"GET", "HEAD"}, True),
+    ("/api/incidents", "/api/incidents", {"GET", "HEAD"}, True),
     ("/api/accounts/{account}/feed/health", "/api/accounts/acme/feed/health", {"GET", "HEAD"}, True),
 ]
 ADMIN_ROUTES = [(path, min(methods - {"HEAD"})) for _, path, methods, admin in ROUTES if admin]

@@ -64,6 +64,8 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[Path, Any]]:
         (("stats", "demo", "--job", "NW-1001"), "/api/accounts/demo/stats?job=NW-1001"),
         (("held", "demo"), "/api/accounts/demo/held"),
         (("audit",), "/api/audit"),
+        (("incidents",), "/api/incidents"),
+        (("incidents", "--all", "-a", "demo"), "/api/incidents?all=true&account=demo"),
     ],
     ids=lambda value: value if isinstance(value, str) else " ".join(value),
 )

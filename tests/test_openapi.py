@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 
 from hub import hookimpl, models
 from hub.health import RULES
+from hub.incidents import SYNC_FAILURES
 from hub.normalised import JobPage
 from hub.plugins import PluginInfo, load_plugins
 from hub.testing import serving_hub
@@ -269,6 +270,12 @@ async def test_real_answers_of_every_operation_match_their_schemas(hub: Hub) -> 
     checked = await c("GET", health, 200, path="/api/accounts/demo/feed/health")
     assert set(checked["counts"]) == set(RULES)
     await c("GET", health, 404, path="/api/accounts/nope/feed/health")
+    for _ in range(SYNC_FAILURES - 1):  # the failed sync above was the first
+        await c("POST", "/api/accounts/{account}/sync", 502, path="/api/accounts/broken/sync")
+    incidents = await c("GET", "/api/incidents", 200, path="/api/incidents?account=broken&all=true&limit=5")
+    assert [incident["topic"] for incident in incidents["incidents"]] == ["sync-failing"]
+    await c("GET", "/api/incidents", 404, path="/api/incidents?account=nope")
+    await c("GET", "/api/incidents", 400, path="/api/incidents?all=yes")
     audit = await c("GET", "/api/audit", 200, path="/api/audit?limit=50")
     assert {entry["source"] for entry in audit["entries"]} >= {"api", "sync"}
     await c("GET", "/api/openapi.json", 200, headers={})

@@ -23,6 +23,7 @@ from hub.config import SLACK_USER_ID
 from hub.events import StoreResult
 from hub.health import RULES, HealthJson, health_summary
 from hub.held import HeldClose
+from hub.incidents import IncidentJson
 from hub.jobs import DEFAULT_BID, bid_text
 from hub.slack.commands import CHANGING, USAGE, Typed, UsageError
 from hub.stages import StagesReport
@@ -728,6 +729,21 @@ def _change(before: Any, after: Any) -> str:
             f"{key}: {json.dumps(before.get(key))} → {json.dumps(after.get(key))}" for key in keys
         )
     return f"{json.dumps(before)} → {json.dumps(after)}"
+
+
+def incidents(found: list[IncidentJson], *, every: bool) -> Message:
+    """What is wrong now: each incident's title, since when, and what it says to do."""
+    if not found:
+        return note("No incident recorded yet." if every else "Nothing is wrong: no incident is open.")
+    rows = []
+    for incident in found:
+        state = f"resolved {when(incident['resolved_at'])}" if incident["resolved_at"] else "open"
+        rows.append(
+            f"• *{escape(incident['title'])}* · since {when(incident['opened_at'])} · {state}\n"
+            f"{escape(incident['detail'][:500])}"
+        )
+    heading = f"*{len(found)} incidents*, newest first" if every else f"*{len(found)} open incidents*"
+    return message(heading.replace("*", ""), [section(heading), *sections(rows)])
 
 
 def audit(lines: list[AuditEntryJson]) -> Message:

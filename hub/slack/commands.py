@@ -56,6 +56,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "stats": ("stats [job <id>]", "views, applies, conversion and hires"),
     "feed": ("feed <account>", "the feed's URL and its first jobs"),
     "lint": ("lint <account>", "the feed's health: jobs platforms would demote or refuse, and why"),
+    "incidents": ("incidents [all]", "what is wrong now: open incidents, or every one"),
     "audit": ("audit [n]", "the last n changes and who made them"),
 }
 #: Commands that change something: only admins may run them.
@@ -219,6 +220,13 @@ class Feed(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class Incidents(Command):
+    name: ClassVar[str] = "incidents"
+    #: Resolved incidents too.
+    every: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Audit(Command):
     name: ClassVar[str] = "audit"
     limit: int = 10
@@ -318,6 +326,8 @@ class _Parser:
             return self._stats()
         if head == "audit":
             return self._audit()
+        if head == "incidents":
+            return self._incidents()
         closest = closest_command(self.words)
         raise _Invalid(Typed(self.words[0]), " is not an /appcast command.", closest=closest)
 
@@ -453,6 +463,14 @@ class _Parser:
         if self.args[0].lower() == "job" and len(self.args) == 2:
             return Stats(job=self._job_ref(self.args[1]))
         raise _Invalid("`stats` alone, or `stats job <id>` for one job.", closest="stats")
+
+    def _incidents(self) -> Command:
+        args = [arg.lower() for arg in self.args]
+        if args in ([], ["all"]):
+            return Incidents(every=bool(args))
+        raise _Invalid(
+            "`incidents` takes only `all`, not ", Typed(" ".join(self.args)), ".", closest="incidents"
+        )
 
     def _audit(self) -> Command:
         if not self.args:

@@ -27,6 +27,7 @@ from hub.audit import entry_json, recent_entries
 from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
 from hub.health import feed_health
+from hub.incidents import list_incidents
 from hub.jobs import list_jobs, set_bid, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
@@ -40,6 +41,7 @@ from hub.slack.commands import (
     Feed,
     Held,
     Help,
+    Incidents,
     JobRef,
     Jobs,
     Lint,
@@ -156,6 +158,7 @@ class CommandRunner:
             Stats: self._stats,
             Feed: self._feed,
             Audit: self._audit,
+            Incidents: self._incidents,
         }
 
     @property
@@ -323,6 +326,9 @@ class CommandRunner:
             for row in rows
         ]
         return Reply(blocks.feed_preview(status, lines, preview_size=FEED_PREVIEW))
+
+    async def _incidents(self, command: Incidents, user: str) -> Reply:
+        return Reply(blocks.incidents(await list_incidents(every=command.every), every=command.every))
 
     async def _audit(self, command: Audit, user: str) -> Reply:
         return Reply(blocks.audit([entry_json(entry) for entry in await recent_entries(command.limit)]))

@@ -22,6 +22,7 @@ from hub.deliveries import DeliveryJson, DeliveryState, list_deliveries, replay
 from hub.events import StoreResultJson
 from hub.health import HealthJson, feed_health
 from hub.held import HeldCloseJson
+from hub.incidents import MAX_LISTED, IncidentJson, list_incidents
 from hub.jobs import (
     BID_PATTERN,
     BadBid,
@@ -94,6 +95,11 @@ ACCOUNT = Text("account", "one account's deliveries only (404 when there is no s
 JOB = Text("job", "one job's numbers (its ATS id) instead of the account's", MAX_ID)
 TOP = Count("top", 10, "how many of the account's top jobs by views", 50)
 AUDIT_LIMIT = Count("limit", 10, "how many entries at most", MAX_RECENT)
+INCIDENT_ACCOUNT = Text(
+    "account", "one account's incidents only (404 when there is no such account)", lookup=True
+)
+EVERY = Switch("all", "resolved incidents too")
+INCIDENT_LIMIT = Count("limit", MAX_LISTED, "how many incidents at most", MAX_LISTED)
 
 JobId = Annotated[str, Limits(minLength=1, maxLength=MAX_ID, pattern=NO_NUL)]
 
@@ -179,6 +185,12 @@ class ReplayedJson(TypedDict):
     """The ids of the deliveries put back in the queue."""
 
     replayed: list[int]
+
+
+class IncidentsJson(TypedDict):
+    """The open incidents (or every one), newest first."""
+
+    incidents: list[IncidentJson]
 
 
 class AuditJson(TypedDict):
@@ -444,6 +456,22 @@ async def stage_map(request: web.Request) -> web.Response:
         raise BadRequest(f'"workflow" {problem}')
     before = await map_stage(account, stage_id, funnel, workflow=workflow, actor="api", source="api")
     return reply(StageMappedJson(stage_id=stage_id, before=before, funnel_event=funnel))
+
+
+@api.get(
+    "/api/incidents",
+    IncidentsJson,
+    query=(INCIDENT_ACCOUNT, EVERY, INCIDENT_LIMIT),
+    errors={404: "there is no such account"},
+)
+async def incidents_index(request: web.Request) -> web.Response:
+    """What is wrong now: the open incidents (with `all=true`, resolved ones too), newest first."""
+    name = INCIDENT_ACCOUNT.read(request)
+    account_id = None if name is None else (await get_account(request.app[CONFIG], name)).row.id
+    found = await list_incidents(
+        account_id=account_id, every=bool(EVERY.read(request)), limit=INCIDENT_LIMIT.read(request)
+    )
+    return reply({"incidents": found})
 
 
 @api.get(

@@ -17,6 +17,7 @@ from hub.slack.commands import (
     Deliveries,
     Feed,
     Help,
+    Incidents,
     JobRef,
     Jobs,
     MapStage,
@@ -77,6 +78,8 @@ ACCOUNTS = ["acme", "globex"]
         ("feed acme", Feed(account="acme")),
         ("audit", Audit()),
         ("audit 50", Audit(limit=50)),
+        ("incidents", Incidents()),
+        ("incidents all", Incidents(every=True)),
         # Phones type curly quotes; Slack escapes &, < and >.
         ("jobs \u201csenior nurse\u201d", Jobs(words="senior nurse")),
         ("enable job &lt;1&gt; a&amp;b", SwitchJobs(on=True, refs=(JobRef("<1>"), JobRef("a&b")))),
@@ -124,6 +127,7 @@ def test_the_only_account_may_go_unnamed() -> None:
         ("retry \uff19", "Give one delivery id", "retry"),  # a full-width digit
         ("retry " + "9" * 30, "Give one delivery id", "retry"),
         ("audit 0", "`audit` takes how many entries to show, 1 to 50.", "audit"),
+        ("incidents now", "`incidents` takes only `all`, not “now”.", "incidents"),
         ("audit 51", "`audit` takes how many entries to show", "audit"),
         ("audit " + "9" * 5000, "`audit` takes how many entries to show", "audit"),
         ("stats 5", "`stats` alone, or `stats job <id>` for one job.", "stats"),
@@ -146,7 +150,17 @@ def test_at_most_so_many_ids() -> None:
 def test_who_may_run_what() -> None:
     changing = {"enable job 1", "disable job 1", "bid job 1 2", "enable integration acme",
                 "disable integration acme", "map stage acme s interview", "sync acme", "retry 1"}  # fmt: skip
-    reading = {"help", "status", "jobs", "stages acme", "deliveries", "stats", "feed acme", "audit"}
+    reading = {
+        "help",
+        "status",
+        "jobs",
+        "stages acme",
+        "deliveries",
+        "stats",
+        "feed acme",
+        "audit",
+        "incidents",
+    }
     for text in changing | reading:
         command = parse(text, ACCOUNTS)
         assert not isinstance(command, UsageError)
@@ -216,3 +230,20 @@ def _mrkdwn(message: dict) -> list[str]:
             found.append(block["text"]["text"])
         found.extend(e["text"] for e in block.get("elements", []) if e.get("type") == "mrkdwn")
     return found
+
+
+def test_incidents_say_what_is_wrong_since_when_and_escaped() -> None:
+    from datetime import UTC, datetime
+
+    opened = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    incident = {
+        "id": 1, "account": "acme", "topic": "sync-failing", "subject": "", "state": "open",
+        "title": "acme: the sync from <lever> is failing", "detail": "3 syncs in a row failed & more",
+        "opened_at": opened, "updated_at": opened, "resolved_at": None,
+    }  # fmt: skip
+    shown = json.dumps(blocks.incidents([incident], every=False))
+    assert "acme: the sync from &lt;lever&gt; is failing" in shown
+    assert "3 syncs in a row failed &amp; more" in shown
+    assert "open" in shown
+    assert "Nothing is wrong" in json.dumps(blocks.incidents([], every=False))
+    assert "No incident recorded yet" in json.dumps(blocks.incidents([], every=True))
