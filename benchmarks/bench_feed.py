@@ -26,8 +26,10 @@ What it measures:
   files (``--serve-file``, a process of its own), rounds alternating - aim ≥ 50 % each; and, in this
   process, the **rebuild after one job changed** against a **cold build** of the same feed (time ratio,
   ``--rebuild-repeats`` cold builds, each followed by three rebuilds: one job's content changed, another's,
-  then a bid) - aim ≤ 10 %; the cold build against the plain lxml loop - aim ≥ 60 % (the loop writes XML
-  only, so the same loop also gzipping its output is measured beside it). Both without feed plugins and
+  then a bid) - aim ≤ 10 % of the cold build to both files; the cold build until servable (its plain file
+  published; the gzip file follows in the background) against the plain lxml loop - aim ≥ 60 %, and until
+  its gzip file is published too (the loop writes XML only, so the same loop also gzipping its output is
+  measured beside it); then the background copies to spare files. Both without feed plugins and
   with the Appcast plugin adding ``<cpc>`` (a default bid) to every job. The last rebuilt files are checked
   byte for byte against ``write_feed`` of the same version.
 
@@ -97,6 +99,8 @@ from hub.testing.peers import free_port
 SAMPLE_JOBS = REPO / "plugins" / "file" / "data" / "sample_jobs.json"
 INSERT_BATCH = 2000
 JOB_TAG = b"<job>"
+#: What a gzip fetch sends: gzip, not identity, so that it waits for a cold build's gzip file.
+GZIP_ONLY = "gzip, identity;q=0"
 #: The issue's job size is a description of about 4 KB. The samples' own are about 1 KB, so each is
 #: followed by the next samples' until it has at least this many characters (about 4 KB on average).
 DESCRIPTION_MIN = 3500
@@ -220,17 +224,24 @@ async def rebuild_ratio(
         for scenario, (config, plugins) in scenarios.items():
             runs: dict[str, list[dict[str, float]]] = {
                 "cold": [],
+                "gzip": [],
                 "spares": [],
                 **{name: [] for name, _ in REBUILDS},
             }
             for number in range(repeats):
                 cache = FeedCache(config, plugins, folder / f"rebuild-{scenario}-{number}")
                 account = await get_account(config, _account(size))
+                # A cold build: servable once its plain file is published, its gzip file in the background
+                # right after; both timed from the start.
                 cpu, started = cpu_seconds(), time.perf_counter()
                 built = await cache.artifact(account)
                 runs["cold"].append({"seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu})
-                # The copies to spare files, in the background after publishing: off the request path,
-                # but waited for here, so that the first rebuild is measured as a request after them sees it.
+                built = await cache.gzipped(account.name)
+                if not built.gzip_ready:
+                    raise RuntimeError("the cold build's gzip file failed")
+                runs["gzip"].append({"seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu})
+                # The copies to spare files, in the background after that: off the request path, but
+                # waited for here, so that the first rebuild is measured as a request after them sees it.
                 cpu, started = cpu_seconds(), time.perf_counter()
                 await cache.settled()
                 runs["spares"].append({"seconds": time.perf_counter() - started, "cpu": cpu_seconds() - cpu})
@@ -328,7 +339,7 @@ async def full_get_rate(
     http: aiohttp.ClientSession, url: str, *, gzip: bool, count: int, server_pid: int
 ) -> dict[str, Any]:
     """``count`` full GETs one after another on a keep-alive connection, bodies read and dropped."""
-    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+    headers = {"Accept-Encoding": GZIP_ONLY if gzip else "identity"}
     wire = 0
     cpu, started = cpu_seconds(server_pid), time.perf_counter()
     for _ in range(count):
@@ -559,7 +570,8 @@ async def fetch_feed(
     http: aiohttp.ClientSession, url: str, *, gzip: bool, parse: bool = False
 ) -> dict[str, Any]:
     """GET a feed, streaming it: first-byte and total seconds, wire and XML bytes, ``<job>`` count."""
-    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+    # gzip alone: a cold build publishes its plain file first, which a client also taking identity gets.
+    headers = {"Accept-Encoding": GZIP_ONLY if gzip else "identity"}
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
     parser = etree.XMLPullParser(events=()) if parse else None
     wire = xml = jobs = 0
@@ -1000,26 +1012,31 @@ def _prebuilt_report(out: dict[str, Any]) -> list[str]:
 
     build_rows = []
     for scenario, measured in rebuild.items():
-        cold = median(measured["cold"])
+        servable, cold = median(measured["cold"]), median(measured["gzip"])
         build_rows.append([
-            f"{scenario}: cold, both files, from the database", f"{cold:.2f} s", runs(measured["cold"]),
-            f"{median(measured['cold'], 'cpu'):.2f} s",
-            f"vs plain lxml loop ({plain_loop:.2f} s): **{plain_loop / cold:.0%}** "
-            f"({_aim(plain_loop / cold >= 0.6)} ≥ 60 %); vs the loop + gzip ({plain_gzip:.2f} s): "
+            f"{scenario}: cold, until servable (the plain file published)", f"{servable:.2f} s",
+            runs(measured["cold"]), f"{median(measured['cold'], 'cpu'):.2f} s",
+            f"vs plain lxml loop ({plain_loop:.2f} s): **{plain_loop / servable:.0%}** "
+            f"({_aim(plain_loop / servable >= 0.6)} ≥ 60 %)",
+        ])  # fmt: skip
+        build_rows.append([
+            f"{scenario}: cold, until the gzip file is published too (from the start)", f"{cold:.2f} s",
+            runs(measured["gzip"]), f"{median(measured['gzip'], 'cpu'):.2f} s",
+            f"vs plain lxml loop: {plain_loop / cold:.0%}; vs the loop + gzip ({plain_gzip:.2f} s): "
             f"{plain_gzip / cold:.0%}",
         ])  # fmt: skip
         spares = median(measured["spares"])
         build_rows.append([
-            f"{scenario}: then the copies to spare files (background, after publishing)", f"{spares:.2f} s",
+            f"{scenario}: then the copies to spare files (background, after both)", f"{spares:.2f} s",
             runs(measured["spares"]), f"{median(measured['spares'], 'cpu'):.2f} s",
-            f"vs cold: {spares / cold:.0%} (no aim: off the request path)",
+            f"vs cold (both files): {spares / cold:.0%} (no aim: off the request path)",
         ])  # fmt: skip
         for name, change in REBUILDS:
             warm = median(measured[name])
             build_rows.append([
                 f"{scenario}: after {change}", f"{warm:.2f} s", runs(measured[name]),
                 f"{median(measured[name], 'cpu'):.2f} s",
-                f"vs cold: **{warm / cold:.1%}** ({_aim(warm / cold <= 0.1)} ≤ 10 %)",
+                f"vs cold (both files): **{warm / cold:.1%}** ({_aim(warm / cold <= 0.1)} ≤ 10 %)",
             ])  # fmt: skip
     built = markdown_table(["build, in process", "median", "runs (s)", "CPU (median)", "ratio"], build_rows)
     cores = " and ".join(f"{value:.2f}" for value in out["parallelism"])

@@ -1,11 +1,25 @@
 """Prebuilt feed files: each account's feed built once per version, plain and gzip, and served from disk.
 
+**Plain first.** A build with nothing to copy from (a cold build: no previous version, one rendered in
+another context, or one without jobs) writes the plain file alone and publishes the version as soon as it
+is complete (a small feed's waits the milliseconds its gzip file takes, :data:`SMALL_FEED`): its manifest
+records the gzip file as still to come (``gzip_bytes`` null), and so does its index (null gzip lengths).
+The gzip file is then written in the background from the plain file and the
+index (:func:`_gzip_version`: the same bytes a build writing both at once writes), under a temporary name
+moved into place, followed by the full index and the manifest, each replaced whole. Until then a client
+taking gzip gets the plain file with the plain ETag (:mod:`hub.views.feeds`). A failure is logged, the
+plain file served, and the next request after :data:`RETRY_SECONDS` writes it again; a process ended
+mid-gzip leaves a version whose manifest still says "to come": the next run serves its plain file and
+writes the gzip file again on the first request. A rebuild (with a previous version to copy from) first
+waits for that version's gzip file, whose index it copies by, and writes both files together.
+
 **Artifacts.** A version's feed is two files in ``[feed] cache_dir``/ACCOUNT/, named by the version's ETag:
 ``KEY.xml`` and ``KEY-gzip.xml.gz`` (not ``KEY.xml.gz``: aiohttp's FileResponse would pick that sibling by
 itself for any ``Accept-Encoding`` naming gzip, even ``gzip;q=0``). Each file is written under a temporary
 name and moved into place with :func:`os.replace`; ``KEY.json``, the manifest, is moved in last, and only a
-version whose manifest exists (and whose files have the sizes it records) is ever served, so a build that
-fails or a process killed mid-build leaves the previous version served and nothing half-written. The files'
+version whose manifest exists (and whose files have the sizes it records: the plain one, and the gzip one
+once it records it) is ever served, so a build that fails or a process killed mid-build leaves the previous
+version served and nothing half-written. The files'
 mtime is the version's Last-Modified. Once a version is complete the account's older files are deleted,
 but for the previous version's two files: renamed ``spare-plain`` and ``spare-gzip`` (no version: nothing
 serves them), they are what the next build overwrites (below).
@@ -37,22 +51,24 @@ the previous files in contiguous runs, and reads in full and renders only the jo
 Nothing else is stored: no table, no second copy of the fragments, and a restart loses nothing.
 
 **Writing.** The loop reads and renders; a thread of its own writes the files in order (appending, the
-CRC, copying unchanged runs, the index), and a cold build's jobs are deflated by :data:`DEFLATERS` more
-threads (deflate, the CRC and file I/O release the GIL). Filling a new file costs this VM's ext4 five to
+CRC, copying unchanged runs, the index), and the gzip file written after a cold build's plain one is
+deflated by :data:`DEFLATERS` threads (deflate, the CRC and file I/O release the GIL): while the plain file
+is written, nothing competes with rendering for the cores. Filling a new file costs this VM's ext4 five to
 ten times what overwriting a file whose pages the kernel holds costs, so a build writes into the spare
 files when nobody has them open any more (:func:`_recycled`: a write lease tells; a slow client may still be
-sending that version), and into new files otherwise (the first rebuild after a start without spares, or
-while a spare is still being sent). Disk use is then two versions' files per account, at all times.
+sending that version), and into new files otherwise (while a spare is still being sent, or before the
+copies below are done). The gzip file written after a cold build's plain one is a new file, leaving the
+spare to the next rebuild. Disk use is then two versions' files per account, at all times.
 A version published while its folder has no spares (a cold build, a start without them, or a build that
 found its spare in use) is copied to new spares in the background, by one thread for all accounts, at the
 lowest CPU priority and a buffer at a time, so that the next rebuild overwrites in place too: a build
 starting stops that copy (it ends at the next buffer, its temporary file deleted), and a failed copy is
 logged and changes nothing served.
 
-**Single flight.** One build per account at a time; every request that needs a version not on disk waits
-for that build (a client that leaves does not cancel it: it runs as its own task, awaited through
-:func:`asyncio.shield`). A failed build is logged and not retried for :data:`RETRY_SECONDS`, meanwhile the
-previous version is served; with no previous version the request fails.
+**Single flight.** One build per account at a time (and no gzip file written meanwhile); every request
+that needs a version not on disk waits for that build (a client that leaves does not cancel it: it runs as
+its own task, awaited through :func:`asyncio.shield`). A failed build is logged and not retried for
+:data:`RETRY_SECONDS`, meanwhile the previous version is served; with no previous version the request fails.
 """
 
 from __future__ import annotations
@@ -72,7 +88,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -100,6 +116,11 @@ DEFLATE_WINDOW = 1 << zlib.MAX_WBITS
 DEFLATERS = 2
 #: Rows per query when a rebuild reads only the jobs' keys.
 KEY_BATCH = 5 * BATCH
+#: Plain bytes compressed at once when a cold build's gzip file is written after its plain one.
+GZIP_CHUNK = 4 << 20
+#: A cold build of a plain file smaller than this waits for its gzip file before it is served: about 1,700
+#: jobs of 4 KB, whose gzip file takes a tenth of a second (a larger feed is served plain meanwhile).
+SMALL_FEED = 8 << 20
 #: Rendered bytes gathered before the file thread writes them.
 COPY_CHUNK = 1 << 20
 #: Bytes per read when copying unchanged jobs from the previous files: large, because the file thread
@@ -154,7 +175,8 @@ def gzip_etag(etag: str) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Artifact:
-    """One complete version of an account's feed on disk."""
+    """One published version of an account's feed on disk: its plain file, and its gzip file once
+    :attr:`gzip_ready`."""
 
     key: str
     version: int
@@ -164,6 +186,8 @@ class Artifact:
     plain: Path
     gzip: Path
     jobs: int
+    #: Is the gzip file published? A cold build publishes the plain file first (:meth:`FeedCache._gzip`).
+    gzip_ready: bool
 
     @property
     def gzip_etag(self) -> str:
@@ -196,12 +220,17 @@ class _Output:
     GIL, so on two cores that work overlaps with reading the database and rendering.
     """
 
-    def __init__(self, folder: Path, key: str, previous: Artifact | None) -> None:
+    def __init__(self, folder: Path, key: str, previous: Artifact | None, *, gzip: bool) -> None:
         stem = f".{key}.{os.getpid()}"
         self.temporary = [folder / f"{stem}.xml.tmp", folder / f"{stem}.gz.tmp", folder / f"{stem}.index.tmp"]
         self._plain, plain_recycled = _recycled(folder / SPARES[0], self.temporary[0])
-        self._gzip, gzip_recycled = _recycled(folder / SPARES[1], self.temporary[1])
-        self.recycled = plain_recycled + gzip_recycled
+        self.recycled = int(plain_recycled)
+        # Without the gzip file (a cold build: plain first), the index's gzip lengths are None until
+        # _gzip_version writes the gzip file from the plain one.
+        self._gzip: IO[bytes] | None = None
+        if gzip:
+            self._gzip, gzip_recycled = _recycled(folder / SPARES[1], self.temporary[1])
+            self.recycled += gzip_recycled
         # The index is written as it grows, a batch at a time: 100,000 jobs' keys held until the end
         # were most of a build's memory.
         self._index: IO[str] = self.temporary[2].open("w", encoding="utf-8")
@@ -228,7 +257,7 @@ class _Output:
         self._last_key: _JobKey | None = None
         self._last: bytes | tuple[int, int] = b""
         self._buffers = (bytearray(), bytearray())
-        self._submit(self._write, b"", GZIP_HEADER)
+        self._submit(self._write, b"", GZIP_HEADER if gzip else b"")
 
     # --- the loop's side ---------------------------------------------------------------------------
 
@@ -274,11 +303,17 @@ class _Output:
             await asyncio.wrap_future(self._queued.popleft())
         self.close()
 
+    @property
+    def gzipping(self) -> bool:
+        """Does this build write the gzip file too (a rebuild), or the plain one alone (a cold build)?"""
+        return self._gzip is not None
+
     def close(self) -> None:
         self._thread.shutdown(wait=True)  # a failed build: what was queued ends before the files close
         self._deflaters.shutdown(wait=True)
         self._plain.close()
-        self._gzip.close()
+        if self._gzip is not None:
+            self._gzip.close()
         self._index.close()
         if self._sources is not None:
             for source in self._sources:
@@ -287,9 +322,10 @@ class _Output:
     # --- the thread's side -------------------------------------------------------------------------
 
     def _begin(self, head: bytes, context: str) -> None:
-        head_gzip = deflate_piece(head)
-        self._index.write(json.dumps({"context": context, "head": [len(head), len(head_gzip)]}))
-        self._write(head, head_gzip)
+        head_gzip = deflate_piece(head) if self.gzipping else None
+        head_lengths = [len(head), None if head_gzip is None else len(head_gzip)]
+        self._index.write(json.dumps({"context": context, "head": head_lengths}))
+        self._write(head, head_gzip or b"")
 
     def _add_jobs(self, jobs: list[tuple[list[Any], bytes | _Segment]]) -> None:
         pieces = self._deflate_rendered(jobs)
@@ -315,7 +351,7 @@ class _Output:
                 before = job
             else:
                 before = None  # a copied job: what follows it is compressed in order, from its bytes
-        if len(work) < 2 * DEFLATERS:
+        if len(work) < 2 * DEFLATERS or not self.gzipping:
             return {}  # a rebuild's few jobs: not worth the threads' round trip
         share = -(-len(work) // DEFLATERS)
         parts = self._deflaters.map(
@@ -325,11 +361,11 @@ class _Output:
 
     def _add_compressed(self, key: list[Any], plain: bytes, gzip: bytes | None = None) -> None:
         self._flush_run()
-        if gzip is None:
+        if gzip is None and self.gzipping:
             gzip = deflate_piece(plain, self._last_plain())
         self._buffers[0].extend(plain)
-        self._buffers[1].extend(gzip)
-        self._add_entry(key, len(plain), len(gzip))
+        self._buffers[1].extend(gzip or b"")
+        self._add_entry(key, len(plain), None if gzip is None else len(gzip))
         self._last_key, self._last = tuple(key), plain
 
     def _add_copied(self, key: list[Any], segment: _Segment) -> None:
@@ -372,7 +408,8 @@ class _Output:
     def _flush_buffers(self) -> None:
         plain, gzip = self._buffers
         self._plain.write(plain)
-        self._gzip.write(gzip)
+        if self._gzip is not None:
+            self._gzip.write(gzip)
         self._crc = zlib.crc32(plain, self._crc)
         self.plain_bytes += len(plain)
         self.gzip_bytes += len(gzip)
@@ -384,7 +421,9 @@ class _Output:
             return
         self._flush_buffers()
         plain_at, plain_length, gzip_at, gzip_length = self._run
+        # Runs are copied by rebuilds alone, which write both files.
         assert self._sources is not None
+        assert self._gzip is not None
         plain_source, gzip_source = self._sources
         crc = _copy_range(plain_source, self._plain, plain_at, plain_length, self._copy_buffer, self._crc)
         self._crc = cast(int, crc)
@@ -393,7 +432,7 @@ class _Output:
         self.gzip_bytes += gzip_length
         self._run = None
 
-    def _add_entry(self, key: list[Any], plain_length: int, gzip_length: int) -> None:
+    def _add_entry(self, key: list[Any], plain_length: int, gzip_length: int | None) -> None:
         for column, value in zip(self._entries, (*key, plain_length, gzip_length), strict=True):
             column.append(value)
         self.job_count += 1
@@ -408,11 +447,15 @@ class _Output:
 
     def _end(self, tail: bytes) -> None:
         self._write_entries()
+        if self._gzip is None:
+            self._write(tail, b"")
+            self._plain.truncate()  # a recycled file was longer
+            return
         self._write(tail, deflate_piece(tail) + DEFLATE_END)
-        self._gzip.write(struct.pack("<II", self._crc, self.plain_bytes & 0xFFFFFFFF))
+        self._gzip.write(_gzip_trailer(self._crc, self.plain_bytes))
         self.gzip_bytes += 8
         for file in (self._plain, self._gzip):
-            file.truncate()  # a recycled file was longer
+            file.truncate()
 
 
 def _recycled(spare: Path, temporary: Path) -> tuple[IO[bytes], bool]:
@@ -472,6 +515,91 @@ def _make_spares(copies: list[tuple[Path, Path]], stop: threading.Event) -> None
             temporary.unlink(missing_ok=True)
 
 
+def _gzip_trailer(crc: int, plain_bytes: int) -> bytes:
+    """What ends a gzip member: the CRC-32 and the size (modulo 2**32) of what it inflates to."""
+    return struct.pack("<II", crc, plain_bytes & 0xFFFFFFFF)
+
+
+def _gzip_version(artifact: Artifact, stop: threading.Event) -> int | None:
+    """Write a published version's gzip file from its plain file and index, then its full index and its
+    manifest; returns the gzip file's size, or None when ``stop`` was set first.
+
+    The same bytes a build writing both files at once (:class:`_Output`) writes: the head, each job with the
+    job before it as its deflate dictionary (the first with none), and the tail, each compressed on its
+    own, the jobs by :data:`DEFLATERS` threads, :data:`GZIP_CHUNK` of plain bytes at a time.
+    """
+    folder = artifact.plain.parent
+    stem = f".{artifact.key}.{os.getpid()}"
+    temporary, index_temporary = folder / f"{stem}.gzip.tmp", folder / f"{stem}.gzip-index.tmp"
+    # A new file, not the spare: that one stays for the next rebuild (the file is a seventh of the plain one).
+    target = temporary.open("wb")
+    try:
+        with (
+            target,
+            artifact.plain.open("rb") as plain,
+            index_temporary.open("w", encoding="utf-8") as index,
+            ThreadPoolExecutor(DEFLATERS, "feed-deflate") as deflaters,
+        ):
+            header, *batches = artifact.index.read_text(encoding="utf-8").split("\n")
+            record = json.loads(header)
+            head = _pread(plain, 0, record["head"][0])
+            head_gzip = deflate_piece(head)
+            index.write(json.dumps(record | {"head": [len(head), len(head_gzip)]}))
+            target.write(GZIP_HEADER + head_gzip)
+            size, crc, at, before = len(GZIP_HEADER) + len(head_gzip), zlib.crc32(head), len(head), b""
+            for batch in batches:
+                columns = json.loads(batch)
+                gzip_lengths = []
+                for chunk in _chunks(columns[3], GZIP_CHUNK):
+                    if stop.is_set():
+                        return None
+                    data = _pread(plain, at, sum(chunk))
+                    starts = itertools.accumulate(chunk, initial=0)
+                    jobs = [
+                        data[start : start + length] for start, length in zip(starts, chunk, strict=False)
+                    ]
+                    work = [
+                        (number, job, jobs[number - 1] if number else before)
+                        for number, job in enumerate(jobs)
+                    ]
+                    share = -(-len(work) // DEFLATERS)
+                    shares = [work[first : first + share] for first in range(0, len(work), share)]
+                    pieces = [piece for part in deflaters.map(_deflate_many, shares) for _, piece in part]
+                    target.write(b"".join(pieces))
+                    gzip_lengths += [len(piece) for piece in pieces]
+                    size += sum(gzip_lengths[-len(pieces) :])
+                    crc, at, before = zlib.crc32(data, crc), at + len(data), jobs[-1]
+                columns[4] = gzip_lengths
+                index.write("\n" + json.dumps(columns, separators=(",", ":")))
+            plain_bytes = os.fstat(plain.fileno()).st_size
+            tail = _pread(plain, at, plain_bytes - at)
+            end = deflate_piece(tail) + DEFLATE_END + _gzip_trailer(zlib.crc32(tail, crc), plain_bytes)
+            target.write(end)
+        moment = artifact.last_modified.timestamp()
+        os.utime(temporary, (moment, moment))
+        os.replace(temporary, artifact.gzip)
+        os.replace(index_temporary, artifact.index)
+        _write_manifest(artifact, plain_bytes, size + len(end))
+        return size + len(end)
+    finally:
+        temporary.unlink(missing_ok=True)
+        index_temporary.unlink(missing_ok=True)
+
+
+def _chunks(lengths: list[int], most: int) -> Iterator[list[int]]:
+    """``lengths`` in consecutive runs of about ``most`` in total (one length more than ``most`` alone)."""
+    run: list[int] = []
+    total = 0
+    for length in lengths:
+        run.append(length)
+        total += length
+        if total >= most:
+            yield run
+            run, total = [], 0
+    if run:
+        yield run
+
+
 async def _logged_spares(name: str, work: asyncio.Future[None]) -> None:
     """Await a spare copy; a failure is logged, nothing else: the next build writes new files instead."""
     try:
@@ -521,8 +649,8 @@ def _segments(previous: Artifact | None, context: str) -> dict[_JobKey, _Segment
                 column.extend(values)
     except (OSError, ValueError):
         return {}
-    if index.get("context") != context:
-        return {}
+    if index.get("context") != context or index["head"][1] is None:
+        return {}  # rendered otherwise, or no gzip lengths yet (a cold build's, its gzip file not written)
     ats_ids, content_hashes, bids, plain_lengths, gzip_lengths = columns
     keys = list(zip(ats_ids, content_hashes, bids, strict=True))
     plain_at = itertools.accumulate(plain_lengths, initial=index["head"][0])
@@ -565,6 +693,10 @@ class FeedCache:
         # are background work, and one at a time bounds the disk traffic and the buffers they hold.
         self._spares: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
         self._spare_thread = ThreadPoolExecutor(1, "feed-spares", _low_priority)
+        # The gzip file being written for a version published without it, per account, and what stops it;
+        # which version's last failed and when (monotonic), so that it is tried again after RETRY_SECONDS.
+        self._gzips: dict[str, tuple[asyncio.Task[None], threading.Event]] = {}
+        self._gzip_failed: dict[str, tuple[str, float]] = {}
 
     async def artifact(self, account: LiveAccount) -> Artifact:
         """The complete files of the account's current version (or, after a failed build, the previous one).
@@ -577,6 +709,10 @@ class FeedCache:
         for _ in range(3):
             ready = self._ready.get(name)
             if ready is not None and (ready.key == wanted or ready.version > account.row.feed_version):
+                # Its gzip file failed or a restart ended it: again. Not while a build runs: that one may
+                # publish another version, whose files alone then stay.
+                if not ready.gzip_ready and name not in self._builds:
+                    self._finish(name, ready)
                 return ready
             failed = self._failed.get(name)
             if (
@@ -591,17 +727,34 @@ class FeedCache:
                 return built
         return built  # the row kept moving under the builds: this one is complete and recent
 
+    def gzip_pending(self, name: str, etag: str) -> bool:
+        """Is the account's version of this (plain) ETag published without its gzip file yet? Answered
+        from memory: what a 304 decides on, without the files or the database."""
+        ready = self._ready.get(name)
+        return ready is not None and ready.etag == etag and not ready.gzip_ready
+
+    async def gzipped(self, name: str) -> Artifact:
+        """The account's served version once the gzip file being written for it is published (or, when
+        writing it failed, still without it: check :attr:`Artifact.gzip_ready`)."""
+        running = self._gzips.get(name)
+        if running is not None:
+            await asyncio.shield(running[0])
+        return self._ready[name]
+
     async def settled(self) -> None:
-        """Wait for the spare files being made in the background (what tests and benchmarks wait for)."""
+        """Wait for the background work started so far (gzip files, then the spares they lead to): what
+        tests and benchmarks wait for."""
+        await asyncio.gather(*(task for task, _ in self._gzips.values()))
         await asyncio.gather(*(task for task, _ in self._spares.values()))
 
     async def close(self) -> None:
-        """Stop the builds still running (at shutdown, before the database closes); their files go."""
+        """Stop the builds still running (at shutdown, before the database closes); their files go, and
+        so does a gzip file being written (the next run writes it again)."""
         builds = list(self._builds.values())
         for task in builds:
             task.cancel()
         await asyncio.gather(*builds, return_exceptions=True)
-        for _, stop in self._spares.values():
+        for _, stop in (*self._gzips.values(), *self._spares.values()):
             stop.set()
         await self.settled()
         self._spare_thread.shutdown(wait=True)
@@ -621,6 +774,11 @@ class FeedCache:
             _LOGGER.error("feed %s: build failed", name, exc_info=task.exception())
 
     async def _build(self, name: str) -> Artifact:
+        gzipping = self._gzips.get(name)
+        if gzipping is not None:
+            # The served version's gzip file first: its index then has the gzip lengths a rebuild copies
+            # by. Shielded: a build cancelled at shutdown leaves the gzip step to close().
+            await asyncio.shield(gzipping[0])
         account = await get_account(self.config, name)  # may create the row: not in a read-only snapshot
         folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -634,7 +792,7 @@ class FeedCache:
                 check = not consistent and attempt < BUILD_ATTEMPTS
                 built = await self._build_version(account, folder, check_version=check)
             if built is not None:
-                return built
+                return await self._small_gzipped(name, built)
             _LOGGER.info("feed %s: version %s changed while it was built; building the next one",
                          name, account.row.feed_version)  # fmt: skip
             account = await get_account(self.config, name)
@@ -674,16 +832,38 @@ class FeedCache:
         FEED_JOBS.labels(name).set(artifact.jobs)
         _LOGGER.info(
             "feed %s: version %s built in %.2f s: %d jobs, %d rendered, %d copied (%d of them compressed "
-            "again); %d bytes, %d gzipped; %d spare files overwritten",
+            "again); %d bytes, %s; %d spare files overwritten",
             name, artifact.version, time.perf_counter() - started, artifact.jobs, output.rendered,
-            artifact.jobs - output.rendered, output.recompressed, output.plain_bytes, output.gzip_bytes,
-            output.recycled,
+            artifact.jobs - output.rendered, output.recompressed, output.plain_bytes,
+            f"{output.gzip_bytes} gzipped" if output.gzipping else "gzip to follow", output.recycled,
         )  # fmt: skip
         return artifact
 
+    async def _small_gzipped(self, name: str, built: Artifact) -> Artifact:
+        """``built``, with its gzip file when it is a small feed's: that takes milliseconds to write, so the
+        build waits for it rather than send gzip clients the plain file meanwhile (seven times the bytes,
+        and a validator they would trade for the gzip one at their next request)."""
+        if built.gzip_ready or built.plain.stat().st_size >= SMALL_FEED:
+            return built
+        return await self.gzipped(name)
+
     def _serve(self, name: str, artifact: Artifact) -> None:
-        """Serve ``artifact`` from now on; without spares in its folder, copy it to new ones meanwhile."""
+        """Serve ``artifact`` from now on, and finish what it lacks in the background."""
         self._ready[name] = artifact
+        self._finish(name, artifact)
+
+    def _finish(self, name: str, artifact: Artifact) -> None:
+        """Start writing the served version's gzip file if it has none (unless that is under way or failed
+        less than :data:`RETRY_SECONDS` ago); once it has both, copy them to spares if there are none."""
+        if not artifact.gzip_ready:
+            running = self._gzips.get(name)
+            failed = self._gzip_failed.get(name)
+            if (running is None or running[0].done()) and (
+                failed is None or failed[0] != artifact.key or time.monotonic() >= failed[1] + RETRY_SECONDS
+            ):
+                stop = threading.Event()
+                self._gzips[name] = (asyncio.create_task(self._gzip(name, artifact, stop)), stop)
+            return
         spares = [artifact.plain.with_name(spare) for spare in SPARES]
         if all(spare.exists() for spare in spares):
             return
@@ -692,13 +872,33 @@ class FeedCache:
         work = asyncio.get_running_loop().run_in_executor(self._spare_thread, _make_spares, copies, stop)
         self._spares[name] = (asyncio.create_task(_logged_spares(name, work)), stop)
 
+    async def _gzip(self, name: str, artifact: Artifact, stop: threading.Event) -> None:
+        """Write the gzip file of a version published without it, then serve it: until then, a client
+        taking gzip gets the plain file, with the plain ETag. A failure is logged, the plain file served."""
+        started = time.perf_counter()
+        try:
+            size = await asyncio.to_thread(_gzip_version, artifact, stop)
+        except Exception:
+            self._gzip_failed[name] = (artifact.key, time.monotonic())
+            _LOGGER.exception("feed %s: writing the gzip file of version %s failed; its plain file is served",
+                              name, artifact.version)  # fmt: skip
+            return
+        if size is None:
+            return  # stopped at shutdown: the next run writes it again
+        self._gzip_failed.pop(name, None)
+        _LOGGER.info("feed %s: version %s gzipped in %.2f s: %d bytes",
+                     name, artifact.version, time.perf_counter() - started, size)  # fmt: skip
+        if self._ready.get(name) is artifact:  # builds wait for this one: nothing newer is served
+            self._serve(name, dataclasses.replace(artifact, gzip_ready=True))
+
     async def _write(
         self, account: LiveAccount, key: str, folder: Path, previous: Artifact | None, *, check_version: bool
     ) -> tuple[Artifact, _Output]:
         writer = FeedWriter(account, self.plugins)
         context = _context(account, self.plugins)
         segments = _segments(previous, context)
-        output = _Output(folder, key, previous if segments else None)
+        # With nothing to copy, the plain file alone, published first; the gzip file follows (_gzip).
+        output = _Output(folder, key, previous if segments else None, gzip=bool(segments))
         try:
             output.begin(writer.head, context)
             if segments:
@@ -712,6 +912,7 @@ class FeedCache:
             artifact = Artifact(
                 key=key, version=account.row.feed_version, etag=etag, last_modified=last_modified,
                 plain=folder / f"{key}.xml", gzip=folder / f"{key}-gzip.xml.gz", jobs=output.job_count,
+                gzip_ready=output.gzipping,
             )  # fmt: skip
             _publish(artifact, output)
         finally:
@@ -763,11 +964,15 @@ class FeedCache:
                     key=record["key"], version=record["version"], etag=record["etag"],
                     last_modified=datetime.fromisoformat(record["last_modified"]),
                     plain=folder / f"{record['key']}.xml", gzip=folder / f"{record['key']}-gzip.xml.gz",
-                    jobs=record["jobs"],
+                    jobs=record["jobs"], gzip_ready=record["gzip_bytes"] is not None,
                 )  # fmt: skip
-                sizes = (artifact.plain.stat().st_size, artifact.gzip.stat().st_size)
                 # Sizes catch files a power cut left short; another release may have written other bytes.
-                expected = (record["plain_bytes"], record["gzip_bytes"])
+                # A gzip file still to come (the process ended first) is written again: the plain one serves.
+                sizes = [artifact.plain.stat().st_size]
+                expected = [record["plain_bytes"]]
+                if artifact.gzip_ready:
+                    sizes.append(artifact.gzip.stat().st_size)
+                    expected.append(record["gzip_bytes"])
                 if sizes == expected and record["hub"] == __version__:
                     found.append(artifact)
         return max(found, key=lambda artifact: artifact.version, default=None)
@@ -797,16 +1002,22 @@ def _publish(artifact: Artifact, output: _Output) -> None:
     """Move the finished files into place, the manifest last: until it is, the version does not exist."""
     moment = artifact.last_modified.timestamp()
     plain_tmp, gzip_tmp, index_tmp = output.temporary
-    for temporary, final in ((plain_tmp, artifact.plain), (gzip_tmp, artifact.gzip)):
+    finished = [(plain_tmp, artifact.plain), (gzip_tmp, artifact.gzip)][: 1 + output.gzipping]
+    for temporary, final in finished:
         os.utime(temporary, (moment, moment))  # FileResponse's Last-Modified and If-Range dates
         os.replace(temporary, final)
     os.replace(index_tmp, artifact.index)
-    manifest = artifact.plain.with_name(artifact.key + ".json")
+    _write_manifest(artifact, output.plain_bytes, output.gzip_bytes if output.gzipping else None)
+
+
+def _write_manifest(artifact: Artifact, plain_bytes: int, gzip_bytes: int | None) -> None:
+    """The version's manifest, replaced whole: the files' sizes, None for a gzip file still to come."""
     record = {
         "key": artifact.key, "version": artifact.version, "etag": artifact.etag,
         "last_modified": artifact.last_modified.isoformat(), "jobs": artifact.jobs,
-        "plain_bytes": output.plain_bytes, "gzip_bytes": output.gzip_bytes, "hub": __version__,
+        "plain_bytes": plain_bytes, "gzip_bytes": gzip_bytes, "hub": __version__,
     }  # fmt: skip
+    manifest = artifact.plain.with_name(artifact.key + ".json")
     temporary = manifest.with_name(f".{artifact.key}.{os.getpid()}.json.tmp")
     temporary.write_text(json.dumps(record), encoding="utf-8")
     os.replace(temporary, manifest)

@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,10 @@ from tests.conftest import SAMPLE_JOBS, free_port, hub_process, new_postgres_dat
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PLAIN = {"Accept-Encoding": "identity"}
-GZIP = {"Accept-Encoding": "gzip"}
+#: A client taking gzip alone: it waits for a cold build's gzip file (published after the plain one).
+GZIP = {"Accept-Encoding": "gzip, identity;q=0"}
+#: What most clients send: gzip or identity. Until a cold build's gzip file is published, the plain one.
+GZIP_OR_PLAIN = {"Accept-Encoding": "gzip"}
 
 
 class Elements:
@@ -168,9 +172,13 @@ async def fresh_build(hub: Hub) -> bytes:
 async def cold_files(hub: Hub, folder: Path) -> tuple[bytes, bytes]:
     """Both files of the current version built by a cache that has nothing yet (as a new replica would)."""
     cache = FeedCache(bind_plugins(load_config(hub.config_file), hub.plugins), hub.plugins, folder)
-    config = cache.config
-    artifact = await cache.artifact(await get_account(config, "demo"))
-    return artifact.plain.read_bytes(), artifact.gzip.read_bytes()
+    try:
+        await cache.artifact(await get_account(cache.config, "demo"))
+        artifact = await cache.gzipped("demo")  # a cold build's gzip file follows its plain one
+        assert artifact.gzip_ready
+        return artifact.plain.read_bytes(), artifact.gzip.read_bytes()
+    finally:
+        await cache.close()
 
 
 def builds(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -567,7 +575,7 @@ async def test_a_failed_spare_copy_is_logged_and_serving_goes_on(
         await cache.settled()
         failures = [r for r in caplog.records if "making spare files failed" in r.getMessage()]
         assert [str(r.exc_info[1]) for r in failures if r.exc_info] == ["no space left for the spares"]
-        assert await cache.artifact(await get_account(cache.config, "demo")) == cold
+        assert (await cache.artifact(await get_account(cache.config, "demo"))).key == cold.key
         assert cold.plain.read_bytes() == await fresh_build(hub)
 
         hub.edit_job(4, title="Rebuilt without spares")
@@ -578,3 +586,97 @@ async def test_a_failed_spare_copy_is_logged_and_serving_goes_on(
         assert rebuilt.plain.read_bytes() == await fresh_build(hub)
     finally:
         await cache.close()
+
+
+async def test_until_a_cold_builds_gzip_file_is_published_gzip_clients_get_the_plain_file(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    release = threading.Event()
+    write_gzip = feed_cache._gzip_version
+
+    def held(artifact: feed_cache.Artifact, stop: threading.Event) -> int | None:
+        release.wait()
+        return write_gzip(artifact, stop)
+
+    monkeypatch.setattr(feed_cache, "_gzip_version", held)
+    monkeypatch.setattr(feed_cache, "SMALL_FEED", 0)  # 60 jobs: the build would wait for the gzip file
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        try:
+            plain, body = await get(http, hub, **PLAIN)
+            etag = plain.headers["ETag"]
+            pending, same = await get(http, hub, **GZIP_OR_PLAIN)
+            assert (pending.status, pending.headers["ETag"], same) == (200, etag, body)
+            assert "Content-Encoding" not in pending.headers
+            assert pending.headers["Vary"] == "Accept-Encoding"
+            assert body == await fresh_build(hub)
+            # Its conditions hold against the representation sent: the plain file.
+            again, empty = await get(http, hub, **GZIP_OR_PLAIN, **{"If-None-Match": etag})
+            assert (again.status, again.headers["ETag"], empty) == (304, etag, b"")
+            part, data = await get(http, hub, **GZIP_OR_PLAIN, Range="bytes=10-109", **{"If-Range": etag})
+            assert (part.status, part.headers["ETag"], data) == (206, etag, body[10:110])
+            # A client refusing identity waits for the gzip file.
+            waiting = asyncio.ensure_future(get(http, hub, **GZIP))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+        finally:
+            release.set()
+        zipped, compressed = await waiting
+        assert (zipped.status, zipped.headers["Content-Encoding"]) == (200, "gzip")
+        assert zipped.headers["ETag"] == etag[:-1] + '-gzip"'
+        after, again_compressed = await get(http, hub, **GZIP_OR_PLAIN)
+        assert (after.headers["ETag"], again_compressed) == (zipped.headers["ETag"], compressed)
+        # The plain body's validator no longer matches: the gzip body is the one selected now.
+        old, data = await get(http, hub, **GZIP_OR_PLAIN, **{"If-None-Match": etag})
+        assert (old.status, old.headers["ETag"], data) == (200, zipped.headers["ETag"], compressed)
+    assert gzip.decompress(compressed) == body
+    # The bytes a build writing both files at once writes: a rebuild in another cache, from a cold build.
+    assert await cold_files(hub, tmp_path / "other") == (body, compressed)
+
+
+async def test_a_failed_or_killed_gzip_step_is_done_again(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_gzip = feed_cache._gzip_version
+
+    def broken(artifact: feed_cache.Artifact, stop: threading.Event) -> int | None:
+        raise OSError("the disk filled up while gzipping")
+
+    monkeypatch.setattr(feed_cache, "_gzip_version", broken)
+    monkeypatch.setattr(feed_cache, "SMALL_FEED", 0)  # 60 jobs: a build would wait for the gzip file
+    folder = hub.cache.parent / "replica"
+    config = bind_plugins(load_config(hub.config_file), hub.plugins)
+    cache = FeedCache(config, hub.plugins, folder)
+    try:
+        published = await cache.artifact(await get_account(config, "demo"))
+        assert not (await cache.gzipped("demo")).gzip_ready
+        assert any("writing the gzip file of version" in r.getMessage() for r in caplog.records)
+        manifest = folder / "demo" / f"{published.key}.json"
+        assert json.loads(manifest.read_text())["gzip_bytes"] is None
+        # The plain file is served meanwhile; the next request after RETRY_SECONDS writes the gzip again.
+        monkeypatch.setattr(feed_cache, "_gzip_version", write_gzip)
+        assert (await cache.artifact(await get_account(config, "demo"))).gzip_ready is False
+        monkeypatch.setattr(feed_cache, "RETRY_SECONDS", 0.0)
+        await cache.artifact(await get_account(config, "demo"))
+        retried = await cache.gzipped("demo")
+        assert retried.gzip_ready
+        assert json.loads(manifest.read_text())["gzip_bytes"] == retried.gzip.stat().st_size
+        files = (retried.plain.read_bytes(), retried.gzip.read_bytes())
+    finally:
+        await cache.close()
+
+    # A process killed while writing the gzip file: its manifest says the gzip file is still to come, and
+    # a half-written gzip file lies there. A restart serves the plain file and writes the gzip file again.
+    record = json.loads(manifest.read_text()) | {"gzip_bytes": None}
+    manifest.write_text(json.dumps(record))
+    published.gzip.write_bytes(files[1][: len(files[1]) // 2])
+    restarted = FeedCache(config, hub.plugins, folder)
+    try:
+        served = await restarted.artifact(await get_account(config, "demo"))
+        assert (served.key, served.gzip_ready) == (published.key, False)
+        again = await restarted.gzipped("demo")
+        assert again.gzip_ready
+        assert (again.plain.read_bytes(), again.gzip.read_bytes()) == files
+    finally:
+        await restarted.close()
+    assert files == await cold_files(hub, hub.cache.parent / "cold")
+    assert files[0] == await fresh_build(hub)

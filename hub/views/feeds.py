@@ -2,6 +2,14 @@
 
 Validators come from the account's row, so a 304 needs neither the files nor the database; a 200 is sent
 from the version's file by aiohttp's FileResponse (``sendfile``, ``Range``), with the feed's own validators.
+
+A cold build publishes the plain file before the gzip one (:mod:`hub.feed_cache`). Until the gzip file is
+published, a client taking gzip gets the plain file, with the plain ETag and ``Vary: Accept-Encoding``:
+identity is acceptable to every client that does not refuse it (RFC 9110 12.5.3), and that representation
+is the one its conditions are evaluated against. A client refusing identity (``identity;q=0``, or ``*;q=0``
+without naming identity) waits for the gzip file instead, as every client waits for a version being built:
+it is seconds away and what that client asked for; a 406 would fail a poll that a short wait answers. Only
+when writing the gzip file failed does it get 406.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ if TYPE_CHECKING:
     from aiohttp.helpers import ETag
 
 routes = web.RouteTableDef()
+#: Every answer's: the body depends on Accept-Encoding, even while a version has its plain file alone.
+VARY = {"Vary": "Accept-Encoding"}
 
 
 def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> bool:
@@ -46,18 +56,34 @@ def _if_range_holds(request: web.Request, etag: str, last_modified: datetime) ->
     return request.if_range == last_modified
 
 
-def _gzip_accepted(request: web.Request) -> bool:
-    """Does ``Accept-Encoding`` take gzip (RFC 9110: named or ``*``, with a q-value above zero)?"""
+def _accepted(request: web.Request, names: tuple[str, ...], unnamed: bool) -> bool:
+    """Does ``Accept-Encoding`` take a coding called by one of ``names`` (RFC 9110 12.5.3: named, or ``*``
+    when nothing names it, with a q-value above zero)? ``unnamed``: the answer when neither is there."""
+    wildcard: bool | None = None
     for coding in request.headers.get("Accept-Encoding", "").split(","):
         name, _, parameters = coding.partition(";")
-        if name.strip().lower() not in ("gzip", "x-gzip", "*"):
+        name = name.strip().lower()
+        if name not in names and name != "*":
             continue
         quality = parameters.strip().lower().removeprefix("q=")
         try:
-            return not parameters.strip() or float(quality) > 0
+            taken = not parameters.strip() or float(quality) > 0
         except ValueError:
-            return False
-    return False
+            taken = False
+        if name != "*":
+            return taken
+        wildcard = taken
+    return unnamed if wildcard is None else wildcard
+
+
+def _gzip_accepted(request: web.Request) -> bool:
+    """Does ``Accept-Encoding`` take gzip?"""
+    return _accepted(request, ("gzip", "x-gzip"), unnamed=False)
+
+
+def _identity_refused(request: web.Request) -> bool:
+    """Does ``Accept-Encoding`` refuse an unencoded body (``identity;q=0``, or ``*;q=0`` without identity)?"""
+    return not _accepted(request, ("identity",), unnamed=True)
 
 
 class _FeedFile(web.FileResponse):
@@ -101,24 +127,33 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     token = account.config.feed_token
     if token and not hmac.compare_digest(request.query.get("token", "").encode(), token.encode()):
         return json_error(403, "this feed needs a valid ?token=")
-    etag, last_modified = feed.validators(account)
-    gzipped = _gzip_accepted(request)
-    if gzipped:
-        # Each encoding is its own representation, with its own strong validator (RFC 9110 8.8.3), and
-        # Vary tells caches the body depends on Accept-Encoding.
-        etag = gzip_etag(etag)
-    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if _not_modified(request, etag, last_modified):
-        return web.Response(status=304, headers=headers)
+    plain_etag, last_modified = feed.validators(account)
+    cache = request.app[FEED_CACHE]
+    wants_gzip = _gzip_accepted(request)
+    # Each encoding is its own representation, with its own strong validator (RFC 9110 8.8.3), and Vary
+    # tells caches the body depends on Accept-Encoding. The gzip one, unless its file is not published yet.
+    gzipped = wants_gzip and not cache.gzip_pending(account.name, plain_etag)
+    checked = gzip_etag(plain_etag) if gzipped else plain_etag
+    if _not_modified(request, checked, last_modified):
+        return web.Response(status=304, headers={"ETag": checked, "Cache-Control": "no-cache", **VARY})
     # The files need no database, but a version not built yet does: an outage is a clean 503 (views.errors)
     # whichever the case, as it was when every feed was built per request.
     await db.ping()
-    artifact = await request.app[FEED_CACHE].artifact(account)
+    artifact = await cache.artifact(account)
+    if wants_gzip and not artifact.gzip_ready and _identity_refused(request):
+        artifact = await cache.gzipped(account.name)
+        if not artifact.gzip_ready:
+            return json_error(406, "the gzip file of this feed failed to build, and identity is refused")
+    gzipped = wants_gzip and artifact.gzip_ready
     etag = artifact.gzip_etag if gzipped else artifact.etag
+    if etag != checked and _not_modified(request, etag, artifact.last_modified):
+        # Not the representation the first check assumed (its gzip file turned out to be pending, or the
+        # version was built meanwhile): the conditions hold against the one sent.
+        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache", **VARY})
     headers = {
         "ETag": etag,
         "Cache-Control": "no-cache",
-        "Vary": "Accept-Encoding",
+        **VARY,
         "Content-Type": "application/xml; charset=utf-8",
     }
     if gzipped:
