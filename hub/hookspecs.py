@@ -214,12 +214,14 @@ def appcast_hub_notice_payload(
 @hookspec(firstresult=True)
 def appcast_hub_deliver(
     account: Account, options: Mapping[str, Any], delivery: Delivery, http: aiohttp.ClientSession
-) -> None:
-    """Send one outbound delivery; return None once the receiver acknowledged it (2xx).
+) -> Mapping[str, Any] | None:
+    """Send one outbound delivery; return once the receiver acknowledged it (2xx).
 
     Targeted at ``delivery.destination``. Send ``delivery.idempotency_key`` so the receiver can drop
     duplicates: the hub retries with backoff until the attempts run out. Raise
     ``AdapterUnavailable`` with a short reason on any failure, with ``retry_after`` set when the receiver
     said how long to wait (``sdk.retry_after(response)`` reads its ``Retry-After``): the next attempt
-    then waits at least that long.
+    then waits at least that long. Return None, or a receipt (JSON) the hub keeps with the delivery and
+    hands to the deliveries that follow it as ``delivery.thread``: a chat sink returns its message's id,
+    and threads an incident's updates under its opening notice.
     """

@@ -166,6 +166,10 @@ async def open_subjects(account: LiveAccount, topic: str) -> list[str]:
     return list(await rows.values_list("subject", flat=True))
 
 
+def _notice_key(incident: int, sequence: int, sink: str) -> str:
+    return f"{NOTICE_KEY_PREFIX}{incident}:{sequence}:{sink}"
+
+
 def _open_key(topic: str, subject: str) -> str:
     if topic not in TOPICS:
         raise ValueError(f"unknown incident topic {topic!r}")
@@ -182,9 +186,12 @@ async def _queue(
     )  # fmt: skip
     payloads = await plugins.broadcast("appcast_hub_notice_payload", account.config, notice=notice)
     for sink, payload in payloads:
+        # Every notice after the opening follows it: sent once the opening is, threaded on its receipt.
         await models.Delivery.create(
-            account_id=account.row.id, destination=sink, payload=dict(payload), next_attempt_at=now,
-            idempotency_key=f"{NOTICE_KEY_PREFIX}{row.id}:{sequence}:{sink}",
+            account_id=account.row.id, destination=sink, payload=dict(payload),
+            next_attempt_at=datetime.now(UTC),
+            idempotency_key=_notice_key(row.id, sequence, sink),
+            after=_notice_key(row.id, 0, sink) if sequence else None,
         )  # fmt: skip
     _LOGGER.warning("%s: %s %s: %s", account.name, kind, row.title, row.detail)
     return notice

@@ -143,6 +143,11 @@ class Delivery(Model):
     last_error = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     delivered_at = fields.DatetimeField(null=True)
+    #: What the destination answered that a later delivery needs (a chat message's id, to thread on).
+    receipt = fields.JSONField(null=True)
+    #: The ``idempotency_key`` of the delivery this one follows: sent only once that one is delivered,
+    #: with its receipt (an incident's update after its opening notice).
+    after = fields.CharField(max_length=128, null=True)
 
     class Meta:
         table = "deliveries"

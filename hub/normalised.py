@@ -226,6 +226,9 @@ class Delivery:
     #: The same for every attempt of this delivery: receivers deduplicate on it.
     idempotency_key: str
     attempt: int
+    #: The receipt of the delivery this one follows (what :func:`~hub.hookspecs.appcast_hub_deliver`
+    #: returned for an incident's opening notice): where a sink threads an update. None for the first.
+    thread: Mapping[str, Any] | None = None
 
 
 NoticeKind = Literal["incident.opened", "incident.updated", "incident.resolved"]

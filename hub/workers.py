@@ -251,15 +251,21 @@ class OutboxWorker(Worker):
 
     async def _send(self, row: models.Delivery, account: LiveAccount | None) -> bool:
         """One attempt; True when the destination took it (recorded by the caller), else recorded here."""
-        delivery = Delivery(row.id, row.destination, row.payload, row.idempotency_key, row.attempts)
+        waits_until, thread = await self._predecessor(row)
+        if waits_until is not None:
+            await self._put_back(row, "waits for the delivery it follows", due=waits_until)
+            return False
+        delivery = Delivery(row.id, row.destination, row.payload, row.idempotency_key, row.attempts, thread)
         try:
             if account is None:
                 raise LookupError("account no longer configured")
             key = DestinationKey(row.destination, row.account_id, account.name)  # type: ignore[attr-defined]
             try:
-                await self.plugins.call(
+                receipt = await self.plugins.call(
                     row.destination, "appcast_hub_deliver", account.config, delivery=delivery, http=self.http
                 )
+                if receipt is not None:
+                    await models.Delivery.filter(id=row.id).update(receipt=dict(receipt))
             except AdapterUnavailable as error:
                 if self.breakers.record(key, error) is not BreakerState.CLOSED:
                     await self._put_back(row, str(error))
@@ -276,6 +282,20 @@ class OutboxWorker(Worker):
         else:
             return True
         return False
+
+    async def _predecessor(self, row: models.Delivery) -> tuple[datetime | None, dict[str, Any] | None]:
+        """``(waits_until, thread)``: while the delivery ``row`` follows is pending, a poll from now (it
+        is being sent, or waits out a retry; a destination that is down is not claimed at all); else
+        None, and the receipt to thread on. One that gave up (dead) or is gone lets it go unthreaded."""
+        if row.after is None:
+            return None, None
+        found = await models.Delivery.filter(idempotency_key=row.after).values_list("state", "receipt")
+        if not found:
+            return None, None
+        [(state, receipt)] = found
+        if state == "pending":
+            return datetime.now(UTC) + timedelta(seconds=self.poll_seconds), None
+        return None, receipt if state == "delivered" else None
 
     async def _delivered(self, rows: list[models.Delivery]) -> None:
         if not rows:
@@ -306,14 +326,15 @@ class OutboxWorker(Worker):
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=error
         )
 
-    async def _put_back(self, row: models.Delivery, error: str) -> None:
+    async def _put_back(self, row: models.Delivery, error: str, *, due: datetime | None = None) -> None:
         """Undo the claim of a delivery an outage kept from its destination: the attempt it counted back,
-        due when it was due before the claim (its place in line), the error kept for ``deliveries``."""
+        due when it was due before the claim (its place in line), the error kept for ``deliveries``.
+        ``due``: later, behind the delivery it follows."""
         await self.leases.release(row)
         DELIVERY_ATTEMPTS.labels(row.destination, "held").inc()
         # The count goes back to the previous claim's fencing token: a claimer that lost that claim (its
         # loop stalled past the lease) could write its outcome again, but it is the outcome of a real
         # attempt, which the row had been waiting for.
         await models.Delivery.filter(**still_claimed(row)).update(
-            attempts=F("attempts") - 1, next_attempt_at=row.next_attempt_at, last_error=error
+            attempts=F("attempts") - 1, next_attempt_at=due or row.next_attempt_at, last_error=error
         )

@@ -1,0 +1,104 @@
+"""The ``slack_notices`` sink against the fake Slack, through a served hub's outbox: an incident opens with
+one message, its update and its resolution go in that message's thread (the resolution to the channel
+too), a 429 storm delays and loses nothing, and a refused token is said without the token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from hub import models, sdk
+from hub.accounts import LiveAccount, get_account
+from hub.app import create_app
+from hub.config import bind_plugins, load_config
+from hub.errors import AdapterAuthError
+from hub.incidents import UPDATE_EVERY, clear, report
+from hub.normalised import Delivery, Notice
+from hub.plugins import PluginHost, load_plugins
+from plugins.slack_notices import plugin
+from plugins.slack_notices.mapping import notice_message
+from tests.conftest import SAMPLE_JOBS, write_config
+from tests.peers.slack import BOT_TOKEN, FakeSlack
+
+CHANNEL = "C0OPS0001"
+
+
+@dataclass
+class Hub:
+    slack: FakeSlack
+    account: LiveAccount
+    plugins: PluginHost
+
+
+@pytest.fixture
+async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
+    slack = FakeSlack()
+    async with slack.serving():
+        text = (
+            f'[database]\nurl = "{database_url}"\nmigrate_on_start = true\n[sync]\nscheduled = false\n'
+            "[events]\npoll_seconds = 0.05\nbackoff_seconds = 0.05\nbackoff_cap_seconds = 0.2\n"
+            f'[accounts.acme]\nadapter = "file"\ncompany = "Acme"\n'
+            f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
+            f'[accounts.acme.slack_notices]\nbot_token = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\n'
+            f'api_url = "{slack.api_base_url}"\n'
+        )
+        plugins = load_plugins()
+        config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
+        async with sdk.running(create_app(config, plugins)):
+            yield Hub(slack, await get_account(config, "acme"), plugins)
+
+
+async def test_an_incident_is_one_thread_in_the_channel(hub: Hub) -> None:
+    now = datetime.now(UTC)
+    topic = "deliveries-dead"
+    opened = await report(hub.account, hub.plugins, topic, subject="appcast", title="acme: <b> gave up",
+                          detail="3 deliveries & more", now=now)  # fmt: skip
+    assert opened is not None
+    later = now + UPDATE_EVERY + timedelta(seconds=1)
+    await report(hub.account, hub.plugins, topic, subject="appcast", title="acme: <b> gave up", detail="9",
+                 now=later)  # fmt: skip
+    await clear(hub.account, hub.plugins, topic, subject="appcast", detail="none is dead any more")
+    first, update, resolution = await hub.slack.wait_posted(3)
+    await asyncio.sleep(0.3)
+    assert len(hub.slack.posted) == 3, "each notice posted once"
+    assert first["channel"] == CHANNEL
+    assert "thread_ts" not in first
+    assert "&lt;b&gt;" in first["text"]
+    assert "3 deliveries &amp; more" in first["blocks"][0]["text"]["text"]
+    opening = await models.Delivery.get(idempotency_key=f"notice:{opened.incident}:0:slack_notices")
+    assert opening.receipt == {"channel": CHANNEL, "ts": update["thread_ts"]}
+    assert update["thread_ts"] == resolution["thread_ts"]
+    assert update["text"].startswith(":arrows_counterclockwise: Update:")
+    assert resolution["reply_broadcast"] is True
+    assert resolution["text"].startswith(":white_check_mark:")
+
+
+async def test_a_429_storm_delays_the_notice_and_loses_nothing(hub: Hub) -> None:
+    hub.slack.faults.rate_limited, hub.slack.faults.retry_after = 4, 0.2
+    started = time.monotonic()
+    await report(hub.account, hub.plugins, "held-close", title="acme: held", detail="3 of 3")
+    [posted] = await hub.slack.wait_posted(1, timeout=30)
+    assert posted["text"].endswith("acme: held")
+    assert time.monotonic() - started >= 0.2 * 4 * 0.9, "each Retry-After was waited out"
+    await asyncio.sleep(0.3)
+    assert len(hub.slack.posted) == 1
+
+
+async def test_a_refused_token_is_said_without_the_token(hub: Hub) -> None:
+    notice = Notice(kind="incident.opened", account="acme", incident=1, sequence=0, topic="held-close",
+                    subject="", title="t", text="x", at=datetime.now(UTC))  # fmt: skip
+    delivery = Delivery(1, "slack_notices", notice_message(notice), "k", 1)
+    options = {"api_url": hub.slack.api_base_url, "bot_token": "xoxb-wrong-token", "channel": CHANNEL,
+               "timeout_seconds": 5.0}  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(AdapterAuthError) as refused:
+            await plugin.appcast_hub_deliver(options=options, delivery=delivery, http=http)
+    assert "invalid_auth" in str(refused.value)
+    assert "xoxb-wrong-token" not in str(refused.value)
