@@ -183,6 +183,7 @@ async def test_a_version_holds_the_same_jobs_whenever_it_is_built(hub: Hub, tmp_
     # A replica with nothing built yet builds the version after the date: the same jobs, the same ETag.
     late = FeedCache(hub.config, load_plugins(), tmp_path / "replica")
     artifact = await late.artifact(await hub.account())
+    await late.close()
     assert artifact.etag == etag
     assert titles_of(artifact.plain.read_bytes()) == ["A", "B"]
 

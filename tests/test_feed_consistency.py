@@ -56,7 +56,8 @@ async def test_a_change_committed_mid_build_is_never_in_the_version_being_built(
     for round_number in range(ROUNDS):
         folder = tmp_path / f"replica-{round_number}"
         account = await get_account(config, "demo")
-        build = asyncio.create_task(FeedCache(config, plugins, folder).artifact(account))
+        cache = FeedCache(config, plugins, folder)
+        build = asyncio.create_task(cache.artifact(account))
         # Wait until the build has read the version and started writing, then change the job it reads last.
         while not (folder / "demo").exists() or not any((folder / "demo").glob("*.tmp")):
             assert not build.done(), "the build ended before the change could race it"
@@ -67,6 +68,7 @@ async def test_a_change_committed_mid_build_is_never_in_the_version_being_built(
         changed_in = (await get_account(config, "demo")).row.feed_version
         artifact = await build
         body = artifact.plain.read_bytes()
+        await cache.close()  # and the gzip file it goes on to write
         if artifact.version < changed_in:
             assert title.encode() not in body, "the version before the change holds the change"
         else:
