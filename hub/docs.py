@@ -131,6 +131,7 @@ SHAPES: tuple[type, ...] = (
     normalised.ApplicationResult,
     normalised.Delivery,
     normalised.Notice,
+    normalised.NoticeAction,
     normalised.Account,
     options.PluginInfo,
     options.Option,

@@ -21,6 +21,9 @@ from hub.accounts import LiveAccount, changing_feed
 
 #: ``held_changes.state`` while the change waits.
 HELD = "held"
+#: The hub's Slack app's buttons that confirm or keep an account's held close (the value: the account).
+ACTION_CONFIRM = "appcast_held_confirm"
+ACTION_KEEP = "appcast_held_keep"
 #: Rows per UPDATE … WHERE ats_id IN (…): far below every database's bound-parameter limit.
 _CHUNK = 500
 

@@ -222,6 +222,6 @@ def appcast_hub_deliver(
     ``AdapterUnavailable`` with a short reason on any failure, with ``retry_after`` set when the receiver
     said how long to wait (``sdk.retry_after(response)`` reads its ``Retry-After``): the next attempt
     then waits at least that long. Return None, or a receipt (JSON) the hub keeps with the delivery and
-    hands to the deliveries that follow it as ``delivery.thread``: a chat sink returns its message's id,
-    and threads an incident's updates under its opening notice.
+    hands to the delivery that follows it as ``delivery.thread``: an incident's notices follow one another,
+    so a chat sink returns its thread's id and posts each update in that thread.
     """

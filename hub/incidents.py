@@ -30,7 +30,7 @@ from hub import breaker, held, models
 from hub.accounts import LiveAccount, UnknownAccount, get_account
 from hub.config import HubConfig
 from hub.health import FeedHealth, health_summary
-from hub.normalised import Notice, NoticeKind
+from hub.normalised import Notice, NoticeAction, NoticeKind
 from hub.plugins import PluginHost
 from hub.sync import SyncResult
 
@@ -112,8 +112,11 @@ async def report(
     detail: str,
     subject: str = "",
     now: datetime | None = None,
+    actions: tuple[NoticeAction, ...] = (),
 ) -> Notice | None:
-    """The problem holds: open its incident, or update it; returns the notice queued, None for none."""
+    """The problem holds: open its incident, or update it; returns the notice queued, None for none.
+
+    ``actions``: what an admin can do about it, offered with the opening notice."""
     now = now or datetime.now(UTC)
     key = _open_key(topic, subject)
     try:
@@ -126,7 +129,7 @@ async def report(
                     account_id=account.row.id, topic=topic, subject=subject, open_key=key, title=title,
                     detail=detail, opened_at=now, updated_at=now,
                 )  # fmt: skip
-                return await _queue(account, plugins, row, "incident.opened", 0, now)
+                return await _queue(account, plugins, row, "incident.opened", 0, now, actions)
             if row.detail == detail or now - row.updated_at < UPDATE_EVERY:
                 return None
             sequence = row.notices
@@ -178,20 +181,20 @@ def _open_key(topic: str, subject: str) -> str:
 
 async def _queue(
     account: LiveAccount, plugins: PluginHost, row: models.Incident, kind: NoticeKind, sequence: int,
-    now: datetime,
+    now: datetime, actions: tuple[NoticeAction, ...] = (),
 ) -> Notice:  # fmt: skip
     notice = Notice(
         kind=kind, account=account.name, incident=row.id, sequence=sequence, topic=row.topic,
-        subject=row.subject, title=row.title, text=row.detail, at=now,
+        subject=row.subject, title=row.title, text=row.detail, at=now, actions=actions,
     )  # fmt: skip
     payloads = await plugins.broadcast("appcast_hub_notice_payload", account.config, notice=notice)
     for sink, payload in payloads:
-        # Every notice after the opening follows it: sent once the opening is, threaded on its receipt.
+        # Each notice follows the one before it: sent in order, once that one is, with its receipt.
         await models.Delivery.create(
             account_id=account.row.id, destination=sink, payload=dict(payload),
             next_attempt_at=datetime.now(UTC),
             idempotency_key=_notice_key(row.id, sequence, sink),
-            after=_notice_key(row.id, 0, sink) if sequence else None,
+            after=_notice_key(row.id, sequence - 1, sink) if sequence else None,
         )  # fmt: skip
     _LOGGER.warning("%s: %s %s: %s", account.name, kind, row.title, row.detail)
     return notice
@@ -243,10 +246,16 @@ async def _watch_held(account: LiveAccount, plugins: PluginHost) -> Notice | Non
     waiting = await held.held_now(account.row.id)
     if waiting is None:
         return await clear(account, plugins, "held-close", detail="no close is held any more")
+    confirm = f"Close {waiting.jobs} jobs of {account.name} and take them out of the feed?"
     return await report(
         account, plugins, "held-close", title=f"{account.name}: a mass close is held",
         detail=f"{waiting.summary()}. Confirm or keep them open: appcast-hub held {account.name} "
         f"confirm|keep, or /appcast held {account.name} in Slack",
+        actions=(
+            NoticeAction(f"Close {waiting.jobs} jobs", held.ACTION_CONFIRM, account.name, danger=True,
+                         confirm=confirm),
+            NoticeAction("Keep them open", held.ACTION_KEEP, account.name),
+        ),
     )  # fmt: skip
 
 

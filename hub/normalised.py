@@ -227,12 +227,27 @@ class Delivery:
     idempotency_key: str
     attempt: int
     #: The receipt of the delivery this one follows (what :func:`~hub.hookspecs.appcast_hub_deliver`
-    #: returned for an incident's opening notice): where a sink threads an update. None for the first.
+    #: returned for the incident's notice before it): where a sink threads an update. None for the first.
     thread: Mapping[str, Any] | None = None
 
 
 NoticeKind = Literal["incident.opened", "incident.updated", "incident.resolved"]
 NOTICE_KINDS: tuple[NoticeKind, ...] = ("incident.opened", "incident.updated", "incident.resolved")
+
+
+@dataclass(slots=True, frozen=True)
+class NoticeAction:
+    """Something an admin can do about a notice, for a sink that can offer it (a chat's button).
+
+    ``action_id`` and ``value`` are what the hub's own Slack app acts on when clicked (it checks the
+    clicker is an admin); ``confirm``, when set, is asked first ("Close 40 jobs?").
+    """
+
+    label: str
+    action_id: str
+    value: str
+    danger: bool = False
+    confirm: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -255,6 +270,8 @@ class Notice:
     title: str
     text: str
     at: datetime
+    #: What an admin can do about it right there (a held close's Close/Keep), on the opening notice.
+    actions: tuple[NoticeAction, ...] = ()
 
     def __post_init__(self) -> None:
         _one_of("Notice", "kind", self.kind, NOTICE_KINDS)
@@ -266,6 +283,11 @@ class Notice:
             "kind": self.kind, "account": self.account, "incident": self.incident,
             "sequence": self.sequence, "topic": self.topic, "subject": self.subject, "title": self.title,
             "text": self.text, "at": self.at.isoformat(),
+            "actions": [
+                {"label": a.label, "action_id": a.action_id, "value": a.value, "danger": a.danger,
+                 "confirm": a.confirm}
+                for a in self.actions
+            ],
         }  # fmt: skip
 
 

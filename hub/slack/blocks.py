@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hub import held as held_actions
 from hub.audit import AuditEntryJson
 from hub.config import SLACK_USER_ID
 from hub.events import StoreResult
@@ -34,8 +35,8 @@ Message = dict[str, Any]
 ACTION_ENABLE = "appcast_job_enable"
 ACTION_DISABLE = "appcast_job_disable"
 ACTION_PAGE = "appcast_jobs_page"
-ACTION_HELD_CONFIRM = "appcast_held_confirm"
-ACTION_HELD_KEEP = "appcast_held_keep"
+ACTION_HELD_CONFIRM = held_actions.ACTION_CONFIRM
+ACTION_HELD_KEEP = held_actions.ACTION_KEEP
 COMMAND = "/appcast"
 #: Slack's limits: blocks per message, characters per section text, per button value.
 MAX_BLOCKS = 50

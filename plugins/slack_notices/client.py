@@ -25,7 +25,8 @@ async def post_message(
     thread_ts: str | None,
     timeout_seconds: float,
 ) -> dict[str, str]:
-    """Post ``message`` to ``channel`` (in the thread ``thread_ts``); returns its ``channel`` and ``ts``."""
+    """Post ``message`` to ``channel`` (in the thread ``thread_ts``); returns the ``channel`` and the thread's
+    ``ts``: the message's own for a new one, ``thread_ts`` for a reply, which the next notice replies to."""
     limiter = rate_limiter((const.NAME, api_url, channel), const.MESSAGES_PER_SECOND)
     if limiter is not None:
         await limiter.acquire()
@@ -60,4 +61,4 @@ async def post_message(
                 f"{const.PEER} cannot post in {channel} ({code}): invite the bot or fix channel"
             )
         raise AdapterUnavailable(f"{const.PEER} refused the message ({code})")
-    return {"channel": str(answer.get("channel") or channel), "ts": str(answer["ts"])}
+    return {"channel": str(answer.get("channel") or channel), "ts": thread_ts or str(answer["ts"])}

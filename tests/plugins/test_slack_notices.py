@@ -20,8 +20,9 @@ from hub.app import create_app
 from hub.config import bind_plugins, load_config
 from hub.errors import AdapterAuthError
 from hub.incidents import UPDATE_EVERY, clear, report
-from hub.normalised import Delivery, Notice
+from hub.normalised import Delivery, Notice, NoticeAction
 from hub.plugins import PluginHost, load_plugins
+from hub.slack import blocks
 from plugins.slack_notices import plugin
 from plugins.slack_notices.mapping import notice_message
 from tests.conftest import SAMPLE_JOBS, write_config
@@ -72,8 +73,11 @@ async def test_an_incident_is_one_thread_in_the_channel(hub: Hub) -> None:
     assert "thread_ts" not in first
     assert "&lt;b&gt;" in first["text"]
     assert "3 deliveries &amp; more" in first["blocks"][0]["text"]["text"]
-    opening = await models.Delivery.get(idempotency_key=f"notice:{opened.incident}:0:slack_notices")
-    assert opening.receipt == {"channel": CHANNEL, "ts": update["thread_ts"]}
+    receipts = [
+        (await models.Delivery.get(idempotency_key=f"notice:{opened.incident}:{n}:slack_notices")).receipt
+        for n in range(3)
+    ]
+    assert receipts == [{"channel": CHANNEL, "ts": update["thread_ts"]}] * 3, "each names the thread"
     assert update["thread_ts"] == resolution["thread_ts"]
     assert update["text"].startswith(":arrows_counterclockwise: Update:")
     assert resolution["reply_broadcast"] is True
@@ -102,3 +106,21 @@ async def test_a_refused_token_is_said_without_the_token(hub: Hub) -> None:
             await plugin.appcast_hub_deliver(options=options, delivery=delivery, http=http)
     assert "invalid_auth" in str(refused.value)
     assert "xoxb-wrong-token" not in str(refused.value)
+
+
+async def test_a_held_close_is_posted_with_the_buttons_the_hubs_slack_app_acts_on(hub: Hub) -> None:
+    actions = (
+        NoticeAction("Close 40 jobs", blocks.ACTION_HELD_CONFIRM, "acme", danger=True, confirm="Close <40>?"),
+        NoticeAction("Keep them open", blocks.ACTION_HELD_KEEP, "acme"),
+    )
+    await report(
+        hub.account, hub.plugins, "held-close", title="acme: held", detail="40 of 50", actions=actions
+    )
+    [posted] = await hub.slack.wait_posted(1)
+    buttons = posted["blocks"][1]["elements"]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        (blocks.ACTION_HELD_CONFIRM, "acme"), (blocks.ACTION_HELD_KEEP, "acme"),
+    ]  # fmt: skip
+    assert buttons[0]["style"] == "danger"
+    assert buttons[0]["confirm"]["text"]["text"] == "Close &lt;40&gt;?"
+    assert "confirm" not in buttons[1]
