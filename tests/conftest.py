@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hub import db
-from hub.testing.peers import free_port
+from hub.testing.peers import ADMIN_TOKEN, free_port
 from tests.pgserver import PostgresServer, pg_bin
 
 __all__ = ["REPO", "SAMPLE_JOBS", "PostgresServer", "free_port"]  # re-exported for test modules
@@ -75,6 +75,42 @@ def write_config(folder: Path, body: str) -> Path:
     path = folder / "config.toml"
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def file_hub_config(
+    database_url: str,
+    folder: Path,
+    jobs: Path,
+    *,
+    cache: Path,
+    account_options: str = "",
+    extra: str = "",
+    scheduled: bool = False,
+) -> Path:
+    """A hub on the file adapter's ``jobs`` (account ``demo``, every open job in the feed), its feed files
+    in ``cache``, the admin API on; ``account_options``: more keys of the account, ``extra``: more TOML."""
+    return write_config(
+        folder,
+        f"""
+[database]
+url = "{database_url}"
+migrate_on_start = true
+[admin]
+api_token = "{ADMIN_TOKEN}"
+[sync]
+scheduled = {str(scheduled).lower()}
+[feed]
+cache_dir = "{cache}"
+[accounts.demo]
+adapter = "file"
+company = "Northwind Health"
+feed_policy = "all-open"
+{account_options}
+[accounts.demo.file]
+path = "{jobs}"
+{extra}
+""",
+    )
 
 
 def demo_config(database_url: str, port: int, jobs_path: Path = SAMPLE_JOBS, extra: str = "") -> str:

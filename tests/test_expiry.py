@@ -28,7 +28,7 @@ from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.feed_cache import FeedCache
 from hub.plugins import load_plugins
 from hub.testing.peers import ADMIN_TOKEN, running, serving_hub
-from tests.conftest import write_config
+from tests.conftest import file_hub_config
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 START = datetime.now(UTC)
@@ -71,33 +71,6 @@ class Hub:
         return await get_account(self.config, "demo")
 
 
-def hub_config(
-    folder: Path, database_url: str, jobs: Path, account_options: str = "", *, scheduled: bool = False
-) -> Path:
-    """A hub on the file adapter's ``jobs``, every open job in the feed; the scheduler on or off."""
-    return write_config(
-        folder,
-        f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "{ADMIN_TOKEN}"
-[sync]
-scheduled = {str(scheduled).lower()}
-[feed]
-cache_dir = "{folder / "cache"}"
-[accounts.demo]
-adapter = "file"
-company = "Northwind Health"
-feed_policy = "all-open"
-{account_options}
-[accounts.demo.file]
-path = "{jobs}"
-""",
-    )
-
-
 @pytest.fixture
 def account_options() -> str:
     return ""
@@ -107,7 +80,9 @@ def account_options() -> str:
 async def hub(database_url: str, tmp_path: Path, account_options: str) -> AsyncIterator[Hub]:
     jobs = tmp_path / "jobs.json"
     jobs.write_text('{"jobs": []}', encoding="utf-8")
-    config_file = hub_config(tmp_path, database_url, jobs, account_options)
+    config_file = file_hub_config(
+        database_url, tmp_path, jobs, cache=tmp_path / "cache", account_options=account_options
+    )
     plugins = load_plugins()
     async with serving_hub(config_file, plugins) as url, aiohttp.ClientSession() as http:
         yield Hub(url, bind_plugins(load_config(config_file), plugins), jobs, http)
@@ -199,7 +174,8 @@ async def test_the_scheduler_sweeps_every_minute_on_the_leader(tmp_path: Path) -
     closes = datetime.now(UTC) + timedelta(seconds=3)  # after the start-up sync, on a busy machine too
     jobs = tmp_path / "jobs.json"
     jobs.write_text(json.dumps({"jobs": [a_job("A", closes_at=_iso(closes)), a_job("B")]}), encoding="utf-8")
-    config_file = hub_config(tmp_path, f"sqlite://{tmp_path / 'hub.sqlite3'}", jobs, scheduled=True)
+    database_url = f"sqlite://{tmp_path / 'hub.sqlite3'}"
+    config_file = file_hub_config(database_url, tmp_path, jobs, cache=tmp_path / "cache", scheduled=True)
     plugins = load_plugins()
     app = create_app(bind_plugins(load_config(config_file), plugins), plugins)
     async with running(app) as url, aiohttp.ClientSession() as http:

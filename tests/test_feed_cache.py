@@ -27,7 +27,14 @@ from hub.feed_cache import FeedCache
 from hub.options import PluginInfo
 from hub.plugins import PluginHost, load_plugins
 from hub.testing.peers import ADMIN_TOKEN, serving_hub
-from tests.conftest import SAMPLE_JOBS, free_port, hub_process, new_postgres_database, write_config
+from tests.conftest import (
+    SAMPLE_JOBS,
+    file_hub_config,
+    free_port,
+    hub_process,
+    new_postgres_database,
+    write_config,
+)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PLAIN = {"Accept-Encoding": "identity"}
@@ -83,30 +90,6 @@ def jobs_file(folder: Path, count: int) -> Path:
     return path
 
 
-def hub_config(database_url: str, folder: Path, jobs: Path, cache: Path, extra: str = "") -> Path:
-    return write_config(
-        folder,
-        f"""
-[database]
-url = "{database_url}"
-migrate_on_start = true
-[admin]
-api_token = "{ADMIN_TOKEN}"
-[sync]
-scheduled = false
-[feed]
-cache_dir = "{cache}"
-[accounts.demo]
-adapter = "file"
-company = "Northwind Health"
-feed_policy = "all-open"
-[accounts.demo.file]
-path = "{jobs}"
-{extra}
-""",
-    )
-
-
 @pytest.fixture
 def elements() -> Elements:
     return Elements()
@@ -136,7 +119,7 @@ async def hub(
     count, with_plugin = shape
     jobs = jobs_file(tmp_path, count)
     extra = ("[accounts.demo.elements]\n" if with_plugin else "") + account_tables
-    config = hub_config(database_url, tmp_path, jobs, tmp_path / "cache", extra)
+    config = file_hub_config(database_url, tmp_path, jobs, cache=tmp_path / "cache", extra=extra)
     plugins = load_plugins()
     if with_plugin:
         assert plugins.register("elements", request.getfixturevalue("elements"))
@@ -506,7 +489,9 @@ async def test_two_hubs_on_one_postgresql_serve_identical_feeds(postgres_server:
     configs = []
     for name, port in zip("ab", ports, strict=True):
         (tmp_path / name).mkdir()
-        body = hub_config(database_url, tmp_path / name, jobs, tmp_path / name / "cache").read_text()
+        body = file_hub_config(
+            database_url, tmp_path / name, jobs, cache=tmp_path / name / "cache"
+        ).read_text()
         configs.append(write_config(tmp_path / name, f"[server]\nport = {port}\n" + body))
     with hub_process(configs[0], ports[0]) as first, hub_process(configs[1], ports[1]) as second:
         hubs = [
