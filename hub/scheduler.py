@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from hub import models
-from hub.accounts import get_account
+from hub.accounts import all_accounts, get_account
 from hub.config import HubConfig
 from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
@@ -234,8 +234,8 @@ class HubScheduler:
         """:func:`hub.expiry.expire_due` for every account, as a scheduled job."""
 
         async def work() -> None:
-            for name in sorted(self.config.accounts):
-                await expire_due(await get_account(self.config, name))
+            for account in await all_accounts(self.config):
+                await expire_due(account)
 
         await self._tracked("expiry", work)
 
@@ -243,8 +243,8 @@ class HubScheduler:
         """:func:`hub.incidents.watch` for every account, as a scheduled job."""
 
         async def work() -> None:
-            for name in sorted(self.config.accounts):
-                if await watch(await get_account(self.config, name), self.plugins):
+            for account in await all_accounts(self.config):
+                if await watch(account, self.plugins):
                     self.outbox.wake()
 
         await self._tracked("incidents", work)
@@ -253,8 +253,7 @@ class HubScheduler:
         """:func:`hub.incidents.watch_signatures` for every account, as a scheduled job."""
 
         async def work() -> None:
-            for name in sorted(self.config.accounts):
-                account = await get_account(self.config, name)
+            for account in await all_accounts(self.config):
                 if await watch_signatures(account, self.plugins, self.signatures):
                     self.outbox.wake()
 
