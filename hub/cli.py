@@ -41,7 +41,7 @@ from hub.logs import redactor, setup_logging
 from hub.normalised import FUNNEL_EVENTS
 from hub.plugins import HOOK_PREFIX, PluginHost, load_plugins
 from hub.stages import account_stages, map_stage
-from hub.stats import job_stats, stats_report, top_jobs
+from hub.stats import job_stats, parse_period, stats_report, top_jobs
 from hub.status import AccountStatus, account_status
 from hub.sync import sync_account
 
@@ -472,18 +472,23 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Pixel views, applies, conversion and hires, for an account or one job."""
+    """Pixel views, applies, conversion and hires, for an account or one job, over a period or all time."""
     config, _ = _load(args)
+    try:
+        period = parse_period(args.since, args.until)
+    except ValueError as error:
+        raise CommandFailed(str(error)) from None
 
     async def work() -> int:
         async with _opened(config):
             account = await get_account(config, args.account)
             if args.json:
-                _json(await stats_report(account, args.job, args.limit))
+                _json(await stats_report(account, args.job, args.limit, period))
                 return 0
-            rows = [await job_stats(account, args.job)] if args.job else await top_jobs(account, args.limit)
-            if not args.job:
-                rows.insert(0, await job_stats(account))
+            if args.job:
+                rows = [await job_stats(account, args.job, period)]
+            else:
+                rows = [await job_stats(account, period=period), *await top_jobs(account, args.limit, period)]
             for stats in rows:
                 conversion = f"{stats.conversion:.1%}" if stats.conversion is not None else "-"
                 print(
@@ -772,6 +777,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("account")
     stats.add_argument("--job", help="one job's numbers (default: the account's and its top jobs)")
     stats.add_argument("--limit", type=int, default=10)
+    stats.add_argument("--since", help="the period's first day, YYYY-MM-DD in UTC (default: all time)")
+    stats.add_argument("--until", help="the period's last day, included (default: today)")
     stats.set_defaults(func=cmd_stats)
 
     reconcile = commands.add_parser("reconcile", parents=[reporting], help="poll the ATS for missed events")

@@ -39,7 +39,7 @@ from hub.jobs import (
 from hub.jsonio import dumps
 from hub.normalised import FUNNEL_EVENTS, FunnelEvent
 from hub.stages import StagesReportJson, account_stages, map_stage
-from hub.stats import JobStatsJson, StatsReportJson, stats_report
+from hub.stats import JobStatsJson, StatsReportJson, parse_period, stats_report
 from hub.status import AccountListJson, AccountStatusJson, account_status
 from hub.sync import SyncResultJson
 from hub.views.errors import MAX_ID, BadJson, credential_bytes, json_error, read_json, text_problem
@@ -94,6 +94,8 @@ STATE: Choice[DeliveryState] = Choice("state", DeliveryState, "deliveries in thi
 ACCOUNT = Text("account", "one account's deliveries only (404 when there is no such account)", lookup=True)
 JOB = Text("job", "one job's numbers (its ATS id) instead of the account's", MAX_ID)
 TOP = Count("top", 10, "how many of the account's top jobs by views", 50)
+SINCE = Text("since", "the period's first day, YYYY-MM-DD in UTC (default: all time)", 10)
+UNTIL = Text("until", "the period's last day, included, YYYY-MM-DD in UTC (default: today; needs since)", 10)
 AUDIT_LIMIT = Count("limit", 10, "how many entries at most", MAX_RECENT)
 INCIDENT_ACCOUNT = Text(
     "account", "one account's incidents only (404 when there is no such account)", lookup=True
@@ -511,13 +513,18 @@ async def delivery_retry(request: web.Request) -> web.Response:
 @api.get(
     "/api/accounts/{account}/stats",
     JobStatsJson | StatsReportJson,
-    query=(JOB, TOP),
-    errors={404: _NO_ACCOUNT},
+    query=(JOB, TOP, SINCE, UNTIL),
+    errors={400: "`since` or `until` is no date, or the period ends before it starts", 404: _NO_ACCOUNT},
 )
 async def account_stats(request: web.Request) -> web.Response:
-    """Views, applies, conversion and hires: the account's with its top jobs, or one job's."""
+    """Views, applies, conversion and hires: the account's with its top jobs, or one job's; over the UTC
+    days from ``since`` to ``until``, or all time."""
     account = await get_account(request.app[CONFIG], request.match_info["account"])
-    return reply(await stats_report(account, JOB.read(request), TOP.read(request)))
+    try:
+        period = parse_period(SINCE.read(request), UNTIL.read(request))
+    except ValueError as problem:
+        raise BadRequest(str(problem)) from None
+    return reply(await stats_report(account, JOB.read(request), TOP.read(request), period))
 
 
 @api.get("/api/accounts/{account}/feed/health", HealthJson, errors={404: _NO_ACCOUNT})
