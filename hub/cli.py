@@ -778,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--job", help="one job's numbers (default: the account's and its top jobs)")
     stats.add_argument("--limit", type=int, default=10)
     stats.add_argument("--since", help="the period's first day, YYYY-MM-DD in UTC (default: all time)")
-    stats.add_argument("--until", help="the period's last day, included (default: today)")
+    stats.add_argument("--until", help="the period's last day, included (default: today, or all time)")
     stats.set_defaults(func=cmd_stats)
 
     reconcile = commands.add_parser("reconcile", parents=[reporting], help="poll the ATS for missed events")

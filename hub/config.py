@@ -13,12 +13,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.errors import ConfigError
 from hub.logs import redactor
-from hub.normalised import FEED_POLICIES, FUNNEL_EVENTS, Account
+from hub.normalised import DIGEST_SCHEDULES, FEED_POLICIES, FUNNEL_EVENTS, WEEKDAYS, Account
 from hub.options import Option, checked_type, validate_options
 
 if TYPE_CHECKING:
@@ -190,7 +192,18 @@ ACCOUNT_OPTIONS = (
         type=int,
         default=None,
     ),
+    Option(
+        "digest",
+        "a summary of the account to its notice sinks: off, daily, or weekly on digest_weekday",
+        default="off",
+        choices=DIGEST_SCHEDULES,
+    ),
+    Option("digest_at", "when the digest is sent, HH:MM wall-clock time in digest_timezone", default="09:00"),
+    Option("digest_timezone", "the time zone of digest_at, an IANA name (Europe/Berlin)", default="UTC"),
+    Option("digest_weekday", "the day a weekly digest is sent", default="monday", choices=WEEKDAYS),
 )
+#: ``digest_at``: 24-hour ``HH:MM``.
+DIGEST_AT = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 #: The account sub-table mapping ATS stage ids to funnel events; every other sub-table is a plugin's.
 STAGES_TABLE = "stages"
 NO_FUNNEL_EVENT = "none"
@@ -363,6 +376,10 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
     if values["max_age_days"] is not None and values["max_age_days"] < 1:
         raise ConfigError("must be a whole number of days, at least 1", key=f"{key}.max_age_days")
     stage_map = _parse_stage_map(table.get(STAGES_TABLE, {}), f"{key}.{STAGES_TABLE}")
+    digest_at = DIGEST_AT.fullmatch(values["digest_at"])
+    if digest_at is None:
+        raise ConfigError("must be a 24-hour time as HH:MM, like 09:00", key=f"{key}.digest_at")
+    _check_zone(values["digest_timezone"], f"{key}.digest_timezone")
     plugin_tables.setdefault(values["adapter"], {})
     return Account(
         name=name,
@@ -376,9 +393,23 @@ def _parse_account(name: str, table: Any, base_dir: Path) -> Account:
         apply_key=values["apply_key"],
         mass_close_threshold=values["mass_close_threshold"],
         max_age_days=values["max_age_days"],
+        digest=values["digest"],
+        digest_at=time(int(digest_at[1]), int(digest_at[2])),
+        digest_timezone=values["digest_timezone"],
+        digest_weekday=values["digest_weekday"],
         stage_map=stage_map,
         plugin_options=plugin_tables,
     )
+
+
+def _check_zone(name: str, key: str) -> None:
+    """A time zone the hub can compute wall-clock times in (checked now, not when the digest is due)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"no such time zone {name[:60]!r}: an IANA name, like Europe/Berlin or America/New_York", key=key
+        ) from None
 
 
 def _parse_stage_map(table: Any, key: str) -> dict[str, str | None]:

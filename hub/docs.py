@@ -132,6 +132,9 @@ SHAPES: tuple[type, ...] = (
     normalised.Delivery,
     normalised.Notice,
     normalised.NoticeAction,
+    normalised.Digest,
+    normalised.DigestFigure,
+    normalised.DigestJob,
     normalised.Account,
     options.PluginInfo,
     options.Option,
@@ -142,6 +145,10 @@ VALUE_SETS: tuple[tuple[str, object, str | None], ...] = (
     ("EventKind", normalised.EventKind, "EVENT_KINDS"),
     ("FunnelEvent", normalised.FunnelEvent, "FUNNEL_EVENTS"),
     ("NoticeKind", normalised.NoticeKind, None),
+    ("DigestEvery", normalised.DigestEvery, None),
+    ("DigestFigureName", normalised.DigestFigureName, None),
+    ("DigestSchedule", normalised.DigestSchedule, None),
+    ("Weekday", normalised.Weekday, None),
     ("PluginKind", options.PluginKind, None),
 )
 

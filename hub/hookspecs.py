@@ -202,12 +202,16 @@ def appcast_hub_build_delivery(
 def appcast_hub_notice_payload(
     account: Account, options: Mapping[str, Any], notice: Notice
 ) -> Mapping[str, Any] | None:
-    """Return the payload to send for a notice (an incident opened, updated, resolved), or None to skip it.
+    """Return the payload to send for a notice (an incident opened, updated, resolved, or a digest), or
+    None to skip it.
 
     Broadcast to the destination plugins active on the account that are notice sinks. The payload is
-    stored in the outbox in the same transaction as the incident's change and later handed, unchanged, to
-    :func:`appcast_hub_deliver` targeted at this plugin, so a sink that is down delays notices and loses
-    none, and each is sent once (with a stable ``Idempotency-Key``).
+    stored in the outbox in the same transaction as the incident's change (or the digest's record) and
+    later handed, unchanged, to :func:`appcast_hub_deliver` targeted at this plugin, so a sink that is down
+    delays notices and loses none, and each is sent once (with a stable ``Idempotency-Key``). A digest
+    (``notice.kind == "digest"``) carries its figures, top jobs and open incidents in ``notice.digest``
+    and follows no other notice; ``notice.text`` is the whole digest in plain text, for a sink that shows
+    only text.
     """
 
 

@@ -325,3 +325,43 @@ class Incident(Model):
         table = "incidents"
         unique_together = (("account", "open_key"),)
         indexes = (("account_id", "state"),)
+
+
+class Digest(Model):
+    """A digest queued for an account (:mod:`hub.digests`): at most one per account, schedule and period,
+    on any replica (a unique key: a replica racing to queue the same one fails, and knows it is sent)."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="digests", on_delete=fields.CASCADE
+    )
+    #: ``daily`` or ``weekly``.
+    every = fields.CharField(max_length=16)
+    #: The UTC days it covers, both included.
+    period_first = fields.DateField()
+    period_last = fields.DateField()
+    #: The jobs in the feed when it was made: what the next digest's change compares with.
+    feed_jobs = fields.IntField()
+    #: The scheduled moment it was for (it is queued at that moment, or when the hub is back after it).
+    due_at = fields.DatetimeField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "digests"
+        unique_together = (("account", "every", "period_last"),)
+
+
+class FeedDay(Model):
+    """The jobs in an account's feed on a UTC day, as last recorded that day: a digest's sparkline of them."""
+
+    id = fields.BigIntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        f"{APP}.Account", related_name="feed_days", on_delete=fields.CASCADE
+    )
+    day = fields.DateField()
+    jobs = fields.IntField()
+    recorded_at = fields.DatetimeField()
+
+    class Meta:
+        table = "feed_days"
+        unique_together = (("account", "day"),)

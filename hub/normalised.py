@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 
 from hub.errors import ShapeError, WebhookMalformed
@@ -27,6 +27,11 @@ EVENT_KINDS: tuple[EventKind, ...] = ("application_created", "stage_changed", "h
 FUNNEL_EVENTS: tuple[FunnelEvent, ...] = ("applied", "screen", "interview", "offer", "hired")
 FeedPolicy = Literal["opted-in", "all-open"]
 FEED_POLICIES: tuple[FeedPolicy, ...] = ("opted-in", "all-open")
+DigestSchedule = Literal["off", "daily", "weekly"]
+DIGEST_SCHEDULES: tuple[DigestSchedule, ...] = ("off", "daily", "weekly")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+#: In :meth:`datetime.date.weekday` order (Monday is 0).
+WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def _one_of(shape: str, name: str, value: Any, allowed: tuple[Any, ...], *, optional: bool = False) -> None:
@@ -231,8 +236,155 @@ class Delivery:
     thread: Mapping[str, Any] | None = None
 
 
-NoticeKind = Literal["incident.opened", "incident.updated", "incident.resolved"]
-NOTICE_KINDS: tuple[NoticeKind, ...] = ("incident.opened", "incident.updated", "incident.resolved")
+NoticeKind = Literal["incident.opened", "incident.updated", "incident.resolved", "digest"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = ("incident.opened", "incident.updated", "incident.resolved", "digest")
+DigestEvery = Literal["daily", "weekly"]
+DigestFigureName = Literal["feed_jobs", "views", "applies", "hires", "conversion"]
+#: Each figure of a digest, in the order a digest shows them, with what it is called there.
+DIGEST_FIGURES: dict[DigestFigureName, str] = {
+    "feed_jobs": "Jobs in the feed",
+    "views": "Views",
+    "applies": "Applies",
+    "hires": "Hires",
+    "conversion": "Conversion",
+}
+#: What a figure shows when there is nothing to show (a conversion before any view): an en dash.
+NOTHING = "\N{EN DASH}"
+
+
+def _percent(conversion: float | None) -> str:
+    return NOTHING if conversion is None else f"{conversion:.1%}".replace("%", " %")
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+@dataclass(slots=True, frozen=True)
+class DigestFigure:
+    """One figure of a digest: its value, the value it changed from, and its last days as a sparkline.
+
+    ``conversion`` is applies per view (0.032 for 3.2 %), None before any view; the others are counts.
+    :meth:`shown` and :meth:`change_shown` write them as every sink should, so sinks agree.
+    """
+
+    name: DigestFigureName
+    #: Over the digest's period; for ``feed_jobs``, the jobs in the feed when the digest was made.
+    value: float | None
+    #: The period just before (for ``feed_jobs``: the previous digest's count); None: nothing to compare.
+    previous: float | None
+    #: One value per day of the 14 UTC days ending on the period's last day; None: no value that day
+    #: (no view yet for a conversion; no count recorded for the jobs in the feed).
+    series: tuple[float | None, ...]
+    #: ``series`` as bars (:func:`hub.stats.sparkline`), a blank for each day without a value.
+    sparkline: str
+
+    def __post_init__(self) -> None:
+        _one_of("DigestFigure", "name", self.name, tuple(DIGEST_FIGURES))
+
+    @property
+    def label(self) -> str:
+        """What the figure is called ("Jobs in the feed")."""
+        return DIGEST_FIGURES[self.name]
+
+    @property
+    def change(self) -> float | None:
+        """``value`` less ``previous``; None when either is missing."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    def shown(self) -> str:
+        """The value as text: ``1,204``, ``3.2 %``, or a dash for none."""
+        if self.name == "conversion" or self.value is None:
+            return _percent(self.value)
+        return f"{self.value:,.0f}"
+
+    def change_shown(self) -> str:
+        """The change as text: ``+104``, ``-4``, ``±0``, ``+0.6 pt`` (percentage points), a dash for none."""
+        change = self.change
+        if change is None:
+            return NOTHING
+        if self.name == "conversion":
+            points = round(change * 100, 1)
+            return f"{points:+.1f} pt" if points else "±0.0 pt"
+        return f"{change:+,.0f}" if change else "±0"
+
+    def as_json(self) -> dict[str, Any]:
+        """The figure as JSON (in :meth:`Digest.as_json`)."""
+        return {"name": self.name, "label": self.label, "value": self.value, "previous": self.previous,
+                "series": list(self.series), "sparkline": self.sparkline}  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class DigestJob:
+    """One of a digest's top jobs by views over its period."""
+
+    #: The job's ATS id.
+    job: str
+    #: Its title, when the hub has the job (pixels can count views of a job the ATS since deleted).
+    title: str | None
+    views: int
+    applies: int
+    #: Applies per view, None before the first view.
+    conversion: float | None
+    hires: int
+
+    def summary(self) -> str:
+        """Its numbers as text: ``120 views, 6 applies (5.0 %), 1 hire``."""
+        views, applies = _counted(self.views, "view", "views"), _counted(self.applies, "apply", "applies")
+        return f"{views}, {applies} ({_percent(self.conversion)}), {_counted(self.hires, 'hire', 'hires')}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The job as JSON, with the fields of the stats API's ``top_jobs`` and its title."""
+        return {"job": self.job, "title": self.title, "views": self.views, "applies": self.applies,
+                "conversion": self.conversion, "hires": self.hires}  # fmt: skip
+
+
+@dataclass(slots=True, frozen=True)
+class Digest:
+    """A summary of an account over a period of whole UTC days (:mod:`hub.digests`).
+
+    The figures are the stats API's for the same days (``GET /api/accounts/{account}/stats?since=first&
+    until=last``), each compared with the period of the same length just before; the jobs in the feed
+    are counted when the digest is made and compared with the previous digest's count.
+    """
+
+    every: DigestEvery
+    #: The period's first and last UTC day, both included (one day for a daily digest, seven for weekly).
+    first: date
+    last: date
+    #: One of each of :data:`DIGEST_FIGURES`, in that order.
+    figures: tuple[DigestFigure, ...]
+    #: The jobs with the most views over the period, most first.
+    top_jobs: tuple[DigestJob, ...] = ()
+    #: The titles of the account's incidents open when the digest was made.
+    incidents: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _one_of("Digest", "every", self.every, ("daily", "weekly"))
+        if [figure.name for figure in self.figures] != list(DIGEST_FIGURES):
+            raise ShapeError(f"Digest.figures must be one of each of {', '.join(DIGEST_FIGURES)}, in order")
+
+    def figure(self, name: DigestFigureName) -> DigestFigure:
+        """The figure called ``name``."""
+        return next(figure for figure in self.figures if figure.name == name)
+
+    def basis(self) -> str:
+        """What the numbers are over and compared with, in a sentence or three, for every sink to say."""
+        before = "the day before" if self.every == "daily" else "the 7 days before"
+        return (
+            f"UTC days {self.first} to {self.last}. Changes are against {before}; the jobs in the feed "
+            f"against the last digest. The lines show the {len(self.figures[0].series)} days to {self.last}."
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The digest as JSON (in :meth:`Notice.as_json`)."""
+        return {
+            "every": self.every, "first": self.first.isoformat(), "last": self.last.isoformat(),
+            "figures": [figure.as_json() for figure in self.figures],
+            "top_jobs": [job.as_json() for job in self.top_jobs], "incidents": list(self.incidents),
+        }  # fmt: skip
 
 
 @dataclass(slots=True, frozen=True)
@@ -252,13 +404,18 @@ class NoticeAction:
 
 @dataclass(slots=True, frozen=True)
 class Notice:
-    """Something the hub tells admins without being asked: an incident opened, updated or resolved.
+    """Something the hub tells admins without being asked: an incident opened, updated or resolved, or a
+    digest.
 
     Handed to notice sinks (:func:`~hub.hookspecs.appcast_hub_notice_payload`). ``incident`` is the same in
     every notice of one incident, and ``sequence`` counts them from 0 (the opening): a sink that threads
     (a chat's thread, a ticket's comments) threads on the first and orders by the second. ``topic`` says
     what is wrong (:data:`hub.incidents.TOPICS`), ``subject`` what within it (a destination's name), and
     ``text`` says it in plain words, naming what to fix.
+
+    A digest (``kind`` ``digest``) belongs to no incident: ``incident`` and ``sequence`` are 0, ``topic``
+    is ``digest``, ``subject`` its schedule (``daily`` or ``weekly``), ``digest`` holds its figures, and
+    ``text`` is the whole summary in plain text, for a sink that shows only text.
     """
 
     kind: NoticeKind
@@ -272,10 +429,14 @@ class Notice:
     at: datetime
     #: What an admin can do about it right there (a held close's Close/Keep), on the opening notice.
     actions: tuple[NoticeAction, ...] = ()
+    #: The figures of a digest notice; None for every other kind.
+    digest: Digest | None = None
 
     def __post_init__(self) -> None:
         _one_of("Notice", "kind", self.kind, NOTICE_KINDS)
         _aware("Notice", "at", self.at)
+        if (self.kind == "digest") != (self.digest is not None):
+            raise ShapeError("Notice.digest must be set for a notice of kind 'digest', and only for one")
 
     def as_json(self) -> dict[str, Any]:
         """The notice as JSON (what the generic webhook sink posts)."""
@@ -288,6 +449,7 @@ class Notice:
                  "confirm": a.confirm}
                 for a in self.actions
             ],
+            "digest": self.digest.as_json() if self.digest is not None else None,
         }  # fmt: skip
 
 
@@ -351,6 +513,12 @@ class Account:
     #: A job posted longer ago than this many days leaves the feed (until the ATS posts it again);
     #: None: never.
     max_age_days: int | None = None
+    #: The account's digest (:mod:`hub.digests`): ``off``, ``daily``, or ``weekly`` on ``digest_weekday``,
+    #: at ``digest_at`` wall-clock time in ``digest_timezone`` (an IANA name).
+    digest: DigestSchedule = "off"
+    digest_at: time = time(9, 0)
+    digest_timezone: str = "UTC"
+    digest_weekday: Weekday = "monday"
     #: ``[accounts.NAME.stages]``: ``"stage-id"`` or ``"workflow:stage-id"`` → funnel event or None.
     stage_map: Mapping[str, str | None] = field(default_factory=dict)
     #: Each plugin's table for this account, by plugin name (the adapter's always present).
@@ -358,3 +526,5 @@ class Account:
 
     def __post_init__(self) -> None:
         _one_of("Account", "feed_policy", self.feed_policy, FEED_POLICIES)
+        _one_of("Account", "digest", self.digest, DIGEST_SCHEDULES)
+        _one_of("Account", "digest_weekday", self.digest_weekday, WEEKDAYS)

@@ -133,7 +133,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "stats",
         "pixel views, applies, conversion and hires, with the top jobs",
         ("stats",),
-        "stats ACCOUNT [--job ID] [--since DAY [--until DAY]]",
+        "stats ACCOUNT [--job ID] [--since DAY] [--until DAY]",
         (("GET", "/api/accounts/{account}/stats"),),
         "stats",
     ),

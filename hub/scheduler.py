@@ -3,9 +3,9 @@
 APScheduler's ``AsyncIOScheduler`` runs the jobs on the server's loop. Syncs run on their interval
 (jittered so accounts do not fire together), once at start-up, and are retried with backoff after a
 failure. Reconciliation asks the ATS for events webhooks missed; expiry moves feeds on when jobs in them
-expire (:mod:`hub.expiry`); the incidents' sources are watched (:mod:`hub.incidents`). Job ids are
-``sync:<account>``, ``reconcile:<account>``, ``expiry``, ``incidents``, ``signatures`` (on every replica)
-and ``housekeeping``.
+expire (:mod:`hub.expiry`); the incidents' sources are watched (:mod:`hub.incidents`); digests due are
+sent (:mod:`hub.digests`). Job ids are ``sync:<account>``, ``reconcile:<account>``, ``expiry``,
+``incidents``, ``signatures`` (on every replica), ``digests`` and ``housekeeping``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hub import models
 from hub.accounts import all_accounts, get_account
 from hub.config import HubConfig
+from hub.digests import DIGESTS_EVERY, send_due
 from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
 from hub.health import feed_health, last_checked
 from hub.http import backoff_delay
 from hub.incidents import SignatureWatch, after_health_check, after_sync, watch, watch_signatures
 from hub.leader import Leadership
+from hub.normalised import Notice
 from hub.plugins import PluginHost
 from hub.sync import SyncResult, sync_account
 from hub.workers import OutboxWorker
@@ -150,6 +152,14 @@ class HubScheduler:
             coalesce=True,
         )
         self.scheduler.add_job(
+            self._leader_only(self.send_digests),
+            IntervalTrigger(seconds=DIGESTS_EVERY.total_seconds(), timezone=UTC),
+            id="digests",
+            next_run_time=now + DIGESTS_EVERY,
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
             self._leader_only(self.housekeeping),
             IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone=UTC),
             id="housekeeping",
@@ -258,6 +268,22 @@ class HubScheduler:
                     self.outbox.wake()
 
         await self._tracked("signatures", work)
+
+    async def send_digests(self, now: datetime | None = None) -> list[Notice]:
+        """:func:`hub.digests.send_due` for every account, as a scheduled job; the digests queued.
+
+        ``now``: the moment to judge the schedules at (the clock's, but for tests)."""
+
+        async def work() -> list[Notice]:
+            notices = []
+            for account in await all_accounts(self.config):
+                if notice := await send_due(account, self.plugins, now):
+                    notices.append(notice)
+            if notices:
+                self.outbox.wake()
+            return notices
+
+        return await self._tracked("digests", work) or []
 
     async def housekeeping(self) -> None:
         """:func:`forget_old_rows`, as a scheduled job."""

@@ -74,13 +74,12 @@ def parse_day(value: str, name: str) -> date:
 
 
 def parse_period(since: str | None, until: str | None, today: date | None = None) -> Period | None:
-    """The period from ``since`` to ``until`` (UTC days, both included; ``until`` defaults to today), or
-    None for all time; ValueError saying what is wrong."""
-    if since is None:
-        if until is not None:
-            raise ValueError("until needs since: the period's first day")
+    """The period from ``since`` to ``until`` (UTC days, both included; without ``until`` up to today,
+    without ``since`` from the first day there is), or None for all time; ValueError saying what is
+    wrong."""
+    if since is None and until is None:
         return None
-    first = parse_day(since, "since")
+    first = parse_day(since, "since") if since is not None else date.min
     last = parse_day(until, "until") if until is not None else today or datetime.now(UTC).date()
     if last < first:
         raise ValueError(f"until ({last}) is before since ({first})")

@@ -1006,6 +1006,8 @@ QUERY_ROUTES: list[tuple[str, str, dict[str, str], set[int]]] = [
     # 400: a value that smuggles in a parameter the operation does not take (`a&a=b`).
     ("/api/deliveries", "account", ADMIN, {400, 404}),
     ("/api/accounts/acme/stats", "job", ADMIN, {200, 400}),
+    ("/api/accounts/acme/stats", "since", ADMIN, {400}),
+    ("/api/accounts/acme/stats", "until", ADMIN, {400}),
     ("/pixels/acme/snippet", "page", {}, {400}),
     ("/pixels/acme/snippet", "job", {}, {200, 400}),
     ("/pixels/acme/snippet", "spa", {}, {200}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,9 @@ feed_token = "env:HUB_TEST_FEED_TOKEN"
 [accounts.demo.file]
 path = "{SAMPLE_JOBS}"
 """
+
+#: An account that passes the hub's own checks, for one more key that does not.
+ACCOUNT_A = "[accounts.a]\nadapter = 'file'\ncompany = 'x'\n"
 
 
 def run_hub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -43,6 +47,12 @@ def run_hub(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         ("[accounts.Bad_Name]\nadapter = 'file'\ncompany = 'x'", "accounts.Bad_Name: account names use"),
         ("[accounts.a]\ncompany = 'x'", "accounts.a.adapter: required option missing"),
         ("[accounts.a]\nadapter = 'file'\ncompany = 'x'\nfeed_policy = 'some'", "must be one of"),
+        (f"{ACCOUNT_A}digest = 'hourly'", "accounts.a.digest: must be one of"),
+        (f"{ACCOUNT_A}digest_at = '9am'", "accounts.a.digest_at: must be a 24-hour time as HH:MM"),
+        (f"{ACCOUNT_A}digest_at = '24:00'", "accounts.a.digest_at: must be a 24-hour time as HH:MM"),
+        (f"{ACCOUNT_A}digest_at = 900", "accounts.a.digest_at: must be a string"),
+        (f"{ACCOUNT_A}digest_timezone = 'Mars/Olympus'", "accounts.a.digest_timezone: no such time zone"),
+        (f"{ACCOUNT_A}digest_weekday = 'Friday'", "accounts.a.digest_weekday: must be one of 'monday'"),
     ],
 )
 def test_hub_sections_are_checked(tmp_path: Path, body: str, expected: str) -> None:
@@ -81,6 +91,19 @@ def test_plugin_tables_are_checked_against_the_plugins(tmp_path: Path, body: str
         bind_plugins(load_config(path), load_plugins())
     assert str(caught.value).startswith(f"{path}: ")
     assert expected in str(caught.value)
+
+
+def test_a_digest_schedule_is_read_into_the_account(tmp_path: Path) -> None:
+    schedule = (
+        'digest = "weekly"\ndigest_at = "07:45"\ndigest_timezone = "Europe/Berlin"\ndigest_weekday = "friday"'
+    )
+    body = f"{ACCOUNT_A}{schedule}\n"
+    account = load_config(write_config(tmp_path, body)).accounts["a"]
+    assert (account.digest, account.digest_at, account.digest_timezone, account.digest_weekday) == (
+        "weekly", time(7, 45), "Europe/Berlin", "friday",
+    )  # fmt: skip
+    default = load_config(write_config(tmp_path, ACCOUNT_A)).accounts["a"]
+    assert (default.digest, default.digest_at, default.digest_timezone) == ("off", time(9, 0), "UTC")
 
 
 def test_env_secrets_are_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -304,6 +304,8 @@ CHECKS = [
 
 #: Jobs of ``demo`` (the sample jobs file's), and one it lacks.
 FUZZED_JOBS = ["NW-1001", "NW-1002", "no-such-job"]
+#: The stats' periods: each ``since`` before each ``until``.
+FUZZED_DAYS = {"since": ["2000-01-01", "2026-11-30"], "until": ["2026-12-01", "2099-12-31"]}
 
 
 def _with_real_accounts(document: dict[str, Any]) -> dict[str, Any]:
@@ -318,6 +320,10 @@ def _with_real_accounts(document: dict[str, Any]) -> dict[str, Any]:
                     parameter["schema"] = {"enum": ["demo", "polled", "no-such-account"]}
                 elif parameter["name"] == "job":
                     parameter["schema"] = {"enum": FUZZED_JOBS}
+                elif parameter["name"] in FUZZED_DAYS:
+                    # A period ends on or after its first day: a rule between two parameters, which the
+                    # document cannot state (the hub answers 400 naming both).
+                    parameter["schema"] = {"enum": FUZZED_DAYS[parameter["name"]]}
     return document
 
 

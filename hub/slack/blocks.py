@@ -462,7 +462,8 @@ def integration(account: str, on: bool, changed: bool, actor: str | None = None)
 # --- status, feed, sync -------------------------------------------------------------------------------
 
 
-def _sync_line(status: AccountStatus) -> str:
+def sync_line(status: AccountStatus) -> str:
+    """The account's last sync in a few words: when it worked, or how it failed (``status`` and Home)."""
     if status.sync_ok is None:
         return "not synced yet"
     if status.sync_ok:
@@ -496,7 +497,7 @@ def status(statuses: list[AccountStatus], slack_problem: str | None = None) -> M
         blocks.append(
             section(
                 f"*{escape(item.name)}* — {escape(item.company)} · {switch}\n"
-                f"ATS: {escape(item.adapter)} · {_sync_line(item)}\n"
+                f"ATS: {escape(item.adapter)} · {sync_line(item)}\n"
                 f"Feed: {escape(item.feed_url)}{token} · {item.feed_jobs} of {item.open_jobs} open jobs "
                 f"({escape(item.feed_policy)})\n{health}\n"
                 f"Deliveries: {item.deliveries['pending']} pending{dead}{paused}{held}"
@@ -516,15 +517,17 @@ def held(account: str, change: HeldClose | None) -> Message:
         f"Closing them takes them out of the Appcast feed. Among them: {sample}{more}.\n"
         "The next full sync applies it if the ATS still does not list them; or decide now."
     )
-    actions = {
-        "type": "actions",
-        "elements": [
-            button(f"Close {change.jobs} jobs", ACTION_HELD_CONFIRM, account, "danger",
-                   confirm=f"Close {change.jobs} jobs of *{escape(account)}* and take them out of the feed?"),
-            button("Keep them open", ACTION_HELD_KEEP, account),
-        ],
-    }  # fmt: skip
+    actions = {"type": "actions", "elements": held_buttons(account, change)}
     return message(f"{account}: {change.summary()}", [section(text), actions])
+
+
+def held_buttons(account: str, change: HeldClose) -> list[dict[str, Any]]:
+    """Close (Slack asks first: it takes the jobs out of the feed) and Keep, for ``held`` and the Home tab."""
+    return [
+        button(f"Close {change.jobs} jobs", ACTION_HELD_CONFIRM, account, "danger",
+               confirm=f"Close {change.jobs} jobs of *{escape(account)}* and take them out of the feed?"),
+        button("Keep them open", ACTION_HELD_KEEP, account),
+    ]  # fmt: skip
 
 
 def held_resolved(account: str, confirmed: bool, jobs: int | None, actor: str | None = None) -> Message:

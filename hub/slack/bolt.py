@@ -6,6 +6,11 @@ forged or stale request is refused (401) before its body is even parsed, a repla
 is answered 200 without being run twice, and a signed body of a shape Slack never sends is refused (400)
 instead of crashing Bolt's parser.
 
+Besides the command and its buttons, the app takes one event, ``app_home_opened``: the user's App Home
+tab (:mod:`hub.slack.home`) is published for them with ``views.publish``, and again after each click on
+it. Slack being slow or down (a 429 is waited out twice, then given up) costs a stale tab, never an error
+the hub answers with.
+
 The 3-second rule: every listener's ``ack()`` runs at once and carries only what needs no I/O (help,
 usage errors, "working on it"); the command itself runs in a Bolt *lazy listener* and answers through
 the request's ``response_url``. The hub runs Bolt with ``process_before_response=False`` — right for a
@@ -47,7 +52,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from hub.appkeys import CONFIG, HTTP, PLUGINS, SCHEDULER, SLACK
 from hub.db import is_outage
 from hub.logs import QuietLog, redactor
-from hub.slack import blocks
+from hub.slack import blocks, home
 from hub.slack.commands import Command, Help, UsageError, parse
 from hub.slack.handlers import CommandRunner, Gatekeeper, Reply, Services
 from hub.slack.token import TokenCheck, check_token
@@ -66,6 +71,9 @@ RATE_LIMIT_RETRIES = 2
 DRAIN_SECONDS = 10.0
 #: While Slack's Web API cannot be reached, the token is checked again after 1 s, 2 s, … up to this.
 TOKEN_RECHECK_CAP_SECONDS = 300.0
+HOME_OPENED = "app_home_opened"
+#: The Events API events the app listens to: ``slack/manifest.yml`` subscribes to exactly these.
+BOT_EVENTS = (HOME_OPENED,)
 
 
 #: Fields of a button click's payload, and the type Slack sends each in: Bolt's middlewares read them
@@ -78,23 +86,45 @@ _ACTION_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 
 def shape_problem(body: Any) -> str | None:
-    """Why a signed body is not one of the two kinds this app takes, or None when it is one.
+    """Why a signed body is not one of the kinds this app takes, or None when it is one.
 
-    The app takes slash commands (a form of text fields) and button clicks (``block_actions`` payloads);
-    it subscribes to no events, views or shortcuts. Slack signs only what it sends, but a body of another
-    kind (or a field of another type) would reach Bolt's middlewares, which assume Slack's shapes.
+    The app takes slash commands (a form of text fields), button clicks (``block_actions`` payloads), the
+    events of :data:`BOT_EVENTS` and the URL check Slack makes when the events' URL is set; no views or
+    shortcuts. Slack signs only what it sends, but a body of another kind (or a field of another type)
+    would reach Bolt's middlewares, which assume Slack's shapes.
     """
     if not isinstance(body, dict):
         return "the body is not an object"
     if "command" in body:
         return None if all(isinstance(value, str) for value in body.values()) else "a command holds non-text"
+    if body.get("type") == "url_verification":
+        return None if isinstance(body.get("challenge"), str) else "a URL check without its challenge"
+    if body.get("type") == "event_callback":
+        return _event_problem(body)
     if body.get("type") != "block_actions":
-        return "neither a slash command nor a button click"
+        return "neither a slash command, a button click nor an event"
     for name, kinds in _ACTION_FIELDS.items():
         if name in body and not isinstance(body[name], kinds):
             return f"{name!r} is not what Slack sends"
     if not all(isinstance(action, dict) for action in body.get("actions", ())):
         return "'actions' holds something other than actions"
+    return None
+
+
+#: The ids of an event Bolt reads (to find the user, the channel, the team): strings when Slack sends them.
+_EVENT_IDS = ("user", "channel", "tab", "team", "user_team")
+
+
+def _event_problem(body: dict[str, Any]) -> str | None:
+    """:func:`shape_problem` of an Events API callback: the fields Bolt reads, of the types Slack sends."""
+    event = body.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return "an event callback without its event"
+    if not all(isinstance(event.get(name, ""), str) for name in _EVENT_IDS):
+        return "the event's ids are not what Slack sends"
+    authorizations = body.get("authorizations", [])
+    if not isinstance(authorizations, list) or not all(isinstance(item, dict) for item in authorizations):
+        return "'authorizations' is not what Slack sends"
     return None
 
 
@@ -143,6 +173,13 @@ class TrackedLazyRunner(AsyncLazyListenerRunner):
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+def slack_error(error: SlackApiError) -> str:
+    """What Slack said went wrong: its error code, or the HTTP status when it answered no JSON (a 503
+    page from a Slack outage)."""
+    data = error.response.data
+    return str(data.get("error")) if isinstance(data, dict) else f"HTTP {error.response.status_code}"
+
+
 def scrubbed(value: Any) -> Any:
     """``value`` (a message body) with every known secret replaced: nothing secret is ever posted."""
     if isinstance(value, str):
@@ -168,8 +205,9 @@ class SlackBot:
         ]
         # No shared session here, unlike everywhere else: Bolt deep-copies each request's context, this
         # client included, for the lazy listeners, and an aiohttp session cannot be copied. Web API calls
-        # are few (one user-group lookup a minute, one announcement per switch); answers to
-        # response_url, the frequent ones, do go through the hub's session (see respond()).
+        # are few (one user-group lookup a minute, one announcement per switch, one views.publish per
+        # look at the Home tab); answers to response_url, the frequent ones, do go through the hub's
+        # session (see respond()).
         self.client = AsyncWebClient(
             token=settings["bot_token"],
             base_url=settings["api_base_url"],
@@ -201,8 +239,10 @@ class SlackBot:
             (blocks.ACTION_PAGE, self._click_page),
             (blocks.ACTION_HELD_CONFIRM, self._click_held_confirm),
             (blocks.ACTION_HELD_KEEP, self._click_held_keep),
+            *((action_id, self._click_home) for action_id in home.COMMANDS),
         ):
-            self.app.action(action_id)(ack=self._ack_action, lazy=[click])
+            self.app.action(action_id)(ack=self._ack_at_once, lazy=[click])
+        self.app.event(HOME_OPENED)(ack=self._ack_at_once, lazy=[self._home_opened])
         self.socket_mode: AsyncSocketModeHandler | None = None
         if settings["socket_mode"]:
             self.socket_mode = AsyncSocketModeHandler(self.app, settings["app_token"], logger=_LOGGER)
@@ -316,8 +356,18 @@ class SlackBot:
         _LOGGER.info("Slack user %s: /appcast %s", user, command.name)
         await self._answer(body, lambda: self.runner.run(command, user), action=False)
 
-    async def _ack_action(self, ack: Any) -> None:
+    async def _ack_at_once(self, ack: Any) -> None:
         await ack()
+
+    async def _home_opened(self, body: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        # The event fires for the app's Messages tab too, where there is nothing to publish.
+        if event.get("tab") == "home" and event.get("user"):
+            await self.publish_home(str(event["user"]))
+
+    async def _click_home(self, body: dict[str, Any]) -> None:
+        action_id = str((body.get("actions") or [{}])[0].get("action_id") or "")
+        await self._click(body, lambda user, value: self.runner.click_home(user, action_id, value))
 
     async def _click_enable(self, body: dict[str, Any]) -> None:
         await self._click(body, lambda user, value: self.runner.click_job(user, value, on=True))
@@ -346,23 +396,41 @@ class SlackBot:
     async def _answer(
         self, body: dict[str, Any], work: Callable[[], Awaitable[Reply]], *, action: bool
     ) -> None:
-        """Run ``work`` and send its reply; a failure becomes a short apology, never a traceback."""
-        try:
-            reply = await work()
-        except Exception as error:
-            if is_outage(error):
-                _QUIET.log(logging.WARNING, "outage", "a Slack command waits for the database: %s",
-                           type(error).__name__)  # fmt: skip
-                reply = Reply(blocks.database_away())
-            else:
-                _LOGGER.exception("a Slack command failed")
-                reply = Reply(blocks.failure())
+        """Run ``work`` and send its reply: a click on the Home tab publishes the tab again with the reply
+        on top (Slack gives such a click no ``response_url``), anything else answers its ``response_url``."""
+        reply = await self._safely(work)
         response_url = body.get("response_url")
-        if response_url:
+        view = body.get("view")
+        if action and isinstance(view, dict) and view.get("type") == "home":
+            await self.publish_home(str((body.get("user") or {}).get("id") or ""), notice=reply.message)
+        elif response_url:
             extra = {"replace_original": reply.replace_original} if action else {}
             await self.respond(str(response_url), {**reply.message, "response_type": "ephemeral", **extra})
         if reply.announcement is not None and self.announce_channel is not None:
             await self.announce(reply.announcement)
+
+    async def _safely(self, work: Callable[[], Awaitable[Reply]]) -> Reply:
+        """What ``work`` answers; a failure becomes a short apology, never a traceback."""
+        try:
+            return await work()
+        except Exception as error:
+            if is_outage(error):
+                _QUIET.log(logging.WARNING, "outage", "a Slack command waits for the database: %s",
+                           type(error).__name__)  # fmt: skip
+                return Reply(blocks.database_away())
+            _LOGGER.exception("a Slack command failed")
+            return Reply(blocks.failure())
+
+    async def publish_home(self, user: str, notice: blocks.Message | None = None) -> None:
+        """Publish ``user``'s Home tab (``views.publish``; the client waits out 429s), with ``notice`` on
+        top. Slack refusing or unreachable is logged: the tab stays as it was until it is opened again."""
+        reply = await self._safely(lambda: self.runner.home(user, notice))
+        try:
+            await self.client.views_publish(user_id=user, view=scrubbed(home.view(reply.message)))
+        except SlackApiError as error:
+            _LOGGER.warning("could not publish the Home tab of %s: %s", user, slack_error(error))
+        except (aiohttp.ClientError, TimeoutError) as error:
+            _LOGGER.warning("could not publish the Home tab of %s: %s", user, error)
 
     async def respond(self, response_url: str, message: dict[str, Any]) -> None:
         """Post to a ``response_url`` through the hub's session, waiting out a 429's Retry-After."""
@@ -384,9 +452,7 @@ class SlackBot:
         except SlackApiError as error:
             # not_in_channel is the usual one: the bot must be invited to the channel.
             _LOGGER.warning(
-                "could not announce in Slack channel %s: %s",
-                self.announce_channel,
-                error.response.get("error"),
+                "could not announce in Slack channel %s: %s", self.announce_channel, slack_error(error)
             )
         except (aiohttp.ClientError, TimeoutError) as error:
             _LOGGER.warning("could not announce in Slack channel %s: %s", self.announce_channel, error)

@@ -31,7 +31,7 @@ from hub.incidents import list_incidents
 from hub.jobs import list_jobs, set_bid, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
-from hub.slack import blocks
+from hub.slack import blocks, home
 from hub.slack.blocks import Message, PageState
 from hub.slack.commands import (
     Audit,
@@ -206,6 +206,19 @@ class CommandRunner:
             notice = f"{blocks.WARNING} {label} is no longer in the hub."
         page = await self.jobs_page(state, notice=notice)
         return Reply(page, announcement, replace_original=True)
+
+    async def click_home(self, user: str, action_id: str, value: str) -> Reply:
+        """A Home tab button: the command it stands for, run as if ``user`` had typed it (the same admin
+        check, operation and audit)."""
+        command = home.command_for(action_id, value, self.config.accounts)
+        if command is None:
+            return Reply(STALE_BUTTON)
+        return await self.run(command, user)
+
+    async def home(self, user: str, notice: Message | None = None) -> Reply:
+        """The Home tab as ``user`` sees it (buttons for admins only); ``notice``: what their click did."""
+        admin = await self.gate.may_change(user)
+        return Reply(await home.home_message(self.config, admin=admin, notice=notice))
 
     async def click_page(self, value: str) -> Reply:
         """Previous/Next: redraw the list at another offset."""

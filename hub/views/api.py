@@ -94,8 +94,11 @@ STATE: Choice[DeliveryState] = Choice("state", DeliveryState, "deliveries in thi
 ACCOUNT = Text("account", "one account's deliveries only (404 when there is no such account)", lookup=True)
 JOB = Text("job", "one job's numbers (its ATS id) instead of the account's", MAX_ID)
 TOP = Count("top", 10, "how many of the account's top jobs by views", 50)
-SINCE = Text("since", "the period's first day, YYYY-MM-DD in UTC (default: all time)", 10)
-UNTIL = Text("until", "the period's last day, included, YYYY-MM-DD in UTC (default: today; needs since)", 10)
+SINCE = Text("since", "the period's first day, YYYY-MM-DD in UTC (default: all time)", 10, format="date")
+UNTIL = Text(
+    "until", "the period's last day, included, YYYY-MM-DD in UTC (default: today)", 10,
+    format="date",
+)  # fmt: skip
 AUDIT_LIMIT = Count("limit", 10, "how many entries at most", MAX_RECENT)
 INCIDENT_ACCOUNT = Text(
     "account", "one account's incidents only (404 when there is no such account)", lookup=True

@@ -200,6 +200,8 @@ class Text:
     description: str
     max_length: int | None = None
     lookup: bool = False
+    #: A JSON Schema ``format`` the text is in (``date``): the handler checks it, the document says it.
+    format: str | None = None
 
     def read(self, request: web.Request) -> str | None:
         """The text given, or None; 400 for text no database can look up."""
@@ -216,6 +218,8 @@ class Text:
             schema["pattern"] = NO_NUL
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
+        if self.format is not None:
+            schema["format"] = self.format
         return _query(self.name, self.description, schema)
 
 

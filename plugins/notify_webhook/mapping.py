@@ -11,7 +11,8 @@ from plugins.notify_webhook import const
 
 
 def notice_payload(notice: Notice) -> dict[str, Any]:
-    """What is posted: the notice's fields, as :meth:`Notice.as_json` writes them."""
+    """What is posted: the notice's fields, as :meth:`Notice.as_json` writes them (a digest's figures
+    under ``digest``)."""
     return notice.as_json()
 
 

@@ -1,7 +1,8 @@
 """Hook implementations of the ``notify_webhook`` notice sink (its entry point).
 
 Active on an account that has an ``[accounts.NAME.notify_webhook]`` table: every notice of the account's
-incidents is posted there as JSON, signed with the table's ``secret``. See plugins/notify_webhook/README.md.
+incidents, and each of its digests, is posted there as JSON, signed with the table's ``secret``. See
+plugins/notify_webhook/README.md.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from plugins.notify_webhook.mapping import notice_payload
 def appcast_hub_plugin_info() -> PluginInfo:
     return PluginInfo(
         kind="destination",
-        description="notices of the account's incidents, posted as signed JSON to a URL",
+        description="the account's incidents and digests, each notice posted as signed JSON to a URL",
         options=(
             Option("url", "where each notice is POSTed as JSON", type=HttpUrl, required=True),
             Option("secret", "signs each notice (HMAC-SHA256 of TIMESTAMP.BODY)", secret=True, required=True),

@@ -1,1 +1,1 @@
-"""The ``slack_notices`` notice sink: an account's incidents in a Slack channel, updates in a thread."""
+"""The ``slack_notices`` notice sink: an account's incidents in a Slack channel, one thread each; digests."""

@@ -17,6 +17,9 @@ MARKS = {
     "incident.opened": ":rotating_light:",
     "incident.updated": ":arrows_counterclockwise:",
     "incident.resolved": ":white_check_mark:",
+    "digest": ":bar_chart:",
 }
 #: Longest notice text put in one message (Slack's section text holds 3,000 characters).
 MAX_TEXT = 2900
+#: Longest header text (Slack's header block holds 150 characters).
+MAX_HEADER = 150

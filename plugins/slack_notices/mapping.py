@@ -1,10 +1,11 @@
-"""A notice as the Slack message the sink posts: a plain fallback text and one mrkdwn section."""
+"""A notice as the Slack message the sink posts: a plain fallback text and Block Kit blocks (an incident's
+notice one mrkdwn section, a digest a header and a section per part)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hub.sdk import Notice, NoticeAction
+from hub.sdk import Digest, Notice, NoticeAction
 from plugins.slack_notices import const
 
 
@@ -16,6 +17,8 @@ def _escaped(text: str) -> str:
 def notice_message(notice: Notice) -> dict[str, Any]:
     """The ``chat.postMessage`` arguments for ``notice``, the channel and thread aside. A resolution is
     also sent to the channel (``reply_broadcast``): the people told of the problem learn it is over."""
+    if notice.digest is not None:
+        return digest_message(notice, notice.digest)
     mark = const.MARKS[notice.kind]
     state = {"incident.opened": "", "incident.updated": "Update: ", "incident.resolved": "Resolved: "}
     title = f"{state[notice.kind]}{notice.title}"
@@ -51,3 +54,36 @@ def _button(action: NoticeAction) -> dict[str, Any]:
             "deny": {"type": "plain_text", "text": "Cancel"},
         }
     return button
+
+
+def digest_message(notice: Notice, digest: Digest) -> dict[str, Any]:
+    """The ``chat.postMessage`` arguments for a digest, the channel aside: a header, what the numbers are
+    over, a field per figure (its value, its change and its sparkline), the top jobs, the open incidents."""
+    fields = [
+        {"type": "mrkdwn", "text": f"*{figure.label}*\n{figure.shown()}  ({figure.change_shown()})\n"
+                                   f"`{figure.sparkline or ' '}`"}
+        for figure in digest.figures
+    ]  # fmt: skip
+    tops = [
+        f"{n}. {_escaped(job.title or job.job)} (`{_escaped(job.job)}`): {job.summary()}"
+        for n, job in enumerate(digest.top_jobs, 1)
+    ]
+    incidents = [f"• {_escaped(title)}" for title in digest.incidents]
+    title = f"{const.MARKS[notice.kind]} {notice.title}"
+    header = {"type": "plain_text", "text": title[: const.MAX_HEADER], "emoji": True}
+    return {
+        "text": _escaped(title),
+        "blocks": [
+            {"type": "header", "text": header},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": _escaped(digest.basis())}]},
+            {"type": "section", "fields": fields},
+            _section("Top jobs by views", tops or ["none viewed"]),
+            _section("Open incidents", incidents or ["none"]),
+        ],
+        "unfurl_links": False,
+    }
+
+
+def _section(heading: str, lines: list[str]) -> dict[str, Any]:
+    text = f"*{heading}*\n" + "\n".join(lines)
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[: const.MAX_TEXT]}}

@@ -2,7 +2,8 @@
 
 Active on an account that has an ``[accounts.NAME.slack_notices]`` table: each incident of the account
 opens with a message in ``channel``, its updates go in that message's thread, and its resolution in the
-thread and to the channel. See plugins/slack_notices/README.md.
+thread and to the channel. Its digests are messages of their own in ``digest_channel`` (default:
+``channel``). See plugins/slack_notices/README.md.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from plugins.slack_notices.mapping import notice_message
 def appcast_hub_plugin_info() -> PluginInfo:
     return PluginInfo(
         kind="destination",
-        description="notices of the account's incidents in a Slack channel, each incident one thread",
+        description="the account's incidents in a Slack channel, each incident one thread, and its digests",
         options=(
             Option(
                 "bot_token", "the Slack app's bot token (xoxb-…), with chat:write", secret=True, required=True
             ),
             Option("channel", "the channel's id (C0123…) or name; invite the bot there", required=True),
+            Option(
+                "digest_channel", "where the account's digests go (default: channel); invite the bot there"
+            ),
             Option("api_url", "Slack's Web API root", type=HttpUrl, default=const.DEFAULT_API_URL),
             Option(
                 "timeout_seconds",
@@ -41,8 +45,12 @@ def appcast_hub_plugin_info() -> PluginInfo:
 
 
 @hookimpl
-def appcast_hub_notice_payload(notice: Notice) -> Mapping[str, Any]:
-    return notice_message(notice)
+def appcast_hub_notice_payload(options: Mapping[str, Any], notice: Notice) -> Mapping[str, Any]:
+    message = notice_message(notice)
+    if notice.digest is not None:
+        # Chosen as it is queued, as an incident's thread is: the delivery needs nothing else to know it.
+        message["channel"] = options["digest_channel"] or options["channel"]
+    return message
 
 
 @hookimpl
@@ -50,7 +58,8 @@ async def appcast_hub_deliver(
     options: Mapping[str, Any], delivery: Delivery, http: aiohttp.ClientSession
 ) -> Mapping[str, Any]:
     thread = delivery.thread or {}
-    channel = str(thread.get("channel") or options["channel"])  # an update goes where its opening went
+    # An update goes where its opening went; a digest where it was queued for.
+    channel = str(thread.get("channel") or delivery.payload.get("channel") or options["channel"])
     return await post_message(
         http, str(options["api_url"]), str(options["bot_token"]), channel, delivery.payload,
         thread_ts=thread.get("ts"), timeout_seconds=float(options["timeout_seconds"]),

@@ -3,8 +3,9 @@ and requests signed exactly as Slack signs them.
 
 The bot's Web API client is pointed here with ``[slack] api_base_url = "{url}/api/"``; slash commands and
 button clicks carry ``response_url`` s on this server, so every answer the bot gives lands in
-:attr:`FakeSlack.responses`. Shapes follow Slack's documentation (PROTOCOLS.md); signatures are computed
-with ``slack_sdk.signature.SignatureVerifier`` as Slack computes them. :class:`~hub.testing.peers.Faults`
+:attr:`FakeSlack.responses`, and every Home tab it publishes in :attr:`FakeSlack.homes`. Shapes follow
+Slack's documentation (PROTOCOLS.md); signatures are computed with
+``slack_sdk.signature.SignatureVerifier`` as Slack computes them. :class:`~hub.testing.peers.Faults`
 (e.g. one 429 with ``Retry-After``) applies to every route.
 
     slack = FakeSlack(usergroups={"S123": ["U1"]})
@@ -38,6 +39,8 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM_ID = "T0FAKE001"
 BOT_USER_ID = "UBOT00001"
 API_APP_ID = "A0FAKE001"
+#: Slack's limit on the blocks of a view: views.publish refuses more.
+MAX_VIEW_BLOCKS = 100
 
 
 class FakeSlack(FakePeer):
@@ -51,6 +54,8 @@ class FakeSlack(FakePeer):
         self.posted: list[dict[str, Any]] = []
         #: Every Web API call by method name, with its arguments (token removed).
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: The Home views the bot published (``views.publish``), newest last, by user id.
+        self.homes: dict[str, list[dict[str, Any]]] = defaultdict(list)
         #: What the bot posted to each ``response_url``, by its key.
         self.responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
         #: Socket Mode: acknowledgements the bot sent back over the WebSocket.
@@ -59,7 +64,9 @@ class FakeSlack(FakePeer):
         self._changed = asyncio.Condition()
         self._numbers = itertools.count(1)
 
-        for method in ("auth.test", "chat.postMessage", "usergroups.users.list", "apps.connections.open"):
+        methods = ("auth.test", "chat.postMessage", "usergroups.users.list", "apps.connections.open",
+                   "views.publish")  # fmt: skip
+        for method in methods:
             self.app.router.add_route("*", f"/api/{method}", self._web_api)
         self.app.router.add_post("/response/{key}", self._response)
         self.app.router.add_get("/socket", self._socket)
@@ -119,25 +126,37 @@ class FakeSlack(FakePeer):
         return body, self.sign(body, timestamp=timestamp)
 
     def block_action(
-        self, action_id: str, value: str, *, user_id: str, response_url: str
+        self, action_id: str, value: str, *, user_id: str, response_url: str | None
     ) -> tuple[bytes, dict[str, str]]:
-        """A signed button click (``block_actions``) on an ephemeral message: form body and headers."""
+        """A signed button click (``block_actions``): form body and headers. On an ephemeral message, or,
+        with ``response_url`` None, on the user's Home tab (where Slack sends no ``response_url``)."""
         number = next(self._numbers)
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user_id, "username": f"user-{user_id.lower()}", "team_id": TEAM_ID},
-            "api_app_id": API_APP_ID,
-            "token": "deprecated-verification-token",
+        where: dict[str, Any] = {
             "container": {
                 "type": "message",
                 "message_ts": f"1700000000.{number:06d}",
                 "channel_id": "C0CHANNEL1",
                 "is_ephemeral": True,
             },
-            "trigger_id": f"{number}.2222.{number:032x}",
-            "team": {"id": TEAM_ID, "domain": "acme-recruiting"},
             "channel": {"id": "C0CHANNEL1", "name": "recruiting-ops"},
             "response_url": response_url,
+        }
+        if response_url is None:
+            view_id = f"V{number:08d}"
+            where = {
+                "container": {"type": "view", "view_id": view_id},
+                "view": {"id": view_id, "team_id": TEAM_ID, "type": "home", "blocks": [],
+                         "private_metadata": "", "callback_id": "", "state": {"values": {}},
+                         "hash": f"1700000000.{number:08d}", "app_id": API_APP_ID, "bot_id": "B0FAKE001"},
+            }  # fmt: skip
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": f"user-{user_id.lower()}", "team_id": TEAM_ID},
+            "api_app_id": API_APP_ID,
+            "token": "deprecated-verification-token",
+            "trigger_id": f"{number}.2222.{number:032x}",
+            "team": {"id": TEAM_ID, "domain": "acme-recruiting"},
+            **where,
             "actions": [
                 {
                     "action_id": action_id,
@@ -151,6 +170,33 @@ class FakeSlack(FakePeer):
         }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return body, self.sign(body)
+
+    def event_payload(self, event: dict[str, Any]) -> dict[str, Any]:
+        """An Events API callback wrapping ``event``, as Slack sends it over HTTP or Socket Mode."""
+        number = next(self._numbers)
+        return {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": API_APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{number:010d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": TEAM_ID, "user_id": BOT_USER_ID,
+                                "is_bot": True, "is_enterprise_install": False}],
+            "is_ext_shared_channel": False,
+        }  # fmt: skip
+
+    def event_callback(self, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """A signed Events API request (JSON) carrying ``event``: body and headers."""
+        body = json.dumps(self.event_payload(event)).encode()
+        return body, {**self.sign(body), "Content-Type": "application/json"}
+
+    def home_opened(self, user_id: str, *, tab: str = "home") -> dict[str, Any]:
+        """The ``app_home_opened`` event: ``user_id`` opened the app's ``tab`` (``home`` or ``messages``)."""
+        number = next(self._numbers)
+        return {"type": "app_home_opened", "user": user_id, "channel": f"D{number:08d}", "tab": tab,
+                "event_ts": f"1700000000.{number:06d}"}  # fmt: skip
 
     # --- what the bot did -------------------------------------------------------------------------
 
@@ -167,6 +213,13 @@ class FakeSlack(FakePeer):
         """Wait until ``count`` messages were posted with ``chat.postMessage``."""
         await self._wait(lambda: len(self.posted) >= count, timeout, f"{count} chat.postMessage call(s)")
         return self.posted
+
+    async def wait_home(self, user_id: str, count: int = 1, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """Wait until ``count`` Home views were published for ``user_id``; returns the last."""
+        await self._wait(
+            lambda: len(self.homes[user_id]) >= count, timeout, f"{count} Home view(s) of {user_id}"
+        )
+        return self.homes[user_id][-1]
 
     async def wait_socket(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until a Socket Mode client is connected."""
@@ -225,6 +278,16 @@ class FakeSlack(FakePeer):
         elif method == "chat.postMessage":
             self.posted.append(arguments)
             answer = {"channel": arguments.get("channel"), "ts": f"{time.time():.6f}", "message": arguments}
+        elif method == "views.publish":
+            view = arguments.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            # What Slack checks of a Home view: its type, a user to publish it for, its block limit.
+            if not (isinstance(view, dict) and view.get("type") == "home" and arguments.get("user_id")):
+                return web.json_response({"ok": False, "error": "invalid_arguments"})
+            if len(view.get("blocks", [])) > MAX_VIEW_BLOCKS:
+                return web.json_response({"ok": False, "error": "invalid_blocks"})
+            self.homes[str(arguments["user_id"])].append(view)
+            answer = {"view": {"id": "VHOME0001", "type": "home", **view}}
         elif method == "usergroups.users.list":
             members = self.usergroups.get(str(arguments.get("usergroup")))
             if members is None:
