@@ -74,9 +74,11 @@ its own task, awaited through :func:`asyncio.shield`). A failed build is logged 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import itertools
@@ -92,9 +94,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
-from hub import __version__, db, models
+from hub import __version__, crc32, db, models
 from hub.accounts import LiveAccount, get_account
 from hub.config import HubConfig
 from hub.feed import BATCH, FEED_COLUMNS, FeedWriter, feed_rows, in_feed, validators
@@ -128,9 +130,13 @@ COPY_CHUNK = 1 << 20
 COPY_BUFFER = 16 << 20
 #: Batches waiting for the file thread before the loop waits for it (what they hold is in memory).
 QUEUED = 4
-#: Unchanged bytes the file thread gathers into one run before copying them: it copies while the loop
-#: reads the next keys, not all at the end.
+#: Unchanged bytes the file thread gathers into one run before copying them (at the next job whose prefix
+#: CRC the index keeps): it copies while the loop reads the next keys, not all at the end.
 RUN_BYTES = 32 << 20
+#: Jobs between the prefix CRCs an index keeps. A copied run's CRC is joined from the CRCs at its ends
+#: (:mod:`hub.crc32`), so a rebuild reads no unchanged byte to compute the gzip trailer: at most this many
+#: jobs' bytes at each end of a run, where it starts or stops between two of them.
+CHECKPOINT_EVERY = 500
 #: After a failed build, how long the previous version is served before the build is tried again.
 RETRY_SECONDS = 30.0
 #: Builds of an account's feed, one after another, while its version keeps moving under them (SQLite).
@@ -202,9 +208,23 @@ class Artifact:
 
 #: A job's key: ats_id, content_hash, bid_cents. With the context (:func:`_context`), all its bytes depend on.
 _JobKey = tuple[Any, ...]
-#: A previous version's job: (offset, length) in the plain file, then in the gzip file, and the key of the
-#: job before it (None for the first): its gzip bytes refer back to that job's.
-_Segment = tuple[int, int, int, int, _JobKey | None]
+#: A previous version's job: (offset, length) in the plain file, then in the gzip file, the key of the
+#: job before it (None for the first: its gzip bytes refer back to that job's), and its place in the file.
+_Segment = tuple[int, int, int, int, _JobKey | None, int]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Previous:
+    """What a rebuild copies from: the previous version's jobs by key, where each ends in its plain file
+    (by place), and the prefix CRCs its index keeps: the CRC-32 of the plain file up to the end of about
+    every :data:`CHECKPOINT_EVERY` th job, by place."""
+
+    segments: dict[_JobKey, _Segment]
+    ends: list[int]
+    checkpoints: dict[int, int]
+    #: The places of :attr:`checkpoints`, in order (for :func:`bisect.bisect`).
+    checkpointed: list[int]
+    head_length: int
 
 
 def artifact_key(account: LiveAccount) -> str:
@@ -220,7 +240,9 @@ class _Output:
     GIL, so on two cores that work overlaps with reading the database and rendering.
     """
 
-    def __init__(self, folder: Path, key: str, previous: Artifact | None, *, gzip: bool) -> None:
+    def __init__(
+        self, folder: Path, key: str, previous: Artifact | None, jobs: _Previous | None, *, gzip: bool
+    ) -> None:
         stem = f".{key}.{os.getpid()}"
         self.temporary = [folder / f"{stem}.xml.tmp", folder / f"{stem}.gz.tmp", folder / f"{stem}.index.tmp"]
         self._plain, plain_recycled = _recycled(folder / SPARES[0], self.temporary[0])
@@ -235,23 +257,28 @@ class _Output:
         # were most of a build's memory.
         self._index: IO[str] = self.temporary[2].open("w", encoding="utf-8")
         self._sources = (previous.plain.open("rb"), previous.gzip.open("rb")) if previous else None
+        self._previous = jobs
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="feed-files")
         self._deflaters = ThreadPoolExecutor(DEFLATERS, thread_name_prefix="feed-deflate")
         self._queued: collections.deque[Future[None]] = collections.deque()
         self._jobs: list[tuple[list[Any], bytes | _Segment]] = []  # handed over to the thread in batches
         self._jobs_bytes = 0
-        # What only the thread touches from here on.
+        # What only the thread touches from here on. The CRC of the plain bytes so far (a pending run's
+        # excluded: it is joined in when the run is copied).
         self._crc = 0
+        self._since_checkpoint = 0
         self.plain_bytes = 0
         self.gzip_bytes = 0
         self.job_count = 0
         self.rendered = 0
         self.recompressed = 0
-        # The index's jobs as columns (ats_id, content_hash, bid_cents, plain length, gzip length), a line
-        # per batch: the next rebuild reads them back with few Python steps per job.
-        self._entries: list[list[Any]] = [[], [], [], [], []]
+        # The index's jobs as columns (ats_id, content_hash, bid_cents, plain length, gzip length, prefix
+        # CRC or None), a line per batch: the next rebuild reads them back with few Python steps per job.
+        self._entries: list[list[Any]] = [[], [], [], [], [], []]
         self._copy_buffer = bytearray(COPY_BUFFER)
-        self._run: list[int] | None = None  # the pending copy: plain offset, length, gzip offset, length
+        # The pending copy: plain offset, length, gzip offset, length, the place of its last job in the
+        # previous file, and the CRC so far XOR the previous file's prefix CRC before its first job.
+        self._run: list[int] | None = None
         # The last job written, what the next one's gzip bytes refer back to: its key, and its plain bytes
         # or where they are in the previous plain file (read only when the next job is compressed here).
         self._last_key: _JobKey | None = None
@@ -365,11 +392,13 @@ class _Output:
             gzip = deflate_piece(plain, self._last_plain())
         self._buffers[0].extend(plain)
         self._buffers[1].extend(gzip or b"")
-        self._add_entry(key, len(plain), None if gzip is None else len(gzip))
+        self._crc = zlib.crc32(plain, self._crc)
+        checkpoint = self._crc if self._since_checkpoint >= CHECKPOINT_EVERY - 1 else None
+        self._add_entry(key, len(plain), None if gzip is None else len(gzip), checkpoint)
         self._last_key, self._last = tuple(key), plain
 
     def _add_copied(self, key: list[Any], segment: _Segment) -> None:
-        plain_at, plain_length, gzip_at, gzip_length, before = segment
+        plain_at, plain_length, gzip_at, gzip_length, before, place = segment
         if before != self._last_key:
             # Its bytes are the same but the job before it is not: its gzip piece referred back to that one.
             self._add_compressed(key, self._read(plain_at, plain_length))
@@ -379,13 +408,19 @@ class _Output:
         if run is not None and run[0] + run[1] == plain_at and run[2] + run[3] == gzip_at:
             run[1] += plain_length
             run[3] += gzip_length
-            if run[1] >= RUN_BYTES:
-                self._flush_run()
+            run[4] = place
         else:
             self._flush_run()
-            self._run = [plain_at, plain_length, gzip_at, gzip_length]
-        self._add_entry(key, plain_length, gzip_length)
+            run = self._run = [plain_at, plain_length, gzip_at, gzip_length, place,
+                               self._crc ^ self._previous_prefix(place - 1)]  # fmt: skip
+        assert self._previous is not None  # a copied job comes from a previous version
+        kept = self._previous.checkpoints.get(place)
+        # The previous file's prefix CRC here, moved to where the run puts this job (hub.crc32).
+        checkpoint = None if kept is None else crc32.shift(run[5], run[1]) ^ kept
+        self._add_entry(key, plain_length, gzip_length, checkpoint)
         self._last_key, self._last = tuple(key), (plain_at, plain_length)
+        if checkpoint is not None and run[1] >= RUN_BYTES:
+            self._flush_run()  # here the next run starts at a known prefix CRC: nothing to read for it
 
     def _last_plain(self) -> bytes:
         if self._last_key is None:
@@ -401,6 +436,7 @@ class _Output:
 
     def _write(self, plain: bytes, gzip: bytes) -> None:
         self._flush_run()
+        self._crc = zlib.crc32(plain, self._crc)
         self._buffers[0].extend(plain)
         self._buffers[1].extend(gzip)
         self._flush_buffers()
@@ -410,7 +446,6 @@ class _Output:
         self._plain.write(plain)
         if self._gzip is not None:
             self._gzip.write(gzip)
-        self._crc = zlib.crc32(plain, self._crc)
         self.plain_bytes += len(plain)
         self.gzip_bytes += len(gzip)
         plain.clear()
@@ -420,21 +455,45 @@ class _Output:
         if self._run is None:
             return
         self._flush_buffers()
-        plain_at, plain_length, gzip_at, gzip_length = self._run
+        plain_at, plain_length, gzip_at, gzip_length, last, difference = self._run
         # Runs are copied by rebuilds alone, which write both files.
         assert self._sources is not None
         assert self._gzip is not None
         plain_source, gzip_source = self._sources
-        crc = _copy_range(plain_source, self._plain, plain_at, plain_length, self._copy_buffer, self._crc)
-        self._crc = cast(int, crc)
-        _copy_range(gzip_source, self._gzip, gzip_at, gzip_length, self._copy_buffer)
+        _copy_span(plain_source, self._plain, plain_at, plain_length, self._copy_buffer)
+        _copy_span(gzip_source, self._gzip, gzip_at, gzip_length, self._copy_buffer)
+        # crc(so far + run) from crc(so far) and the previous file's prefix CRCs at the run's two ends:
+        # shift(crc(so far) ^ prefix(before it), len(run)) ^ prefix(its end), with no byte of it read.
+        self._crc = crc32.shift(difference, plain_length) ^ self._previous_prefix(last)
         self.plain_bytes += plain_length
         self.gzip_bytes += gzip_length
         self._run = None
 
-    def _add_entry(self, key: list[Any], plain_length: int, gzip_length: int | None) -> None:
-        for column, value in zip(self._entries, (*key, plain_length, gzip_length), strict=True):
+    def _previous_prefix(self, place: int) -> int:
+        """The previous plain file's CRC up to the end of its job at ``place`` (-1: the head): from the
+        index's nearest prefix CRC before it and the bytes in between (at most :data:`CHECKPOINT_EVERY`
+        jobs')."""
+        previous = self._previous
+        assert previous is not None
+        assert self._sources is not None
+        if place in previous.checkpoints:
+            return previous.checkpoints[place]
+        before = bisect.bisect_right(previous.checkpointed, place) - 1
+        if before < 0:
+            start, crc = 0, 0  # from the file's start: its head, then the jobs up to ``place``
+        else:
+            start = previous.ends[previous.checkpointed[before]]
+            crc = previous.checkpoints[previous.checkpointed[before]]
+        end = previous.ends[place] if place >= 0 else previous.head_length
+        return zlib.crc32(_pread(self._sources[0], start, end - start), crc)
+
+    def _add_entry(
+        self, key: list[Any], plain_length: int, gzip_length: int | None, checkpoint: int | None
+    ) -> None:
+        values = (*key, plain_length, gzip_length, checkpoint)
+        for column, value in zip(self._entries, values, strict=True):
             column.append(value)
+        self._since_checkpoint = 0 if checkpoint is not None else self._since_checkpoint + 1
         self.job_count += 1
         if len(self._entries[0]) >= KEY_BATCH:
             self._write_entries()
@@ -616,48 +675,68 @@ def _pread(source: IO[bytes], at: int, length: int) -> bytes:
     return data
 
 
-def _copy_range(
-    source: IO[bytes], target: IO[bytes], at: int, length: int, buffer: bytearray, crc: int | None = None
-) -> int | None:
-    """Append ``length`` bytes of ``source`` from ``at`` to ``target``; returns ``crc`` carried over them.
-
-    Through one reused buffer: on ext4 without reflinks that beat ``copy_file_range`` three times over.
-    """
+def _copy_range(source: IO[bytes], target: IO[bytes], at: int, length: int, buffer: bytearray) -> None:
+    """Append ``length`` bytes of ``source`` from ``at`` to ``target``, through one reused buffer."""
     view = memoryview(buffer)
     while length > 0:
         read = os.preadv(source.fileno(), [view[: min(len(buffer), length)]], at)
         if read == 0:
             raise OSError(f"{source.name}: shorter than its index says")
-        if crc is not None:
-            crc = zlib.crc32(view[:read], crc)
         target.write(view[:read])
         at, length = at + read, length - read
-    return crc
 
 
-def _segments(previous: Artifact | None, context: str) -> dict[_JobKey, _Segment]:
-    """Where each job of ``previous`` is in its files, by job key; nothing when its jobs were rendered in
-    another context (another company name, other plugins or options) or its index is unreadable."""
+def _copy_span(source: IO[bytes], target: IO[bytes], at: int, length: int, buffer: bytearray) -> None:
+    """Append ``length`` bytes of ``source`` from ``at`` to ``target``: in the kernel (``copy_file_range``,
+    one call for a whole run, its pages never through Python), or through ``buffer`` on a file system that
+    cannot."""
+    target.flush()
+    written = target.tell()
+    try:
+        while length > 0:
+            copied = os.copy_file_range(source.fileno(), target.fileno(), length, at, written)
+            if copied == 0:
+                raise OSError(f"{source.name}: shorter than its index says")
+            at, written, length = at + copied, written + copied, length - copied
+    except OSError as error:
+        if error.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+        target.seek(written)
+        _copy_range(source, target, at, length, buffer)
+        return
+    target.seek(written)  # the copy wrote at an offset: the file's own position follows it
+
+
+def _segments(previous: Artifact | None, context: str) -> _Previous | None:
+    """Where each job of ``previous`` is in its files, by job key, and its index's prefix CRCs; None when
+    its jobs were rendered in another context (another company name, other plugins or options), it has
+    none, or its index is unreadable."""
     if previous is None:
-        return {}
+        return None
     try:
         header, *batches = previous.index.read_text(encoding="utf-8").split("\n")
         index = json.loads(header)
-        columns: list[list[Any]] = [[], [], [], [], []]
+        columns: list[list[Any]] = [[], [], [], [], [], []]
         for batch in batches:
             for column, values in zip(columns, json.loads(batch), strict=True):
                 column.extend(values)
     except (OSError, ValueError):
-        return {}
-    if index.get("context") != context or index["head"][1] is None:
-        return {}  # rendered otherwise, or no gzip lengths yet (a cold build's, its gzip file not written)
-    ats_ids, content_hashes, bids, plain_lengths, gzip_lengths = columns
+        return None
+    if index.get("context") != context or index["head"][1] is None or not columns[0]:
+        return None  # rendered otherwise, no gzip lengths yet (a cold build's, its gzip file to come), no job
+    ats_ids, content_hashes, bids, plain_lengths, gzip_lengths, prefix_crcs = columns
     keys = list(zip(ats_ids, content_hashes, bids, strict=True))
-    plain_at = itertools.accumulate(plain_lengths, initial=index["head"][0])
+    plain_at = list(itertools.accumulate(plain_lengths, initial=index["head"][0]))
     gzip_at = itertools.accumulate(gzip_lengths, initial=len(GZIP_HEADER) + index["head"][1])
     # Built by zip, not job by job: this is on every rebuild's path before the first key is read.
-    places = zip(plain_at, plain_lengths, gzip_at, gzip_lengths, [None, *keys[:-1]], strict=False)
-    return dict(zip(keys, places, strict=False))
+    places = zip(
+        plain_at, plain_lengths, gzip_at, gzip_lengths, [None, *keys[:-1]], range(len(keys)), strict=False
+    )
+    checkpoints = {place: crc for place, crc in enumerate(prefix_crcs) if crc is not None}
+    return _Previous(
+        segments=dict(zip(keys, places, strict=False)), ends=plain_at[1:], checkpoints=checkpoints,
+        checkpointed=sorted(checkpoints), head_length=index["head"][0],
+    )  # fmt: skip
 
 
 def _context(account: LiveAccount, plugins: PluginHost) -> str:
@@ -896,13 +975,13 @@ class FeedCache:
     ) -> tuple[Artifact, _Output]:
         writer = FeedWriter(account, self.plugins)
         context = _context(account, self.plugins)
-        segments = _segments(previous, context)
+        jobs = _segments(previous, context)
         # With nothing to copy, the plain file alone, published first; the gzip file follows (_gzip).
-        output = _Output(folder, key, previous if segments else None, gzip=bool(segments))
+        output = _Output(folder, key, previous if jobs else None, jobs, gzip=jobs is not None)
         try:
             output.begin(writer.head, context)
-            if segments:
-                await self._write_keyed(account, writer, output, segments)
+            if jobs is not None:
+                await self._write_keyed(account, writer, output, jobs.segments)
             else:
                 await self._write_rows(writer, output)
             await output.finish(writer.tail())

@@ -18,6 +18,7 @@ from hub.deliveries import DeliveryCountsJson, counts_by_state
 from hub.feed import in_feed
 from hub.health import last_checked
 from hub.held import HeldClose, HeldCloseJson, held_now
+from hub.incidents import open_subjects
 from hub.normalised import FeedPolicy
 
 
@@ -52,8 +53,9 @@ class AccountStatusJson(TypedDict):
     held: HeldCloseJson | None
     #: The feed's health at its last check in this hub: each rule's count of jobs (null: not checked yet).
     health: dict[str, int] | None
-    #: The circuit breaker of each destination this hub process has seen failing (absent: closed); open:
-    #: nothing is sent there but one probe per interval until it answers.
+    #: The circuit breaker of each destination this hub process has seen failing, or that the cluster's
+    #: open ``destination-down`` incident says is open (absent: closed); open: nothing is sent there but
+    #: one probe per interval until it answers.
     breakers: dict[str, BreakerStateName]
 
 
@@ -87,8 +89,9 @@ class AccountStatus:
     held: HeldClose | None
     #: Each health rule's count of jobs at the last check in this process; None: not checked yet.
     health: dict[str, int] | None = None
-    #: Each destination's breaker state in this process (``closed``, ``half-open``, ``open``); absent:
-    #: never failed here.
+    #: Each destination's breaker state (``closed``, ``half-open``, ``open``): this process's, else
+    #: ``open`` while a ``destination-down`` incident is (so a process without an outbox, the CLI, shows
+    #: it too); absent: never failed.
     breakers: dict[str, BreakerStateName] = field(default_factory=dict)
 
     def as_json(self) -> AccountStatusJson:
@@ -142,5 +145,8 @@ async def account_status(config: HubConfig, account: LiveAccount) -> AccountStat
         deliveries=await counts_by_state(row.id),
         held=await held_now(row.id),
         health=dict(checked.counts) if (checked := last_checked(account.name)) is not None else None,
-        breakers={name: state.label for name, state in breaker.states(account.name).items()},
+        breakers={
+            **dict.fromkeys(await open_subjects(account, "destination-down"), "open"),
+            **{name: state.label for name, state in breaker.states(account.name).items()},
+        },
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from hub.incidents import (
 )
 from hub.plugins import load_plugins
 from hub.scheduler import HubScheduler
-from tests.conftest import SAMPLE_JOBS, write_config
+from tests.conftest import SAMPLE_JOBS, hub_command, write_config
 from tests.peers.greenhouse import CLIENT_ID, CLIENT_SECRET, USER_ID, WEBHOOK_SECRET, FakeGreenhouse
 
 SINK_SECRET = "notice-signing-secret-for-tests"
@@ -72,6 +73,17 @@ class FakeReceiver(sdk.FakePeer):
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
         return self.of(topic)
+
+
+async def _cli_status(config: Path) -> dict[str, Any]:
+    """The account's status as ``appcast-hub status --json`` prints it, from its own process."""
+    shown = await asyncio.to_thread(
+        subprocess.run, hub_command("status", "acme", "--json", "-c", str(config)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    [account] = json.loads(shown.stdout)["accounts"]
+    return account
 
 
 @dataclass
@@ -277,9 +289,13 @@ async def test_a_destination_found_down_is_an_incident_resolved_when_it_answers(
             [opened] = await receiver.wait_for(1, "destination-down")
             assert (opened["subject"], opened["title"]) == ("appcast", "acme: appcast is unreachable")
             assert "503" in opened["text"]
+            # A process without an outbox (the CLI) shows the breaker the open incident stands for.
+            shown = await _cli_status(tmp_path / "config.toml")
+            assert shown["breakers"] == {"appcast": "open"}
             appcast.faults.server_errors = 0
             _, resolved = await receiver.wait_for(2, "destination-down")
             assert resolved["kind"] == "incident.resolved"
+            assert (await _cli_status(tmp_path / "config.toml"))["breakers"] == {}
             assert (
                 await models.Delivery.filter(idempotency_key__startswith="d-", state="delivered").count()
                 == 20
