@@ -127,46 +127,28 @@ class HubScheduler:
                     coalesce=True,
                     misfire_grace_time=None,
                 )
-        self.scheduler.add_job(
-            self._leader_only(self.expire),
-            IntervalTrigger(seconds=EXPIRY_EVERY.total_seconds(), timezone=UTC),
-            id="expiry",
-            next_run_time=now,
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self._leader_only(self.watch_incidents),
-            IntervalTrigger(seconds=INCIDENTS_EVERY.total_seconds(), timezone=UTC),
-            id="incidents",
-            next_run_time=now + INCIDENTS_EVERY,
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.watch_signatures,  # on every replica: each judges the webhooks it answered
-            IntervalTrigger(seconds=INCIDENTS_EVERY.total_seconds(), timezone=UTC),
-            id="signatures",
-            next_run_time=now + INCIDENTS_EVERY,
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self._leader_only(self.send_digests),
-            IntervalTrigger(seconds=DIGESTS_EVERY.total_seconds(), timezone=UTC),
-            id="digests",
-            next_run_time=now + DIGESTS_EVERY,
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self._leader_only(self.housekeeping),
-            IntervalTrigger(seconds=HOUSEKEEPING_EVERY.total_seconds(), timezone=UTC),
-            id="housekeeping",
-            next_run_time=now + timedelta(minutes=5),
-            max_instances=1,
-            coalesce=True,
-        )
+        # The sweeps: each on a fixed interval, a run at a time, missed runs coalesced into one.
+        for work, every, job_id, first in (
+            (self._leader_only(self.expire), EXPIRY_EVERY, "expiry", now),
+            (self._leader_only(self.watch_incidents), INCIDENTS_EVERY, "incidents", now + INCIDENTS_EVERY),
+            # On every replica: each judges the webhooks it answered.
+            (self.watch_signatures, INCIDENTS_EVERY, "signatures", now + INCIDENTS_EVERY),
+            (self._leader_only(self.send_digests), DIGESTS_EVERY, "digests", now + DIGESTS_EVERY),
+            (
+                self._leader_only(self.housekeeping),
+                HOUSEKEEPING_EVERY,
+                "housekeeping",
+                now + timedelta(minutes=5),
+            ),
+        ):
+            self.scheduler.add_job(
+                work,
+                IntervalTrigger(seconds=every.total_seconds(), timezone=UTC),
+                id=job_id,
+                next_run_time=first,
+                max_instances=1,
+                coalesce=True,
+            )
         self.scheduler.start()
 
     async def shutdown(self) -> None:

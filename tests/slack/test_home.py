@@ -25,7 +25,7 @@ from hub.slack.commands import USAGE
 from hub.stats import Period, daily, sparkline
 from hub.testing.peers import serving_hub
 from tests.conftest import REPO
-from tests.peers.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.peers.slack import FakeSlack
 from tests.slack.test_slack_flow import (
     ACME_IDS,
     ADMIN,
@@ -39,6 +39,7 @@ from tests.slack.test_slack_flow import (
     buttons,
     jobs_file,
     slack_config,
+    socket_mode_config,
     text_of,
 )
 
@@ -334,17 +335,7 @@ async def test_signed_events_of_shapes_slack_never_sends_are_refused(hub: Setup,
 
 
 async def test_home_over_socket_mode(slack: FakeSlack, tmp_path: Path) -> None:
-    table = f"""
-[slack]
-enabled = true
-socket_mode = true
-bot_token = "{BOT_TOKEN}"
-app_token = "{APP_TOKEN}"
-signing_secret = "{SIGNING_SECRET}"
-api_base_url = "{slack.api_base_url}"
-admins = ["{ADMIN}"]
-"""
-    config = slack_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", slack, tmp_path, slack_table=table)
+    config = socket_mode_config(slack, tmp_path)
     async with serving_hub(config):
         await slack.wait_socket()
         await slack.send_envelope("events_api", slack.event_payload(slack.home_opened(ADMIN)))

@@ -51,6 +51,21 @@ def jobs_file(path: Path, ids: list[str], city: str) -> Path:
     return path
 
 
+def socket_mode_config(slack: FakeSlack, folder: Path) -> Path:
+    """A hub on SQLite whose Slack app connects to ``slack`` over Socket Mode (admins: ADMIN)."""
+    table = f"""
+[slack]
+enabled = true
+socket_mode = true
+bot_token = "{BOT_TOKEN}"
+app_token = "{APP_TOKEN}"
+signing_secret = "{SIGNING_SECRET}"
+api_base_url = "{slack.api_base_url}"
+admins = ["{ADMIN}"]
+"""
+    return slack_config(f"sqlite://{folder / 'hub.sqlite3'}", slack, folder, slack_table=table)
+
+
 def slack_config(
     database_url: str, slack: FakeSlack, folder: Path, *, slack_table: str | None = None
 ) -> Path:
@@ -717,17 +732,7 @@ async def test_without_slack_there_is_no_route(database_url: str, slack: FakeSla
 
 
 async def test_socket_mode_starts_answers_and_stops_cleanly(slack: FakeSlack, tmp_path: Path) -> None:
-    table = f"""
-[slack]
-enabled = true
-socket_mode = true
-bot_token = "{BOT_TOKEN}"
-app_token = "{APP_TOKEN}"
-signing_secret = "{SIGNING_SECRET}"
-api_base_url = "{slack.api_base_url}"
-admins = ["{ADMIN}"]
-"""
-    config = slack_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", slack, tmp_path, slack_table=table)
+    config = socket_mode_config(slack, tmp_path)
     async with serving_hub(config):
         await slack.wait_socket()
         ack = await slack.send_envelope(
