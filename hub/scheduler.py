@@ -21,7 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from hub import models
-from hub.accounts import all_accounts, get_account
+from hub.accounts import LiveAccount, all_accounts, get_account
 from hub.config import HubConfig
 from hub.digests import DIGESTS_EVERY, send_due
 from hub.events import StoreResult, reconcile_account
@@ -224,48 +224,53 @@ class HubScheduler:
 
     async def expire(self) -> None:
         """:func:`hub.expiry.expire_due` for every account, as a scheduled job."""
-
-        async def work() -> None:
-            for account in await all_accounts(self.config):
-                await expire_due(account)
-
-        await self._tracked("expiry", work)
+        await self._tracked("expiry", lambda: self._each_account("expiry", expire_due))
 
     async def watch_incidents(self) -> None:
         """:func:`hub.incidents.watch` for every account, as a scheduled job."""
 
-        async def work() -> None:
-            for account in await all_accounts(self.config):
-                if await watch(account, self.plugins):
-                    self.outbox.wake()
+        async def step(account: LiveAccount) -> bool:
+            return await watch(account, self.plugins)
 
-        await self._tracked("incidents", work)
+        if any(await self._tracked("incidents", lambda: self._each_account("incidents", step)) or ()):
+            self.outbox.wake()
 
     async def watch_signatures(self) -> None:
         """:func:`hub.incidents.watch_signatures` for every account, as a scheduled job."""
 
-        async def work() -> None:
-            for account in await all_accounts(self.config):
-                if await watch_signatures(account, self.plugins, self.signatures):
-                    self.outbox.wake()
+        async def step(account: LiveAccount) -> bool:
+            return await watch_signatures(account, self.plugins, self.signatures)
 
-        await self._tracked("signatures", work)
+        if any(await self._tracked("signatures", lambda: self._each_account("signatures", step)) or ()):
+            self.outbox.wake()
 
     async def send_digests(self, now: datetime | None = None) -> list[Notice]:
         """:func:`hub.digests.send_due` for every account, as a scheduled job; the digests queued.
 
         ``now``: the moment to judge the schedules at (the clock's, but for tests)."""
 
-        async def work() -> list[Notice]:
-            notices = []
-            for account in await all_accounts(self.config):
-                if notice := await send_due(account, self.plugins, now):
-                    notices.append(notice)
-            if notices:
-                self.outbox.wake()
-            return notices
+        async def step(account: LiveAccount) -> Notice | None:
+            return await send_due(account, self.plugins, now)
 
-        return await self._tracked("digests", work) or []
+        queued = await self._tracked("digests", lambda: self._each_account("digests", step)) or []
+        notices = [notice for notice in queued if notice is not None]
+        if notices:
+            self.outbox.wake()
+        return notices
+
+    async def _each_account(self, what: str, step: Callable[[LiveAccount], Awaitable[T]]) -> list[T]:
+        """``step`` for every account, in turn; what the steps returned, but for those that failed.
+
+        One account's failure (a row it cannot read, a plugin raising) is logged and the sweep goes on
+        to the next account: it must not cost every account after it this run, every run.
+        """
+        done = []
+        for account in await all_accounts(self.config):
+            try:
+                done.append(await step(account))
+            except Exception:
+                _LOGGER.exception("%s: account %s failed; the sweep goes on", what, account.name)
+        return done
 
     async def housekeeping(self) -> None:
         """:func:`forget_old_rows`, as a scheduled job."""

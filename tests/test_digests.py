@@ -18,15 +18,16 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from hub import models, sdk
+from hub import hookimpl, models, sdk
 from hub.accounts import LiveAccount, get_account
 from hub.app import create_app
 from hub.appkeys import SCHEDULER
 from hub.config import bind_plugins, load_config
 from hub.digests import FEED_DAY_EVERY, SERIES_DAYS, latest_due, period_at
 from hub.incidents import report
-from hub.normalised import DIGEST_FIGURES, Account
-from hub.plugins import load_plugins
+from hub.normalised import DIGEST_FIGURES, Account, Notice
+from hub.options import PluginInfo
+from hub.plugins import PluginHost, load_plugins
 from hub.scheduler import HubScheduler
 from hub.stats import Period, sparkline
 from plugins.notify_webhook import plugin as notify_webhook
@@ -113,6 +114,7 @@ class Hub:
     scheduler: HubScheduler
     account: LiveAccount
     client: sdk.HubClient
+    plugins: PluginHost
 
     async def stats(self, first: date, last: date, top: int = 10) -> dict[str, Any]:
         """``GET /api/accounts/acme/stats`` over the UTC days ``first`` to ``last``."""
@@ -122,8 +124,26 @@ class Hub:
         return answer
 
 
+class BrokenSink:
+    """A notice sink whose payloads cannot be made: a plugin raising, on the accounts with a table for it."""
+
+    @hookimpl
+    def appcast_hub_plugin_info(self) -> PluginInfo:
+        return PluginInfo(kind="destination", description="fails to make any notice's payload")
+
+    @hookimpl
+    def appcast_hub_notice_payload(self, notice: Notice) -> None:
+        raise RuntimeError(f"no payload for {notice.title}")
+
+
 @pytest.fixture
-async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
+def more_config() -> str:
+    """More of the hub's config, after acme's (parametrize to change it)."""
+    return ""
+
+
+@pytest.fixture
+async def hub(database_url: str, tmp_path: Path, more_config: str) -> AsyncIterator[Hub]:
     slack = FakeSlack()
     async with slack.serving(), aiohttp.ClientSession() as http:
         text = (
@@ -134,15 +154,17 @@ async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
             'digest = "daily"\ndigest_at = "09:00"\ndigest_timezone = "America/New_York"\n'
             f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
             f'[accounts.acme.slack_notices]\nbot_token = "{BOT_TOKEN}"\nchannel = "{OPS}"\n'
-            f'digest_channel = "{DIGESTS}"\napi_url = "{slack.api_base_url}"\n'
+            f'digest_channel = "{DIGESTS}"\napi_url = "{slack.api_base_url}"\n{more_config}'
         )
         plugins = load_plugins()
+        assert plugins.register("broken_sink", BrokenSink())
         config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
         app = create_app(config, plugins)
         async with sdk.running(app) as url:
             scheduler = app[SCHEDULER]
             assert (await scheduler.sync("acme")).error is None
-            yield Hub(slack, scheduler, await get_account(config, "acme"), sdk.HubClient(url, http))
+            account = await get_account(config, "acme")
+            yield Hub(slack, scheduler, account, sdk.HubClient(url, http), plugins)
 
 
 #: Views per job and day: (job, days before DAY, views, applies). Days 0 are in the daily period; the
@@ -285,6 +307,24 @@ async def test_two_sweeps_racing_queue_the_digest_once(hub: Hub) -> None:
     assert await hub.scheduler.send_digests(NOW + timedelta(minutes=1)) == []
     await asyncio.sleep(0.3)
     assert len(hub.slack.posted) == 1
+
+
+@pytest.mark.parametrize(
+    "more_config",
+    ['[accounts.acme.broken_sink]\n[accounts.beta]\nadapter = "file"\ncompany = "Beta"\n'
+     f'feed_policy = "all-open"\ndigest = "daily"\n[accounts.beta.file]\npath = "{SAMPLE_JOBS}"\n'],
+)  # fmt: skip
+async def test_one_accounts_failure_does_not_cost_the_accounts_after_it_their_digest(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    [queued] = await hub.scheduler.send_digests(NOW)
+    assert queued.account == "beta", "acme's sink failed; beta, swept after it, still gets its digest"
+    assert "digests: account acme failed; the sweep goes on" in caplog.text
+    assert "no payload for" in caplog.text
+    assert await models.Digest.filter(account_id=hub.account.row.id).count() == 0, "acme's rolled back"
+    hub.plugins.unregister("broken_sink")
+    [retried] = await hub.scheduler.send_digests(NOW + timedelta(minutes=1))
+    assert retried.account == "acme", "the next sweep queues what the failed one could not"
 
 
 @pytest.mark.parametrize("outage", ["server_errors", "rate_limited"])
