@@ -261,7 +261,7 @@ class _Output:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="feed-files")
         self._deflaters = ThreadPoolExecutor(DEFLATERS, thread_name_prefix="feed-deflate")
         self._queued: collections.deque[Future[None]] = collections.deque()
-        self._jobs: list[tuple[list[Any], bytes | _Segment]] = []  # handed over to the thread in batches
+        self._jobs: list[tuple[_JobKey, bytes | _Segment]] = []  # handed over to the thread in batches
         self._jobs_bytes = 0
         # What only the thread touches from here on. The CRC of the plain bytes so far (a pending run's
         # excluded: it is joined in when the run is copied).
@@ -272,9 +272,10 @@ class _Output:
         self.job_count = 0
         self.rendered = 0
         self.recompressed = 0
-        # The index's jobs as columns (ats_id, content_hash, bid_cents, plain length, gzip length, prefix
-        # CRC or None), a line per batch: the next rebuild reads them back with few Python steps per job.
-        self._entries: list[list[Any]] = [[], [], [], [], [], []]
+        # The index's jobs (ats_id, content_hash, bid_cents, plain length, gzip length, prefix CRC or None),
+        # written as columns, a line per batch: the next rebuild reads them back with few Python steps per
+        # job.
+        self._entries: list[tuple[Any, ...]] = []
         self._copy_buffer = bytearray(COPY_BUFFER)
         # The pending copy: plain offset, length, gzip offset, length, the place of its last job in the
         # previous file, and the CRC so far XOR the previous file's prefix CRC before its first job.
@@ -292,19 +293,20 @@ class _Output:
         """Write the document's head, and the index's: what its jobs were rendered in, where they start."""
         self._submit(self._begin, head, context)
 
-    def render(self, key: list[Any], plain: bytes) -> None:
-        """A job rendered here: the thread compresses it."""
-        self._hand_over(key, plain, len(plain))
-
-    def copy(self, key: list[Any], segment: _Segment) -> None:
-        """A job whose bytes the previous version has: the thread copies them (or compresses them again)."""
-        self._hand_over(key, segment, 0)
-
-    def _hand_over(self, key: list[Any], job: bytes | _Segment, size: int) -> None:
-        self._jobs.append((key, job))
-        self._jobs_bytes += size
+    def render(self, key: _JobKey, plain: bytes) -> None:
+        """A job rendered here: the thread compresses it (a cold build's jobs, gathered by the byte)."""
+        self._jobs.append((key, plain))
+        self._jobs_bytes += len(plain)
         if self._jobs_bytes >= COPY_CHUNK or len(self._jobs) >= KEY_BATCH:
             self._hand_jobs()
+
+    def add(self, jobs: list[tuple[_JobKey, bytes | _Segment]], rendered_bytes: int) -> None:
+        """Jobs in order, each rendered (its bytes, ``rendered_bytes`` in all) or in the previous version
+        (its segment: the thread copies its bytes, or compresses them again), handed over at once: one
+        step per batch, not per job, on a rebuild's path."""
+        self._jobs += jobs
+        self._jobs_bytes += rendered_bytes
+        self._hand_jobs()
 
     def _hand_jobs(self) -> None:
         if self._jobs:
@@ -354,7 +356,7 @@ class _Output:
         self._index.write(json.dumps({"context": context, "head": head_lengths}))
         self._write(head, head_gzip or b"")
 
-    def _add_jobs(self, jobs: list[tuple[list[Any], bytes | _Segment]]) -> None:
+    def _add_jobs(self, jobs: list[tuple[_JobKey, bytes | _Segment]]) -> None:
         pieces = self._deflate_rendered(jobs)
         for number, (key, job) in enumerate(jobs):
             if isinstance(job, bytes):
@@ -365,7 +367,7 @@ class _Output:
         if len(self._buffers[0]) >= COPY_CHUNK:
             self._flush_buffers()
 
-    def _deflate_rendered(self, jobs: list[tuple[list[Any], bytes | _Segment]]) -> dict[int, bytes]:
+    def _deflate_rendered(self, jobs: list[tuple[_JobKey, bytes | _Segment]]) -> dict[int, bytes]:
         """The gzip pieces of the rendered jobs that follow a rendered job, by position, compressed by
         :data:`DEFLATERS` threads at once: a piece depends on its job and the one before alone, and deflate
         is most of a cold build's work."""
@@ -386,7 +388,7 @@ class _Output:
         )
         return {number: piece for part in parts for number, piece in part}
 
-    def _add_compressed(self, key: list[Any], plain: bytes, gzip: bytes | None = None) -> None:
+    def _add_compressed(self, key: _JobKey, plain: bytes, gzip: bytes | None = None) -> None:
         self._flush_run()
         if gzip is None and self.gzipping:
             gzip = deflate_piece(plain, self._last_plain())
@@ -395,9 +397,9 @@ class _Output:
         self._crc = zlib.crc32(plain, self._crc)
         checkpoint = self._crc if self._since_checkpoint >= CHECKPOINT_EVERY - 1 else None
         self._add_entry(key, len(plain), None if gzip is None else len(gzip), checkpoint)
-        self._last_key, self._last = tuple(key), plain
+        self._last_key, self._last = key, plain
 
-    def _add_copied(self, key: list[Any], segment: _Segment) -> None:
+    def _add_copied(self, key: _JobKey, segment: _Segment) -> None:
         plain_at, plain_length, gzip_at, gzip_length, before, place = segment
         if before != self._last_key:
             # Its bytes are the same but the job before it is not: its gzip piece referred back to that one.
@@ -418,7 +420,7 @@ class _Output:
         # The previous file's prefix CRC here, moved to where the run puts this job (hub.crc32).
         checkpoint = None if kept is None else crc32.shift(run[5], run[1]) ^ kept
         self._add_entry(key, plain_length, gzip_length, checkpoint)
-        self._last_key, self._last = tuple(key), (plain_at, plain_length)
+        self._last_key, self._last = key, (plain_at, plain_length)
         if checkpoint is not None and run[1] >= RUN_BYTES:
             self._flush_run()  # here the next run starts at a known prefix CRC: nothing to read for it
 
@@ -488,21 +490,19 @@ class _Output:
         return zlib.crc32(_pread(self._sources[0], start, end - start), crc)
 
     def _add_entry(
-        self, key: list[Any], plain_length: int, gzip_length: int | None, checkpoint: int | None
+        self, key: _JobKey, plain_length: int, gzip_length: int | None, checkpoint: int | None
     ) -> None:
-        values = (*key, plain_length, gzip_length, checkpoint)
-        for column, value in zip(self._entries, values, strict=True):
-            column.append(value)
+        self._entries.append((*key, plain_length, gzip_length, checkpoint))
         self._since_checkpoint = 0 if checkpoint is not None else self._since_checkpoint + 1
         self.job_count += 1
-        if len(self._entries[0]) >= KEY_BATCH:
+        if len(self._entries) >= KEY_BATCH:
             self._write_entries()
 
     def _write_entries(self) -> None:
-        if self._entries[0]:
-            self._index.write("\n" + json.dumps(self._entries, separators=(",", ":")))
-            for column in self._entries:
-                column.clear()
+        if self._entries:
+            columns = list(zip(*self._entries, strict=True))
+            self._index.write("\n" + json.dumps(columns, separators=(",", ":")))
+            self._entries.clear()
 
     def _end(self, tail: bytes) -> None:
         self._write_entries()
@@ -753,9 +753,9 @@ def _context(account: LiveAccount, plugins: PluginHost) -> str:
     return hashlib.sha256(json.dumps(identity, default=str, sort_keys=True).encode()).hexdigest()
 
 
-def _job_key(row: Sequence[Any]) -> list[Any]:
+def _job_key(row: Sequence[Any]) -> _JobKey:
     """A full row's job key: what its bytes depend on in one context (:data:`KEY_COLUMNS` but the id)."""
-    return [row[1], row[_ROW_HASH], row[_ROW_BID]]
+    return (row[1], row[_ROW_HASH], row[_ROW_BID])
 
 
 class FeedCache:
@@ -1019,15 +1019,25 @@ class FeedCache:
     ) -> None:
         """Only the jobs' keys read, then in full only the jobs whose bytes the previous version lacks."""
         async with contextlib.aclosing(feed_rows(account, KEY_COLUMNS, KEY_BATCH)) as batches:
-            async for keys in batches:
-                missing = [row[0] for row in keys if (row[1], row[2], row[3]) not in segments]
+            async for rows in batches:
+                keys = [(row[1], row[2], row[3]) for row in rows]
+                found = list(map(segments.get, keys))
+                missing = [row[0] for row, segment in zip(rows, found, strict=True) if segment is None]
                 fetched = {row[0]: row for row in await _rows_by_id(account, missing)}
-                for job_id, *job_key in keys:
-                    segment = segments.get(tuple(job_key))
+                jobs: list[tuple[_JobKey, bytes | _Segment]] = []
+                rendered = 0
+                for row, key, segment in zip(rows, keys, found, strict=True):
                     if segment is not None:
-                        output.copy(job_key, segment)
-                    elif job_id in fetched:  # else it left the feed since the keys were read
-                        _render(writer, output, fetched[job_id])
+                        jobs.append((key, segment))
+                    elif row[0] in fetched:  # else it left the feed since the keys were read
+                        plain = _rendered(writer, fetched[row[0]])
+                        if plain is not None:
+                            jobs.append((key, plain))
+                            rendered += len(plain)
+                            if rendered >= COPY_CHUNK:  # what waits for the thread stays bounded
+                                output.add(jobs, rendered)
+                                jobs, rendered = [], 0
+                output.add(jobs, rendered)
                 await output.drain()
 
     @staticmethod
@@ -1102,9 +1112,14 @@ def _write_manifest(artifact: Artifact, plain_bytes: int, gzip_bytes: int | None
     os.replace(temporary, manifest)
 
 
+def _rendered(writer: FeedWriter, row: Sequence[Any]) -> bytes | None:
+    """A job read in full, rendered with what plugins add to it (None when its id cannot be written)."""
+    return writer.job(row, writer.extra_elements(row))
+
+
 def _render(writer: FeedWriter, output: _Output, row: Sequence[Any]) -> None:
-    """A job read in full, rendered with what plugins add to it (nothing when its id cannot be written)."""
-    plain = writer.job(row, writer.extra_elements(row))
+    """A job read in full, rendered, handed to the thread."""
+    plain = _rendered(writer, row)
     if plain is not None:
         output.render(_job_key(row), plain)
 
