@@ -1030,9 +1030,11 @@ class FeedCache:
                     if segment is not None:
                         jobs.append((key, segment))
                     elif row[0] in fetched:  # else it left the feed since the keys were read
-                        plain = _rendered(writer, fetched[row[0]])
+                        full = fetched[row[0]]
+                        plain = _rendered(writer, full)
                         if plain is not None:
-                            jobs.append((key, plain))
+                            # Its key as read with its bytes: it may have changed since its key was read.
+                            jobs.append((_job_key(full), plain))
                             rendered += len(plain)
                             if rendered >= COPY_CHUNK:  # what waits for the thread stays bounded
                                 output.add(jobs, rendered)

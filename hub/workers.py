@@ -222,11 +222,13 @@ class OutboxWorker(Worker):
 
     async def work_once(self) -> bool:
         probes: list[models.Delivery] = []
+        probing: list[DestinationKey] = []
         for key in self.breakers.probes_due():
             # The earliest due delivery of the destination: after recovery the order is kept.
             claimed = await self.leases.claim(1, Q(destination=key.destination, account_id=key.account_id))
             if claimed:
                 probes.extend(claimed)
+                probing.append(key)
             else:
                 self.breakers.no_probe(key)
         blocked = [Q(destination=k.destination, account_id=k.account_id) for k in self.breakers.blocked()]
@@ -244,6 +246,12 @@ class OutboxWorker(Worker):
             await self._delivered(delivered)
         finally:
             await self.leases.release(*deliveries)  # whatever failed comes due again when its lease ends
+            for key in probing:
+                # A probe that never reached the destination (it waits for the notice it follows, its
+                # account is gone, the plugin or the database failed) says nothing of it: open again, else
+                # the destination would stay half-open, neither blocked nor probed, for good.
+                if self.breakers.state(key) is BreakerState.HALF_OPEN:
+                    self.breakers.no_probe(key)
         for row, result in zip(deliveries, results, strict=True):
             if isinstance(result, BaseException):
                 _LOGGER.error("delivery %s: sending or recording it failed", row.id, exc_info=result)

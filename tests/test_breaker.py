@@ -26,6 +26,7 @@ from hub import breaker, models
 from hub.accounts import LiveAccount
 from hub.breaker import BreakerState, DestinationKey, Transition
 from hub.config import HubConfig, bind_plugins, load_config
+from hub.errors import AdapterUnavailable
 from hub.metrics import REGISTRY
 from hub.plugins import PluginHost, load_plugins
 from hub.status import account_status
@@ -237,6 +238,42 @@ async def test_a_refused_payload_is_no_outage(migrated: str, tmp_path: Path) -> 
     assert [t for t in transitions if t.key == key] == []
     assert set(appcast.fake.keys()) >= set(later)
     assert await models.Delivery.filter(account_id=gamma.id, state="dead").count() == 4
+
+
+async def test_a_probe_that_waits_for_the_notice_it_follows_leaves_the_breaker_open_not_stuck(
+    migrated: str, tmp_path: Path
+) -> None:
+    appcast = Appcast()
+    plugins = load_plugins()
+    async with appcast.fake.serving():
+        config = bind_plugins(_config(tmp_path, migrated, {"delta": appcast.fake.events_url}), plugins)
+        delta = await models.Account.create(name="delta", adapter="file")
+        key = DestinationKey("appcast", delta.id, "delta")
+        now = datetime.now(UTC)
+        # An incident's opening waits out a retry (another replica's, say) while its update is due: the
+        # update is the earliest due delivery, so it is the probe, and it waits for the opening.
+        await models.Delivery.create(
+            account_id=delta.id, destination="appcast", idempotency_key="opening", payload={"n": 0},
+            next_attempt_at=now + timedelta(hours=1),
+        )  # fmt: skip
+        await models.Delivery.create(
+            account_id=delta.id, destination="appcast", idempotency_key="update", payload={"n": 1},
+            next_attempt_at=now - timedelta(seconds=1), after="opening",
+        )  # fmt: skip
+        probes = {"name": "appcast_hub_breaker_probes_total", "destination": "appcast", "account": "delta"}
+        before = _metric(**probes) or 0  # the registry is the process's: other runs of this test counted
+        async with _outbox(config, plugins) as worker:
+            for _ in range(THRESHOLD):
+                worker.breakers.record(key, AdapterUnavailable("found down"))
+            assert worker.breakers.state(key) is BreakerState.OPEN
+            await _until(lambda: (_metric(**probes) or 0) > before)  # the update was the probe, and waited
+            later = await _deliveries(delta, 1, first=100)  # Appcast is up: the next probe gets through
+            await appcast.fake.wait_for_events(1, timeout=20)
+            await _until(lambda: worker.breakers.state(key) is BreakerState.CLOSED)
+    assert appcast.fake.keys() == later
+    assert await models.Delivery.filter(idempotency_key="update").values_list("state", flat=True) == [
+        "pending"
+    ], "still waiting for the opening"
 
 
 async def _settled(account: models.Account) -> bool:

@@ -331,6 +331,36 @@ async def test_with_plugins_adding_elements_a_rebuild_renders_only_the_changed_j
         assert "1 rendered, 59 copied" in builds(caplog)[-1]
 
 
+@pytest.mark.parametrize("account_tables", [APPCAST_CPC])
+async def test_a_job_changed_between_its_key_and_its_row_is_indexed_as_read_with_its_bytes(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        await get(http, hub, **GZIP)
+        await set_bid(http, hub, "J-5", "3.00")
+        # The rebuild reads J-5's key (bid 3.00), then its row: an admin's bid lands between the two reads.
+        # On SQLite the build's last attempt is kept whatever moved under it; here the first is the last.
+        monkeypatch.setattr(feed_cache, "BUILD_ATTEMPTS", 1)
+        read_rows = feed_cache._rows_by_id
+        raced: list[str] = []
+
+        async def bid_lands_first(account: Any, ids: list[int]) -> list[Any]:
+            if not raced:
+                raced.append("4.00")
+                await set_bid(http, hub, "J-5", "4.00")
+            return await read_rows(account, ids)
+
+        monkeypatch.setattr(feed_cache, "_rows_by_id", bid_lands_first)
+        await get(http, hub, **GZIP)
+        assert raced, "the rebuild read no row"
+        monkeypatch.setattr(feed_cache, "_rows_by_id", read_rows)
+        # Back to 3.00: the next rebuild must not take the 4.00 bytes for J-5's key with bid 3.00.
+        await set_bid(http, hub, "J-5", "3.00")
+        _, body = await get(http, hub, **PLAIN)
+        assert cpcs(body)[5] == "3.00"
+        assert body == await fresh_build(hub)
+
+
 @pytest.mark.parametrize("shape", [(60, True)])
 async def test_another_version_of_a_plugin_adding_elements_renders_every_job_again(
     hub: Hub, elements: Elements, caplog: pytest.LogCaptureFixture
