@@ -21,7 +21,8 @@ from hub.accounts import LiveAccount, changing_feed
 
 #: ``held_changes.state`` while the change waits.
 HELD = "held"
-#: The hub's Slack app's buttons that confirm or keep an account's held close (the value: the account).
+#: The hub's Slack app's buttons that confirm or keep an account's held close (the value:
+#: :func:`button_value`).
 ACTION_CONFIRM = "appcast_held_confirm"
 ACTION_KEEP = "appcast_held_keep"
 #: Rows per UPDATE … WHERE ats_id IN (…): far below every database's bound-parameter limit.
@@ -67,6 +68,18 @@ class HeldClose:
 def is_mass_close(closing: int, open_jobs: int, threshold: float) -> bool:
     """Would closing ``closing`` of ``open_jobs`` open jobs be more than the ``threshold`` fraction?"""
     return closing > 0 and closing > threshold * open_jobs
+
+
+def button_value(account: str, change_id: int) -> str:
+    """A Confirm or Keep button's value: the account and the held change it was shown for. A message
+    outlives its change: its button must not decide a later one (another set of jobs)."""
+    return f"{account}:{change_id}"
+
+
+def read_button_value(value: str) -> tuple[str, int] | None:
+    """``(account, change id)`` of a :func:`button_value`; None for anything else (an older hub's)."""
+    account, _, change = value.rpartition(":")
+    return (account, int(change)) if account and change.isdigit() else None
 
 
 async def held_close(account_id: int) -> models.HeldChange | None:
@@ -136,9 +149,12 @@ async def close_jobs(account_id: int, ats_ids: list[str]) -> int:
     return closed
 
 
-async def confirm(account: LiveAccount, *, actor: str, source: str) -> int | None:
-    """An admin confirms the held close: the jobs still open among it close now. None: nothing held."""
-    row = await held_close(account.row.id)
+async def confirm(
+    account: LiveAccount, *, actor: str, source: str, change_id: int | None = None
+) -> int | None:
+    """An admin confirms the held close: the jobs still open among it close now. None: nothing held
+    (or, with ``change_id``, not that change: the one the admin was shown was decided meanwhile)."""
+    row = await _held_change(account, change_id)
     if row is None or not await resolve(account, row, "applied", actor=actor, source=source):
         return None
     closed = await close_jobs(account.row.id, list(row.ats_ids))
@@ -146,13 +162,19 @@ async def confirm(account: LiveAccount, *, actor: str, source: str) -> int | Non
     return closed
 
 
-async def keep(account: LiveAccount, *, actor: str, source: str) -> int | None:
-    """An admin keeps the jobs open; returns how many the change held. None: nothing held.
+async def keep(account: LiveAccount, *, actor: str, source: str, change_id: int | None = None) -> int | None:
+    """An admin keeps the jobs open; returns how many the change held. None: nothing held (or not
+    ``change_id``, as for :func:`confirm`).
 
     The next full sync that still does not list them holds a close again: keeping says "not now", and
     the ATS is where to fix the listing.
     """
-    row = await held_close(account.row.id)
+    row = await _held_change(account, change_id)
     if row is None or not await resolve(account, row, "kept", actor=actor, source=source):
         return None
     return len(row.ats_ids)
+
+
+async def _held_change(account: LiveAccount, change_id: int | None) -> models.HeldChange | None:
+    row = await held_close(account.row.id)
+    return None if row is None or change_id not in (None, row.id) else row

@@ -247,14 +247,15 @@ async def _watch_held(account: LiveAccount, plugins: PluginHost) -> Notice | Non
     if waiting is None:
         return await clear(account, plugins, "held-close", detail="no close is held any more")
     confirm = f"Close {waiting.jobs} jobs of {account.name} and take them out of the feed?"
+    value = held.button_value(account.name, waiting.id)
     return await report(
         account, plugins, "held-close", title=f"{account.name}: a mass close is held",
         detail=f"{waiting.summary()}. Confirm or keep them open: appcast-hub held {account.name} "
         f"confirm|keep, or /appcast held {account.name} in Slack",
         actions=(
-            NoticeAction(f"Close {waiting.jobs} jobs", held.ACTION_CONFIRM, account.name, danger=True,
+            NoticeAction(f"Close {waiting.jobs} jobs", held.ACTION_CONFIRM, value, danger=True,
                          confirm=confirm),
-            NoticeAction("Keep them open", held.ACTION_KEEP, account.name),
+            NoticeAction("Keep them open", held.ACTION_KEEP, value),
         ),
     )  # fmt: skip
 

@@ -523,17 +523,21 @@ def held(account: str, change: HeldClose | None) -> Message:
 
 def held_buttons(account: str, change: HeldClose) -> list[dict[str, Any]]:
     """Close (Slack asks first: it takes the jobs out of the feed) and Keep, for ``held`` and the Home tab."""
+    value = held_actions.button_value(account, change.id)
     return [
-        button(f"Close {change.jobs} jobs", ACTION_HELD_CONFIRM, account, "danger",
+        button(f"Close {change.jobs} jobs", ACTION_HELD_CONFIRM, value, "danger",
                confirm=f"Close {change.jobs} jobs of *{escape(account)}* and take them out of the feed?"),
-        button("Keep them open", ACTION_HELD_KEEP, account),
+        button("Keep them open", ACTION_HELD_KEEP, value),
     ]  # fmt: skip
 
 
 def held_resolved(account: str, confirmed: bool, jobs: int | None, actor: str | None = None) -> Message:
-    """What confirming or keeping a held close did (``jobs`` None: nothing was held any more)."""
+    """What confirming or keeping a held close did (``jobs`` None: that close is not held any more)."""
     if jobs is None:
-        return note(f"Nothing is held for *{escape(account)}* any more.")
+        return note(
+            f"Nothing of *{escape(account)}* is held for this to decide (it was decided, or a newer close "
+            f"replaced it): `{COMMAND} held {account}` shows what is held now."
+        )
     who = f"{user(actor)} " if actor else ""
     if confirmed:
         return note(f"{DONE} {who}closed {jobs} jobs of *{escape(account)}* that the ATS no longer lists.")

@@ -463,19 +463,21 @@ class CommandRunner:
         return await self._resolve_held(account, user, confirmed=command.action == "confirm")
 
     async def click_held(self, user: str, value: str, *, confirmed: bool) -> Reply:
-        """Confirm or Keep on a held mass close (the button's value is the account)."""
-        if value not in self.config.accounts:
+        """Confirm or Keep on a held mass close: only the close the button was shown for."""
+        shown = held.read_button_value(value)
+        if shown is None or shown[0] not in self.config.accounts:
             return Reply(STALE_BUTTON)
         if not await self.gate.may_change(user):
             return Reply(self.gate.refusal(user))
-        account = await get_account(self.config, value)
-        return await self._resolve_held(account, user, confirmed=confirmed, replace=True)
+        account = await get_account(self.config, shown[0])
+        return await self._resolve_held(account, user, confirmed=confirmed, replace=True, change_id=shown[1])
 
     async def _resolve_held(
-        self, account: LiveAccount, user: str, *, confirmed: bool, replace: bool = False
-    ) -> Reply:
+        self, account: LiveAccount, user: str, *, confirmed: bool, replace: bool = False,
+        change_id: int | None = None,
+    ) -> Reply:  # fmt: skip
         resolve = held.confirm if confirmed else held.keep
-        jobs = await resolve(account, actor=user, source=SOURCE)
+        jobs = await resolve(account, actor=user, source=SOURCE, change_id=change_id)
         announcement = (
             blocks.held_resolved(account.name, confirmed, jobs, actor=user) if jobs is not None else None
         )

@@ -611,6 +611,10 @@ async def test_a_held_mass_close_is_shown_and_resolved_from_slack(hub: Setup) ->
     assert "Nothing is held" in text_of(await hub.ask("held acme"))
 
     await hub.api_sync("acme")  # still not listed: held again
+    # The first close's Confirm, still in the channel, does not decide the second one.
+    stale = await hub.click(confirm_button["action_id"], confirm_button["value"])
+    assert "Nothing of *acme* is held for this to decide" in text_of(stale)
+    assert "Close 11 jobs" in text_of(await hub.ask("held acme")), "the second close still waits"
     assert "only hub admins" in text_of(await hub.ask("held acme confirm", user=MEMBER))
     confirmed = await hub.ask("held acme confirm")
     assert "closed 11 jobs of *acme*" in text_of(confirmed)
