@@ -57,8 +57,12 @@ async def post_message(
                 f"{const.PEER} refused the bot token ({code}): check its bot_token", status=401
             )
         if code in const.CHANNEL_ERRORS:
+            # Every notice to the channel fails alike until an admin acts: they wait, as in an outage.
             raise AdapterUnavailable(
                 f"{const.PEER} cannot post in {channel} ({code}): invite the bot or fix channel"
             )
-        raise AdapterUnavailable(f"{const.PEER} refused the message ({code})")
+        if code in const.TRANSIENT_ERRORS:
+            raise AdapterUnavailable(f"{const.PEER} failed ({code})", status=503)
+        # This message alone: retried a few times, then dead-lettered, and the ones after it go on.
+        raise AdapterUnavailable(f"{const.PEER} refused the message ({code})", status=400)
     return {"channel": str(answer.get("channel") or channel), "ts": thread_ts or str(answer["ts"])}

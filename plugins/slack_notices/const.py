@@ -12,6 +12,12 @@ MESSAGES_PER_SECOND = 1.0
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
 #: Slack's errors that name the channel: the bot is not in it, or there is no such channel.
 CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
+#: Slack's errors that say Slack itself failed, not the message: retried, and counted as Slack being down.
+#: Any other error refuses this message (``invalid_blocks``, ``msg_too_long``, ``no_text``…): retrying it
+#: as an outage would hold every later notice of the account behind it.
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
 #: What starts each kind of notice.
 MARKS = {
     "incident.opened": ":rotating_light:",

@@ -41,6 +41,8 @@ BOT_USER_ID = "UBOT00001"
 API_APP_ID = "A0FAKE001"
 #: Slack's limit on the blocks of a view: views.publish refuses more.
 MAX_VIEW_BLOCKS = 100
+#: Blocks Slack takes in one message (Block Kit reference: up to 50).
+MAX_MESSAGE_BLOCKS = 50
 
 
 class FakeSlack(FakePeer):
@@ -276,6 +278,11 @@ class FakeSlack(FakePeer):
             answer = {"url": "https://acme-recruiting.slack.com/", "team": "Acme", "user": "appcast",
                       "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0FAKE001"}  # fmt: skip
         elif method == "chat.postMessage":
+            # What Slack refuses of a message's shape: nothing to show, or more blocks than it allows.
+            if not arguments.get("text") and not arguments.get("blocks"):
+                return web.json_response({"ok": False, "error": "no_text"})
+            if len(arguments.get("blocks") or []) > MAX_MESSAGE_BLOCKS:
+                return web.json_response({"ok": False, "error": "invalid_blocks"})
             self.posted.append(arguments)
             answer = {"channel": arguments.get("channel"), "ts": f"{time.time():.6f}", "message": arguments}
         elif method == "views.publish":

@@ -14,11 +14,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hub import models, sdk
+from hub import breaker, models, sdk
 from hub.accounts import LiveAccount, get_account
 from hub.app import create_app
 from hub.config import bind_plugins, load_config
-from hub.errors import AdapterAuthError
+from hub.errors import AdapterAuthError, AdapterUnavailable
 from hub.incidents import UPDATE_EVERY, clear, report
 from hub.normalised import Delivery, Notice, NoticeAction
 from hub.plugins import PluginHost, load_plugins
@@ -93,6 +93,18 @@ async def test_a_429_storm_delays_the_notice_and_loses_nothing(hub: Hub) -> None
     assert time.monotonic() - started >= 0.2 * 4 * 0.9, "each Retry-After was waited out"
     await asyncio.sleep(0.3)
     assert len(hub.slack.posted) == 1
+
+
+async def test_a_message_slack_refuses_is_no_outage_and_names_slacks_error(hub: Hub) -> None:
+    delivery = Delivery(1, "slack_notices", {"text": "", "blocks": []}, "k", 1)  # nothing to show: no_text
+    options = {"api_url": hub.slack.api_base_url, "bot_token": BOT_TOKEN, "channel": CHANNEL,
+               "timeout_seconds": 5.0}  # fmt: skip
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(AdapterUnavailable) as refused:
+            await plugin.appcast_hub_deliver(options=options, delivery=delivery, http=http)
+    assert "refused the message (no_text)" in str(refused.value)
+    assert not breaker.is_outage(refused.value), "the next notices must not wait behind this one"
+    assert hub.slack.posted == []
 
 
 async def test_a_refused_token_is_said_without_the_token(hub: Hub) -> None:
