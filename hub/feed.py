@@ -25,7 +25,7 @@ from lxml import etree
 from tortoise import connections
 from tortoise.expressions import Q
 
-from hub import models
+from hub import __version__, models
 from hub.accounts import LiveAccount
 from hub.logs import QuietLog
 from hub.normalised import Job, is_xml_safe, xml_safe
@@ -100,9 +100,11 @@ def validators(account: LiveAccount) -> tuple[str, datetime]:
     memo = account.feed_validators
     if memo is None or memo[0] != state:
         config = account.config
+        # The hub's release too: another may write the same version's bytes otherwise, and a replica still on
+        # the old one (a rolling upgrade) must not serve its bytes under the new one's ETag.
         identity = json.dumps(
-            [row.feed_version, account.enabled, account.feed_policy, config.company, config.company_url,
-             config.max_age_days, config.plugin_options],
+            [__version__, row.feed_version, account.enabled, account.feed_policy, config.company,
+             config.company_url, config.max_age_days, config.plugin_options],
             default=str, sort_keys=True,
         )  # fmt: skip
         etag = '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'

@@ -234,6 +234,35 @@ async def test_304_per_encoding_and_range_on_the_file(hub: Hub) -> None:
         )
 
 
+async def test_if_match_and_if_unmodified_since_are_412_unless_they_name_the_version_sent(hub: Hub) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        plain, body = await get(http, hub, **PLAIN)
+        zipped, compressed = await get(http, hub, **GZIP)
+        etag, gzip_etag = plain.headers["ETag"], zipped.headers["ETag"]
+        modified = plain.headers["Last-Modified"]
+        long_ago = "Mon, 01 Jan 2001 00:00:00 GMT"
+        for headers, sent, expected in (
+            ({**PLAIN, "If-Match": etag}, 200, body),
+            ({**PLAIN, "If-Match": f'"another-version", {etag}'}, 200, body),
+            ({**PLAIN, "If-Match": "*"}, 200, body),
+            ({**GZIP, "If-Match": gzip_etag}, 200, compressed),
+            ({**GZIP, "If-Match": etag}, 412, None),  # the plain body's validator, not the gzip body's
+            ({**PLAIN, "If-Match": f"W/{etag}"}, 412, None),  # If-Match compares strongly
+            ({**PLAIN, "If-Match": '"another-version"'}, 412, None),
+            ({**PLAIN, "If-Unmodified-Since": modified}, 200, body),
+            ({**PLAIN, "If-Unmodified-Since": long_ago}, 412, None),
+            ({**PLAIN, "If-Match": etag, "If-Unmodified-Since": long_ago}, 200, body),  # If-Match decides
+            ({**PLAIN, "If-Match": '"another-version"', "If-None-Match": etag}, 412, None),  # before 304
+            ({**PLAIN, "If-Match": etag, "Range": "bytes=0-9"}, 206, body[:10]),
+        ):
+            answer, data = await get(http, hub, **headers)
+            assert answer.status == sent, headers
+            if expected is not None:
+                assert data == expected, headers
+            else:
+                assert "no longer the version" in json.loads(data)["error"], headers
+
+
 async def test_a_sync_change_and_switches_are_in_the_next_fetch(
     hub: Hub, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -37,6 +37,28 @@ routes = web.RouteTableDef()
 VARY = {"Vary": "Accept-Encoding"}
 
 
+def _conditional(request: web.Request, etag: str, last_modified: datetime) -> web.Response | None:
+    """What the request's conditions answer for this representation, in RFC 9110 13.2.2's order: 412
+    when If-Match or If-Unmodified-Since fails, 304 when If-None-Match or If-Modified-Since says unchanged;
+    None to send it."""
+    if _precondition_fails(request, etag, last_modified):
+        return json_error(412, "the feed is no longer the version If-Match or If-Unmodified-Since names")
+    if _not_modified(request, etag, last_modified):
+        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache", **VARY})
+    return None
+
+
+def _precondition_fails(request: web.Request, etag: str, last_modified: datetime) -> bool:
+    # RFC 9110 13.1.1: If-Match compares strongly (a weak tag never matches); when present, it decides
+    # alone, else If-Unmodified-Since does (13.1.4), when it is a valid date.
+    condition = request.headers.get(hdrs.IF_MATCH)
+    if condition is not None:
+        candidates = [tag.strip() for tag in condition.split(",")]
+        return "*" not in candidates and etag not in candidates
+    since = request.if_unmodified_since
+    return since is not None and last_modified > since
+
+
 def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> bool:
     # RFC 9110: If-None-Match, when present, decides alone.
     if request.headers.get("If-None-Match") is not None:
@@ -119,7 +141,8 @@ class _FeedFile(web.FileResponse):
 
 @routes.get("/feeds/{account}.xml")
 async def account_feed(request: web.Request) -> web.StreamResponse:
-    """The feed; 404 for an unknown account, 403 for a wrong or missing feed token, 304 when unchanged."""
+    """The feed; 404 for an unknown account, 403 for a wrong or missing feed token, 304 when unchanged, 412
+    when If-Match or If-Unmodified-Since no longer holds."""
     try:
         account = await request.app[ACCOUNTS].get(request.match_info["account"])
     except UnknownAccount:
@@ -134,8 +157,8 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     # tells caches the body depends on Accept-Encoding. The gzip one, unless its file is not published yet.
     gzipped = wants_gzip and not cache.gzip_pending(account.name, plain_etag)
     checked = gzip_etag(plain_etag) if gzipped else plain_etag
-    if _not_modified(request, checked, last_modified):
-        return web.Response(status=304, headers={"ETag": checked, "Cache-Control": "no-cache", **VARY})
+    if (answer := _conditional(request, checked, last_modified)) is not None:
+        return answer
     # The files need no database, but a version not built yet does: an outage is a clean 503 (views.errors)
     # whichever the case, as it was when every feed was built per request.
     await db.ping()
@@ -146,10 +169,10 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
             return json_error(406, "the gzip file of this feed failed to build, and identity is refused")
     gzipped = wants_gzip and artifact.gzip_ready
     etag = artifact.gzip_etag if gzipped else artifact.etag
-    if etag != checked and _not_modified(request, etag, artifact.last_modified):
+    if etag != checked and (answer := _conditional(request, etag, artifact.last_modified)) is not None:
         # Not the representation the first check assumed (its gzip file turned out to be pending, or the
         # version was built meanwhile): the conditions hold against the one sent.
-        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": "no-cache", **VARY})
+        return answer
     headers = {
         "ETag": etag,
         "Cache-Control": "no-cache",
