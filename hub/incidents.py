@@ -313,8 +313,9 @@ async def after_health_check(account: LiveAccount, plugins: PluginHost, health: 
 class SignatureWatch:
     """This process's recent webhook verdicts per account (refused for the signature, or accepted).
 
-    In memory, bounded per account: a forger can make it count, never grow. Each replica judges what it
-    saw, and replicas agree on the one incident (:func:`report` opens it once).
+    In memory, bounded per account: a forger can make it count, never grow. Each replica counts what it
+    saw; the webhooks accepted are also looked up cluster-wide (:func:`watch_signatures`), and replicas
+    agree on the one incident (:func:`report` opens it once).
     """
 
     def __init__(self, kept: int = 2 * SIGNATURE_REFUSALS * 100) -> None:
@@ -335,9 +336,14 @@ class SignatureWatch:
 
 async def watch_signatures(account: LiveAccount, plugins: PluginHost, watch: SignatureWatch) -> Notice | None:
     """Open the account's ``webhooks-refused`` incident when many webhooks were refused for their signature
-    and none accepted; resolve it once a webhook is accepted again with none refused."""
+    and none accepted; resolve it once a webhook is accepted again with none refused.
+
+    Accepted by any replica: one that only saw forgeries (a forger's connection held to it) must not open
+    the incident while another takes the ATS's webhooks, which the replica taking them would then resolve,
+    a minute apart, over and over. Every webhook accepted is stored, so its receipt says so.
+    """
     refused, accepted = watch.recent(account.name)
-    if refused >= SIGNATURE_REFUSALS and not accepted:
+    if refused >= SIGNATURE_REFUSALS and not accepted and not await _accepted_anywhere(account):
         adapter = account.config.adapter
         return await report(
             account, plugins, "webhooks-refused",
@@ -352,6 +358,12 @@ async def watch_signatures(account: LiveAccount, plugins: PluginHost, watch: Sig
             account, plugins, "webhooks-refused", detail="webhooks are accepted again, none refused"
         )
     return None
+
+
+async def _accepted_anywhere(account: LiveAccount) -> bool:
+    """Did any replica accept a webhook of the account within :data:`SIGNATURE_WINDOW`?"""
+    since = datetime.now(UTC) - SIGNATURE_WINDOW
+    return await models.WebhookReceipt.filter(account_id=account.row.id, received_at__gte=since).exists()
 
 
 @contextlib.asynccontextmanager

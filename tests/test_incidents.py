@@ -256,6 +256,21 @@ async def test_webhooks_refused_for_their_signature_are_an_incident_until_one_is
     assert resolved["kind"] == "incident.resolved"
 
 
+async def test_a_replica_seeing_only_forgeries_opens_nothing_while_another_accepts(hub: Hub) -> None:
+    assert (await hub.scheduler.sync("acme")).error is None
+    body = hub.greenhouse.hire(sorted(hub.greenhouse.job_ids)[0])
+    async with aiohttp.ClientSession() as http:
+        assert (await sdk.HubClient(hub.url, http).post_webhook(hub.greenhouse.signed(body)))[0] in (200, 202)
+    # This replica's memory: a forger's connection held to it, the ATS's webhooks taken by another one.
+    hub.scheduler.signatures = SignatureWatch()
+    for _ in range(SIGNATURE_REFUSALS * 2):
+        hub.scheduler.signatures.record("acme", accepted=False)
+    await hub.scheduler.watch_signatures()
+    await hub.scheduler.watch_signatures()
+    await asyncio.sleep(0.3)
+    assert hub.receiver.of("webhooks-refused") == [], "the secret is right: a replica accepted the ATS's"
+
+
 async def test_a_destination_found_down_is_an_incident_resolved_when_it_answers(
     database_url: str, tmp_path: Path
 ) -> None:
