@@ -259,6 +259,10 @@ class OutboxWorker(Worker):
 
     async def _send(self, row: models.Delivery, account: LiveAccount | None) -> bool:
         """One attempt; True when the destination took it (recorded by the caller), else recorded here."""
+        if row.receipt is not None:
+            # The destination took it (its receipt is written as it answers) but the process stopped before
+            # the batch was recorded: a chat message would be posted twice, its thread split in two.
+            return True
         waits_until, thread = await self._predecessor(row)
         if waits_until is not None:
             await self._put_back(row, "waits for the delivery it follows", due=waits_until)

@@ -24,10 +24,14 @@ async def post_message(
     *,
     thread_ts: str | None,
     timeout_seconds: float,
+    paced_as: str,
 ) -> dict[str, str]:
     """Post ``message`` to ``channel`` (in the thread ``thread_ts``); returns the ``channel`` and the thread's
-    ``ts``: the message's own for a new one, ``thread_ts`` for a reply, which the next notice replies to."""
-    limiter = rate_limiter((const.NAME, api_url, channel), const.MESSAGES_PER_SECOND)
+    ``ts``: the message's own for a new one, ``thread_ts`` for a reply, which the next notice replies to.
+
+    ``paced_as``: the channel as configured, for Slack's limit of about a message a second per channel: a
+    reply goes to the id Slack answered for its opening, which may have named the channel."""
+    limiter = rate_limiter((const.NAME, api_url, paced_as), const.MESSAGES_PER_SECOND)
     if limiter is not None:
         await limiter.acquire()
     body = {**message, "channel": channel, **({"thread_ts": thread_ts} if thread_ts else {})}

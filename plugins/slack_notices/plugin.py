@@ -58,9 +58,12 @@ async def appcast_hub_deliver(
     options: Mapping[str, Any], delivery: Delivery, http: aiohttp.ClientSession
 ) -> Mapping[str, Any]:
     thread = delivery.thread or {}
-    # An update goes where its opening went; a digest where it was queued for.
-    channel = str(thread.get("channel") or delivery.payload.get("channel") or options["channel"])
+    # A digest goes where it was queued for, an incident's notices to the channel configured.
+    configured = str(delivery.payload.get("channel") or options["channel"])
+    # An update goes where its opening went: the channel's id, as Slack answered it. Paced as the channel
+    # configured, as its opening was, whether that names the channel or its id.
+    channel = str(thread.get("channel") or configured)
     return await post_message(
         http, str(options["api_url"]), str(options["bot_token"]), channel, delivery.payload,
-        thread_ts=thread.get("ts"), timeout_seconds=float(options["timeout_seconds"]),
+        thread_ts=thread.get("ts"), timeout_seconds=float(options["timeout_seconds"]), paced_as=configured,
     )  # fmt: skip

@@ -43,6 +43,8 @@ API_APP_ID = "A0FAKE001"
 MAX_VIEW_BLOCKS = 100
 #: Blocks Slack takes in one message (Block Kit reference: up to 50).
 MAX_MESSAGE_BLOCKS = 50
+#: The workspace's channels by name: chat.postMessage takes either, and answers with the id.
+CHANNEL_IDS = {"recruiting-ops": "C0CHANNEL1"}
 
 
 class FakeSlack(FakePeer):
@@ -54,6 +56,8 @@ class FakeSlack(FakePeer):
         self.verifier = SignatureVerifier(SIGNING_SECRET)
         #: ``chat.postMessage`` bodies, in order.
         self.posted: list[dict[str, Any]] = []
+        #: When each of :attr:`posted` arrived (``time.monotonic()``).
+        self.posted_at: list[float] = []
         #: Every Web API call by method name, with its arguments (token removed).
         self.calls: list[tuple[str, dict[str, Any]]] = []
         #: The Home views the bot published (``views.publish``), newest last, by user id.
@@ -284,7 +288,10 @@ class FakeSlack(FakePeer):
             if len(arguments.get("blocks") or []) > MAX_MESSAGE_BLOCKS:
                 return web.json_response({"ok": False, "error": "invalid_blocks"})
             self.posted.append(arguments)
-            answer = {"channel": arguments.get("channel"), "ts": f"{time.time():.6f}", "message": arguments}
+            self.posted_at.append(time.monotonic())
+            channel = str(arguments.get("channel"))
+            channel = CHANNEL_IDS.get(channel.removeprefix("#"), channel)
+            answer = {"channel": channel, "ts": f"{time.time():.6f}", "message": arguments}
         elif method == "views.publish":
             view = arguments.get("view")
             view = json.loads(view) if isinstance(view, str) else view

@@ -5,6 +5,7 @@ too), a 429 storm delays and loses nothing, and a refused token is said without 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,10 +24,10 @@ from hub.incidents import UPDATE_EVERY, clear, report
 from hub.normalised import Delivery, Notice, NoticeAction
 from hub.plugins import PluginHost, load_plugins
 from hub.slack import blocks
-from plugins.slack_notices import plugin
+from plugins.slack_notices import const, plugin
 from plugins.slack_notices.mapping import notice_message
 from tests.conftest import SAMPLE_JOBS, write_config
-from tests.peers.slack import BOT_TOKEN, FakeSlack
+from tests.peers.slack import BOT_TOKEN, CHANNEL_IDS, FakeSlack
 
 CHANNEL = "C0OPS0001"
 
@@ -104,6 +105,42 @@ async def test_a_message_slack_refuses_is_no_outage_and_names_slacks_error(hub: 
             await plugin.appcast_hub_deliver(options=options, delivery=delivery, http=http)
     assert "refused the message (no_text)" in str(refused.value)
     assert not breaker.is_outage(refused.value), "the next notices must not wait behind this one"
+    assert hub.slack.posted == []
+
+
+async def test_a_channel_named_by_name_is_paced_as_one_channel_however_slack_names_it_back(hub: Hub) -> None:
+    # The opening goes to the channel's name; Slack answers its id, and the updates go there: the same
+    # channel, so Slack's one message a second counts them all.
+    options = {"api_url": hub.slack.api_base_url, "bot_token": BOT_TOKEN, "channel": "#recruiting-ops",
+               "timeout_seconds": 5.0}  # fmt: skip
+    thread = None
+    async with aiohttp.ClientSession() as http:
+        for sequence, kind in enumerate(("incident.opened", "incident.updated", "incident.updated")):
+            notice = Notice(kind=kind, account="acme", incident=1, sequence=sequence, topic="sync-failing",
+                            subject="", title="t", text=f"x{sequence}", at=datetime.now(UTC))  # fmt: skip
+            delivery = Delivery(sequence, "slack_notices", notice_message(notice), f"k{sequence}", 0, thread)
+            thread = dict(await plugin.appcast_hub_deliver(options=options, delivery=delivery, http=http))
+    assert [posted["channel"] for posted in hub.slack.posted] == [
+        "#recruiting-ops",
+        *[CHANNEL_IDS["recruiting-ops"]] * 2,
+    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(hub.slack.posted_at)]
+    assert min(gaps) >= 0.9 / const.MESSAGES_PER_SECOND, gaps
+
+
+async def test_a_notice_slack_took_before_the_hub_stopped_is_not_posted_again(hub: Hub) -> None:
+    # Posted, its receipt written, and the process stopped before the batch was marked delivered.
+    notice = Notice(kind="incident.opened", account="acme", incident=1, sequence=0, topic="sync-failing",
+                    subject="", title="t", text="x", at=datetime.now(UTC))  # fmt: skip
+    row = await models.Delivery.create(
+        account_id=hub.account.row.id, destination="slack_notices", idempotency_key="notice:1:0:slack",
+        payload=notice_message(notice), next_attempt_at=datetime.now(UTC),
+        receipt={"channel": CHANNEL, "ts": "1700000000.000100"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while (await models.Delivery.get(id=row.id)).state != "delivered":
+        assert time.monotonic() < deadline, "not recorded as delivered"
+        await asyncio.sleep(0.05)
     assert hub.slack.posted == []
 
 
