@@ -52,6 +52,9 @@ SYNC_FAILURES = 3
 #: How far back :class:`SignatureWatch` looks, and how many refusals there, none accepted, make an incident.
 SIGNATURE_WINDOW = timedelta(minutes=15)
 SIGNATURE_REFUSALS = 10
+#: A ``destination-down`` incident is resolved by any process once a delivery to the destination got
+#: through this long after it opened (sends on their way as it opened may land just after).
+DOWN_SETTLES = timedelta(minutes=1)
 #: Prefix of a notice's ``Idempotency-Key``: notices in the outbox are told apart from deliveries by it.
 NOTICE_KEY_PREFIX = "notice:"
 
@@ -236,20 +239,33 @@ def _fix(account: LiveAccount, plugins: PluginHost) -> str:
 
 async def watch(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
     """The incidents read from what is stored, whichever process stored it: dead deliveries, a held
-    close. Run by the leader every minute."""
-    notices = await _watch_deliveries(account, plugins)
-    notice = await _watch_held(account, plugins)
-    return [*notices, notice] if notice else notices
+    close, a destination down that answers again. Run by the leader every minute."""
+    return [
+        *await _watch_deliveries(account, plugins),
+        *await _watch_held(account, plugins),
+        *await _watch_destinations(account, plugins),
+    ]
 
 
-async def _watch_held(account: LiveAccount, plugins: PluginHost) -> Notice | None:
+async def _watch_held(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
+    """One incident per held change (its id the subject): its opening's buttons decide that change, so a
+    close held anew after the last was decided (between two sweeps) is an incident with buttons of its own."""
     waiting = await held.held_now(account.row.id)
+    notices = []
+    for subject in await open_subjects(account, "held-close"):
+        if waiting is None or subject != str(waiting.id):
+            notice = await clear(
+                account, plugins, "held-close", subject=subject,
+                detail="this close is not held any more (decided, replaced, or a full sync agreed)",
+            )  # fmt: skip
+            notices += [notice] if notice else []
     if waiting is None:
-        return await clear(account, plugins, "held-close", detail="no close is held any more")
+        return notices
     confirm = f"Close {waiting.jobs} jobs of {account.name} and take them out of the feed?"
     value = held.button_value(account.name, waiting.id)
-    return await report(
-        account, plugins, "held-close", title=f"{account.name}: a mass close is held",
+    notice = await report(
+        account, plugins, "held-close", subject=str(waiting.id),
+        title=f"{account.name}: a mass close is held",
         detail=f"{waiting.summary()}. Confirm or keep them open: appcast-hub held {account.name} "
         f"confirm|keep, or /appcast held {account.name} in Slack",
         actions=(
@@ -258,6 +274,7 @@ async def _watch_held(account: LiveAccount, plugins: PluginHost) -> Notice | Non
             NoticeAction("Keep them open", held.ACTION_KEEP, value),
         ),
     )  # fmt: skip
+    return [*notices, notice] if notice else notices
 
 
 async def _watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
@@ -290,6 +307,26 @@ async def _watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[N
             notice = await clear(
                 account, plugins, "deliveries-dead", subject=destination,
                 detail=f"no delivery to {destination} is dead-lettered any more",
+            )  # fmt: skip
+            notices += [notice] if notice else []
+    return notices
+
+
+async def _watch_destinations(account: LiveAccount, plugins: PluginHost) -> list[Notice]:
+    """Resolve a ``destination-down`` incident once a delivery to its destination got through. The
+    process whose breaker opened it resolves it when its breaker closes; this is for when that process
+    is gone (restarted, scaled down, crashed), which would leave the incident open for good."""
+    rows = models.Incident.filter(account_id=account.row.id, topic="destination-down", state="open")
+    notices = []
+    for destination, opened_at in await rows.values_list("subject", "opened_at"):
+        delivered = models.Delivery.filter(
+            account_id=account.row.id, destination=destination, state="delivered",
+            delivered_at__gt=opened_at + DOWN_SETTLES,
+        )  # fmt: skip
+        if await delivered.exists():
+            notice = await clear(
+                account, plugins, "destination-down", subject=destination,
+                detail=f"{destination} answers again: deliveries to it get through",
             )  # fmt: skip
             notices += [notice] if notice else []
     return notices

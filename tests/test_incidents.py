@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -27,11 +28,13 @@ from hub.appkeys import SCHEDULER
 from hub.config import bind_plugins, load_config
 from hub.health import FeedHealth, last_checked
 from hub.incidents import (
+    DOWN_SETTLES,
     NOTICE_KEY_PREFIX,
     SIGNATURE_REFUSALS,
     SYNC_FAILURES,
     SignatureWatch,
     after_health_check,
+    open_subjects,
     report,
 )
 from hub.plugins import load_plugins
@@ -92,6 +95,7 @@ class Hub:
     receiver: FakeReceiver
     greenhouse: FakeGreenhouse
     url: str
+    appcast: sdk.FakeAppcast
 
 
 @pytest.fixture
@@ -109,7 +113,7 @@ async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
         config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
         app = create_app(config, plugins)
         async with sdk.running(app) as url:
-            yield Hub(app[SCHEDULER], receiver, greenhouse, url)
+            yield Hub(app[SCHEDULER], receiver, greenhouse, url, appcast)
 
 
 async def test_a_sync_that_keeps_failing_is_one_incident_resolved_once(hub: Hub) -> None:
@@ -149,27 +153,38 @@ async def test_refused_credentials_open_an_incident_at_once_naming_the_option(hu
 
 
 async def test_a_storm_of_dead_deliveries_is_one_incident(hub: Hub) -> None:
+    # 1,000 deliveries at their last attempt, each refused by Appcast (a 422, no outage: the breaker stays
+    # closed), dead-lettered by the outbox while the leader sweeps for incidents.
     account = await get_account(hub.scheduler.config, "acme")
-    now = datetime.now(UTC)
+    max_attempts = hub.scheduler.config.events["max_attempts"]
+    hub.appcast.statuses.extend([422] * 1000)
     await models.Delivery.bulk_create(
         models.Delivery(
             account_id=account.row.id,
             destination="appcast",
             idempotency_key=f"storm-{n}",
             payload={},
-            state="dead",
-            attempts=8,
-            next_attempt_at=now,
-            last_error="Appcast answered HTTP 503",
+            attempts=max_attempts - 1,
+            next_attempt_at=datetime.now(UTC),
         )
         for n in range(1000)
     )
-    for _ in range(3):
+    hub.scheduler.outbox.wake()
+    deadline = time.monotonic() + 120
+    while await models.Delivery.filter(idempotency_key__startswith="storm-", state="pending").exists():
+        assert time.monotonic() < deadline, "the storm was not dead-lettered in time"
         await hub.scheduler.watch_incidents()
-    [opened] = await hub.receiver.wait_for(1, "deliveries-dead")
+        await asyncio.sleep(0.1)
+    await hub.scheduler.watch_incidents()
+    assert not hub.appcast.statuses, "every delivery was refused over the wire"
+    [opened] = await hub.receiver.wait_for(1, "deliveries-dead")  # one notice, however many sweeps saw more
     assert opened["subject"] == "appcast"
-    assert opened["text"].startswith("1000 deliveries to appcast failed their last attempt")
+    # Opened as the first sweep found them, mid-storm: it says how many had died by then.
+    assert re.match(
+        r"\d+ deliveries to appcast failed their last attempt \(the last error: .*422", opened["text"]
+    )
     assert "appcast-hub deliveries retry dead" in opened["text"]
+    assert await models.Incident.filter(topic="deliveries-dead").count() == 1
 
     await models.Delivery.filter(idempotency_key__startswith="storm-").update(state="delivered")
     await hub.scheduler.watch_incidents()
@@ -229,6 +244,32 @@ async def test_a_held_mass_close_is_an_incident_until_an_admin_decides(hub: Hub)
     assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
 
 
+async def test_a_close_held_anew_between_two_sweeps_is_an_incident_whose_buttons_decide_it(hub: Hub) -> None:
+    account = await get_account(hub.scheduler.config, "acme")
+    assert (await hub.scheduler.sync("acme", full=True)).error is None
+    for ats_id in sorted(hub.greenhouse.job_ids):
+        hub.greenhouse.unpublish(ats_id)
+    assert (await hub.scheduler.sync("acme", full=True)).held == 3
+    first = await held.held_close(account.row.id)
+    await hub.scheduler.watch_incidents()
+    [opened] = await hub.receiver.wait_for(1, "held-close")
+    assert {action["value"] for action in opened["actions"]} == {held.button_value("acme", first.id)}
+    # Kept, and held again by the next full sync before the sweep saw it decided.
+    assert await held.keep(account, actor="U-ADMIN", source="slack") == 3
+    assert (await hub.scheduler.sync("acme", full=True)).held == 3
+    second = await held.held_close(account.row.id)
+    assert second.id != first.id
+    await hub.scheduler.watch_incidents()
+    later = {notice["kind"]: notice for notice in (await hub.receiver.wait_for(3, "held-close"))[1:]}
+    resolved, reopened = later["incident.resolved"], later["incident.opened"]  # two incidents: either first
+    assert resolved["incident"] == opened["incident"]
+    assert reopened["incident"] != opened["incident"]
+    assert {action["value"] for action in reopened["actions"]} == {held.button_value("acme", second.id)}
+    # The first notice's buttons decide nothing now; the second's decide the close held.
+    assert await held.confirm(account, actor="U-ADMIN", source="slack", change_id=first.id) is None
+    assert await held.confirm(account, actor="U-ADMIN", source="slack", change_id=second.id) == 3
+
+
 async def test_webhooks_refused_for_their_signature_are_an_incident_until_one_is_accepted(hub: Hub) -> None:
     assert (await hub.scheduler.sync("acme")).error is None
     body = hub.greenhouse.hire(sorted(hub.greenhouse.job_ids)[0])
@@ -269,6 +310,34 @@ async def test_a_replica_seeing_only_forgeries_opens_nothing_while_another_accep
     await hub.scheduler.watch_signatures()
     await asyncio.sleep(0.3)
     assert hub.receiver.of("webhooks-refused") == [], "the secret is right: a replica accepted the ATS's"
+
+
+async def test_a_destination_down_whose_process_is_gone_is_resolved_once_a_delivery_gets_through(
+    hub: Hub,
+) -> None:
+    # Opened by a process whose breaker saw Appcast down, and which stopped before its breaker closed.
+    account = await get_account(hub.scheduler.config, "acme")
+    opened_at = datetime.now(UTC) - 5 * DOWN_SETTLES
+    await report(account, hub.scheduler.plugins, "destination-down", subject="appcast", title="acme: down",
+                 detail="appcast keeps failing", now=opened_at)  # fmt: skip
+    hub.scheduler.outbox.wake()
+    [opened] = await hub.receiver.wait_for(1, "destination-down")
+
+    async def delivered(key: str, at: datetime) -> None:
+        await models.Delivery.create(
+            account_id=account.row.id, destination="appcast", idempotency_key=key, payload={},
+            state="delivered", next_attempt_at=opened_at, delivered_at=at,
+        )  # fmt: skip
+
+    # A send that was on its way as the breaker opened landed just after: it says nothing of Appcast now.
+    await delivered("on-its-way", opened_at + DOWN_SETTLES / 2)
+    await hub.scheduler.watch_incidents()
+    assert await open_subjects(account, "destination-down") == ["appcast"]
+    await delivered("after-recovery", datetime.now(UTC))
+    await hub.scheduler.watch_incidents()
+    _, resolved = await hub.receiver.wait_for(2, "destination-down")
+    assert (resolved["kind"], resolved["incident"]) == ("incident.resolved", opened["incident"])
+    assert await open_subjects(account, "destination-down") == []
 
 
 async def test_a_destination_found_down_is_an_incident_resolved_when_it_answers(
