@@ -181,7 +181,6 @@ class Breakers:
         ]
         for key in due:
             self._move(key, BreakerState.HALF_OPEN, None)
-            BREAKER_PROBES.labels(key.destination, key.account).inc()
         return due
 
     def no_probe(self, key: DestinationKey) -> None:
@@ -205,6 +204,10 @@ class Breakers:
     def record(self, key: DestinationKey, error: AdapterUnavailable | None) -> BreakerState:
         """Record how a send to ``key`` went (``error`` None: the destination answered, success or a
         refusal of the payload); returns the breaker's state after it."""
+        if self.state(key) is BreakerState.HALF_OPEN:
+            # A probe's outcome: counted as it reached the destination (one claimed that waited for the
+            # notice it follows, or found nothing to send, never did).
+            BREAKER_PROBES.labels(key.destination, key.account).inc()
         if error is None or not is_outage(error):
             breaker = self._breakers.get(key)
             if breaker is not None:

@@ -48,7 +48,7 @@ BREAKER_STATE = Gauge(
     ["destination", "account"], registry=REGISTRY,
 )  # fmt: skip
 BREAKER_PROBES = Counter(
-    "appcast_hub_breaker_probes", "Probes sent to a destination whose breaker is open",
+    "appcast_hub_breaker_probes", "Probes that reached a destination whose breaker is open",
     ["destination", "account"], registry=REGISTRY,
 )  # fmt: skip
 SYNC_SECONDS = Histogram(

@@ -79,6 +79,15 @@ def _config(folder: Path, database_url: str, urls: dict[str, str]) -> HubConfig:
     return load_config(write_config(folder, body))
 
 
+async def _one_account(
+    name: str, appcast: Appcast, plugins: PluginHost, folder: Path, database_url: str
+) -> tuple[HubConfig, models.Account, DestinationKey]:
+    """A hub with the one account ``name``, sending to ``appcast``: its config, row and breaker key."""
+    config = bind_plugins(_config(folder, database_url, {name: appcast.fake.events_url}), plugins)
+    account = await models.Account.create(name=name, adapter="file")
+    return config, account, DestinationKey("appcast", account.id, name)
+
+
 async def _deliveries(account: models.Account, count: int, first: int = 0) -> list[str]:
     """``count`` deliveries due in the past, a second apart in creation order; their keys in due order."""
     start = datetime.now(UTC) - timedelta(hours=1)
@@ -222,9 +231,7 @@ async def test_a_refused_payload_is_no_outage(migrated: str, tmp_path: Path) -> 
     unsubscribe = breaker.subscribe(transitions.append)
     plugins = load_plugins()
     async with appcast.fake.serving():
-        config = bind_plugins(_config(tmp_path, migrated, {"gamma": appcast.fake.events_url}), plugins)
-        gamma = await models.Account.create(name="gamma", adapter="file")
-        key = DestinationKey("appcast", gamma.id, "gamma")
+        config, gamma, key = await _one_account("gamma", appcast, plugins, tmp_path, migrated)
         # Every attempt of the first deliveries is refused, far more refusals in a row than the threshold.
         appcast.fake.statuses = deque([422] * (THRESHOLD * 4))
         await _deliveries(gamma, 4)
@@ -246,9 +253,7 @@ async def test_a_probe_that_waits_for_the_notice_it_follows_leaves_the_breaker_o
     appcast = Appcast()
     plugins = load_plugins()
     async with appcast.fake.serving():
-        config = bind_plugins(_config(tmp_path, migrated, {"delta": appcast.fake.events_url}), plugins)
-        delta = await models.Account.create(name="delta", adapter="file")
-        key = DestinationKey("appcast", delta.id, "delta")
+        config, delta, key = await _one_account("delta", appcast, plugins, tmp_path, migrated)
         now = datetime.now(UTC)
         # An incident's opening waits out a retry (another replica's, say) while its update is due: the
         # update is the earliest due delivery, so it is the probe, and it waits for the opening.
@@ -266,14 +271,24 @@ async def test_a_probe_that_waits_for_the_notice_it_follows_leaves_the_breaker_o
             for _ in range(THRESHOLD):
                 worker.breakers.record(key, AdapterUnavailable("found down"))
             assert worker.breakers.state(key) is BreakerState.OPEN
-            await _until(lambda: (_metric(**probes) or 0) > before)  # the update was the probe, and waited
+            await _until(lambda: _waits("update"))  # the update was the probe, and waited
+            await asyncio.sleep(20 * 0.05)  # twenty polls, the update claimed and put back: no probe went out
+            assert (_metric(**probes) or 0) == before
+            assert appcast.arrivals == []
             later = await _deliveries(delta, 1, first=100)  # Appcast is up: the next probe gets through
             await appcast.fake.wait_for_events(1, timeout=20)
             await _until(lambda: worker.breakers.state(key) is BreakerState.CLOSED)
+            assert _metric(**probes) == before + 1
     assert appcast.fake.keys() == later
     assert await models.Delivery.filter(idempotency_key="update").values_list("state", flat=True) == [
         "pending"
     ], "still waiting for the opening"
+
+
+async def _waits(key: str) -> bool:
+    """Was the delivery ``key`` put back to wait for the one it follows?"""
+    errors = await models.Delivery.filter(idempotency_key=key).values_list("last_error", flat=True)
+    return errors == ["waits for the delivery it follows"]
 
 
 async def _settled(account: models.Account) -> bool:
@@ -296,9 +311,7 @@ async def test_replicas_each_probe_at_most_once_per_interval(migrated: str, tmp_
     appcast = Appcast()
     plugins = load_plugins()
     async with appcast.fake.serving():
-        config = bind_plugins(_config(tmp_path, migrated, {"delta": appcast.fake.events_url}), plugins)
-        delta = await models.Account.create(name="delta", adapter="file")
-        key = DestinationKey("appcast", delta.id, "delta")
+        config, delta, key = await _one_account("delta", appcast, plugins, tmp_path, migrated)
         await _deliveries(delta, 2 * BATCH)
         appcast.down()
         async with _outbox(config, plugins) as first, _outbox(config, plugins) as second:
