@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.expressions import F
@@ -142,9 +142,19 @@ async def mark_changed(account: LiveAccount) -> None:
 
 
 async def _next_version(account_id: int) -> None:
-    await models.Account.filter(id=account_id).update(
-        feed_version=F("feed_version") + 1, feed_changed_at=datetime.now(UTC)
-    )
+    # Each version its own whole second (HTTP dates carry seconds): a client that asks If-Modified-Since
+    # the second of a version must not be told unchanged when another came within that second. A burst
+    # of versions runs a few seconds ahead of the clock, and the clock catches up.
+    async with in_transaction():
+        [before] = await (
+            models.Account.filter(id=account_id).select_for_update().values_list("feed_changed_at", flat=True)
+        )
+        changed_at = max(
+            datetime.now(UTC).replace(microsecond=0), before.replace(microsecond=0) + timedelta(seconds=1)
+        )
+        await models.Account.filter(id=account_id).update(
+            feed_version=F("feed_version") + 1, feed_changed_at=changed_at
+        )
 
 
 @asynccontextmanager

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,27 @@ async def test_if_match_and_if_unmodified_since_are_412_unless_they_name_the_ver
                 assert data == expected, headers
             else:
                 assert "no longer the version" in json.loads(data)["error"], headers
+
+
+async def test_versions_within_one_second_have_their_own_last_modified(hub: Hub) -> None:
+    # Two switches back to back, well within a second: a client that asks If-Modified-Since the first
+    # version's second is sent the second version, not told it is unchanged.
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        seen = []
+        for ats_id in ("J-0", "J-1"):
+            async with http.post(
+                f"{hub.url}/api/accounts/demo/jobs/disable", json={"ids": [ats_id]}, headers=AUTH
+            ) as switched:
+                assert switched.status == 200
+            seen.append((await get(http, hub, **PLAIN))[0].headers)
+        first, second = seen
+        assert first["ETag"] != second["ETag"]
+        assert parsedate_to_datetime(second["Last-Modified"]) > parsedate_to_datetime(first["Last-Modified"])
+        answer, body = await get(http, hub, **PLAIN, **{"If-Modified-Since": first["Last-Modified"]})
+        assert (answer.status, answer.headers["ETag"]) == (200, second["ETag"])
+        assert body == await fresh_build(hub)
+        again, _ = await get(http, hub, **PLAIN, **{"If-Modified-Since": second["Last-Modified"]})
+        assert again.status == 304
 
 
 async def test_a_sync_change_and_switches_are_in_the_next_fetch(
