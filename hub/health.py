@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 from hub import models
 from hub.accounts import LiveAccount
 from hub.feed import advertised
+from hub.mapping import country_names
 from hub.metrics import FEED_HEALTH
 
 #: Fewest characters of text (HTML tags and blanks aside) a description needs.
@@ -35,13 +36,15 @@ RULES: dict[str, str] = {
     "title-extra-text": "a title carrying other text: the location, a salary, shouting",
     "insecure-link": "a link (url, applyurl) that is not https",
     "long-id": "a referencenumber longer than job platforms commonly store",
-    "duplicate": "the same title and location as another job of the feed",
+    "duplicate": "the same title, location and company as another job of the feed",
     "stale": "posted longer ago than the account's max_age_days: out of the feed until the ATS reposts it",
     "past-closing-date": "its closing date in the ATS has passed: out of the feed",
 }
-#: A description shared by this many jobs, and by this share of the feed, is boilerplate.
+#: A description shared by this many jobs, and by this share of the feed or :data:`BOILERPLATE_MANY`
+#: jobs (a share of a feed of 100,000 jobs would pass thousands of copies), is boilerplate.
 BOILERPLATE_JOBS = 3
 BOILERPLATE_SHARE = 0.1
+BOILERPLATE_MANY = 50
 #: Longest referencenumber platforms commonly keep whole (Indeed's and LinkedIn's limits are about 64).
 MAX_ID_LENGTH = 64
 #: Most findings listed per rule: the counts are always complete.
@@ -49,8 +52,8 @@ MAX_LISTED = 100
 _BATCH = 2_000
 #: Each account's last check in this process, for ``status``: a check reads every job of the feed.
 _LAST: dict[str, FeedHealth] = {}
-_COLUMNS = ("ats_id", "title", "city", "region", "country", "workplace", "hosted_url", "apply_url",
-            "description_html", "posted_at", "closes_at")  # fmt: skip
+_COLUMNS = ("ats_id", "title", "company", "city", "region", "country", "workplace", "hosted_url",
+            "apply_url", "description_html", "posted_at", "closes_at")  # fmt: skip
 _TAGS = re.compile(r"<[^>]*>")
 _SALARY = re.compile(
     r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s?k\b|\bper (?:hour|year|annum)\b|/\s?(?:hr|hour)\b", re.I
@@ -100,13 +103,13 @@ def description_text(description_html: str) -> str:
     return " ".join(html.unescape(_TAGS.sub(" ", description_html)).split())
 
 
-def title_problem(title: str, city: str | None, region: str | None) -> str | None:
-    """What other text a title carries, or None."""
+def title_problem(title: str, city: str | None, region: str | None, country: str | None) -> str | None:
+    """What other text a title carries, or None (``country``: the job's ISO code, named in a title)."""
     if _SHOUT.search(title):
         return "shouts (URGENT, HIRING, !!)"
     if _SALARY.search(title):
         return "carries a salary"
-    for place in (city, region):
+    for place in (city, region, *country_names(country)):
         if place and len(place) > 2 and re.search(rf"\b{re.escape(place)}\b", title, flags=re.I):
             return f"carries the location ({place})"
     return None
@@ -149,13 +152,14 @@ def _job_findings(health: FeedHealth, row: dict[str, Any]) -> None:
             ats_id,
             f"{len(text)} characters of description (fewer than {MIN_DESCRIPTION})",
         )
-    if problem := title_problem(row["title"], row["city"], row["region"]):
+    if problem := title_problem(row["title"], row["city"], row["region"], row["country"]):
         health.add("title-extra-text", ats_id, f"the title {problem}: {row['title'][:80]!r}")
     for element, url in (("url", row["hosted_url"]), ("applyurl", row["apply_url"])):
         if url and not url.lower().startswith("https://"):
             health.add("insecure-link", ats_id, f"{element} is not https: {url[:80]}")
     if len(ats_id) > MAX_ID_LENGTH:
-        health.add("long-id", ats_id[:MAX_ID_LENGTH] + "…", f"a {len(ats_id)}-character referencenumber")
+        # The id whole, for a script to find the job by; the message is what is shortened.
+        health.add("long-id", ats_id, f"a {len(ats_id)}-character referencenumber: {ats_id[:MAX_ID_LENGTH]}…")
 
 
 async def feed_health(account: LiveAccount, *, now: datetime | None = None) -> FeedHealth:
@@ -178,17 +182,21 @@ async def feed_health(account: LiveAccount, *, now: datetime | None = None) -> F
             text = description_text(row["description_html"] or "").lower()
             if len(text) >= MIN_DESCRIPTION:
                 by_description[hashlib.sha256(text.encode()).hexdigest()].append(row["ats_id"])
-            place = tuple((row[k] or "").strip().lower() for k in ("city", "region", "country"))
-            by_identity[(row["title"].strip().lower(), *place)].append(row["ats_id"])
+            # The job's own company, else the account's, as the feed writes it: a brand's job is no
+            # duplicate of another brand's.
+            company = row["company"] or account.config.company
+            key = (row["title"], row["city"], row["region"], row["country"], company)
+            by_identity[tuple((part or "").strip().lower() for part in key)].append(row["ats_id"])
+    many = max(BOILERPLATE_JOBS, min(BOILERPLATE_SHARE * health.jobs, BOILERPLATE_MANY))
     for ids in by_description.values():
-        if len(ids) >= BOILERPLATE_JOBS and len(ids) >= BOILERPLATE_SHARE * health.jobs:
+        if len(ids) >= many:
             for ats_id in ids:
                 health.add(
                     "boilerplate-description", ats_id, f"the same description as {len(ids) - 1} other jobs"
                 )
     for ids in by_identity.values():
         for ats_id in ids[1:]:
-            health.add("duplicate", ats_id, f"the same title and location as job {ids[0]}")
+            health.add("duplicate", ats_id, f"the same title, location and company as job {ids[0]}")
     for rule in RULES:
         FEED_HEALTH.labels(account.name, rule).set(health.counts[rule])
     _LAST[account.name] = health

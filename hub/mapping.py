@@ -65,6 +65,17 @@ def country_code(value: Any) -> str | None:
     return _country(given) if given else None
 
 
+@functools.lru_cache(maxsize=512)
+def country_names(code: str | None) -> tuple[str, ...]:
+    """The English names of the country of ISO 3166-1 alpha-2 ``code`` (its name, and its common name
+    where the standard has one: "Taiwan, Province of China", "Taiwan"); none for no code or an unknown one."""
+    country = pycountry.countries.get(alpha_2=code) if code else None
+    if country is None:
+        return ()
+    names = (getattr(country, key) for key in ("name", "common_name") if hasattr(country, key))
+    return tuple(dict.fromkeys(names))
+
+
 def mapped(items: Iterable[Any], mapper: Callable[[Any], T], *, peer: str) -> list[T]:
     """``mapper`` of every item; an item it cannot map (a ``ValueError``, ShapeError included) fails the
     whole call as :class:`~hub.errors.AdapterUnavailable` naming the peer, so the hub keeps the last good

@@ -17,7 +17,7 @@ import pytest
 
 from hub.accounts import ensure_accounts, get_account
 from hub.config import bind_plugins, load_config
-from hub.health import RULES, FeedHealth, feed_health, health_summary, last_checked
+from hub.health import BOILERPLATE_MANY, RULES, FeedHealth, feed_health, health_summary, last_checked
 from hub.metrics import REGISTRY
 from hub.plugins import load_plugins
 from hub.sync import sync_account
@@ -75,6 +75,7 @@ def lint(migrated: str, tmp_path: Path) -> Lint:
         ("title-extra-text", {"title": "URGENT!!! Nurse"}, {"title": "Nurse, Intensive Care"}),
         ("title-extra-text", {"title": "Nurse $45/hr"}, {"title": "Nurse (nights)"}),
         ("title-extra-text", {"title": "Nurse in Portland"}, {"title": "Nurse"}),
+        ("title-extra-text", {"title": "Nurse - United States"}, {"title": "Nurse, US veterans welcome"}),
         ("insecure-link", {"apply_url": "http://careers.example/apply"}, {}),
         ("long-id", {"id": "J-" + "9" * 70}, {"id": "J-" + "9" * 60}),
         ("stale", {"posted_at": "2026-08-01T09:00:00Z"}, {"posted_at": "2026-11-01T09:00:00Z"}),
@@ -87,7 +88,7 @@ async def test_each_rule_finds_its_job_and_passes_a_fine_one(
     health = await lint([job("A", **weak), job("B", **fine)], "max_age_days = 60")
     found = [finding for finding in health.findings if finding["rule"] == rule]
     weak_id = weak.get("id", "A")
-    assert [finding["ats_id"] for finding in found] == [weak_id[:64] + ("…" if len(weak_id) > 64 else "")]
+    assert [finding["ats_id"] for finding in found] == [weak_id], "the job's id whole, to find it by"
     assert health.counts[rule] == 1
     assert found[0]["message"], "every finding says what is wrong"
     assert sum(health.counts.values()) == 1, health.findings
@@ -104,13 +105,28 @@ async def test_shared_descriptions_and_duplicates_are_found_across_jobs(lint: Li
     shared = {"description_html": GOOD_TEXT}
     jobs = [job(f"J-{n}") for n in range(20)]
     jobs += [job(f"B-{n}", **shared) for n in range(3)]
-    jobs += [job("D-1", title="Porter"), job("D-2", title="Porter")]
+    jobs += [job("D-1", title="Porter"), job("D-2", title="Porter", company="Acme")]  # the account's company
+    jobs += [job("D-3", title="Porter", company="Acme Clinics")]  # another brand's: no duplicate
     health = await lint(jobs)
     assert health.counts["boilerplate-description"] == 3
     assert [f["ats_id"] for f in health.findings if f["rule"] == "duplicate"] == ["D-2"]
     # Under the share of the feed that makes it boilerplate, a shared text is no finding.
     health = await lint([*jobs[:20], *[job(f"M-{n}") for n in range(20)], *jobs[20:23]])
     assert health.counts["boilerplate-description"] == 0
+
+
+async def test_in_a_large_feed_a_description_shared_by_many_jobs_is_boilerplate_under_its_share(
+    lint: Lint,
+) -> None:
+    jobs = [job(f"J-{n}") for n in range(520)]
+    shared = {"description_html": GOOD_TEXT}
+    # 51 copies: under a tenth of the feed (52), and more than any feed should carry.
+    copies = [job(f"B-{n}", **shared) for n in range(BOILERPLATE_MANY + 1)]
+    health = await lint([*jobs[: 520 - len(copies)], *copies])
+    assert health.jobs == 520
+    assert health.counts["boilerplate-description"] == len(copies)
+    health = await lint([*jobs[: 520 - 49], *[job(f"B-{n}", **shared) for n in range(49)]])
+    assert health.counts["boilerplate-description"] == 0, "49 copies: fewer than the most a feed may carry"
 
 
 async def test_without_max_age_days_nothing_is_stale(lint: Lint) -> None:
