@@ -35,7 +35,16 @@ from hub.expiry import expire_due
 from hub.feed import write_feed
 from hub.health import feed_health, health_summary
 from hub.incidents import MAX_LISTED, list_incidents
-from hub.jobs import DEFAULT_BID, BadBid, bid_text, list_jobs, parse_bid, set_bid, switch_jobs
+from hub.jobs import (
+    DEFAULT_BID,
+    BadBid,
+    BidNotWritten,
+    bid_text,
+    list_jobs,
+    parse_bid,
+    set_bid,
+    switch_jobs,
+)
 from hub.jsonio import dumps
 from hub.logs import redactor, setup_logging
 from hub.normalised import FUNNEL_EVENTS
@@ -269,7 +278,7 @@ def _pick_account(config: HubConfig, name: str | None) -> str:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """List jobs, switch them on or off for Appcast, or set one's bid."""
-    config, _ = _load(args)
+    config, plugins = _load(args)
     name = _pick_account(config, args.account)
     try:
         # Checked before the database is opened: a mistyped amount is the command line's fault.
@@ -300,7 +309,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 print(f"{len(rows)} of {total} jobs")
                 return 0
             if args.action == "bid":
-                return await _bid(account, args.id, cents, json=args.json)
+                return await _bid(account, plugins, args.id, cents, json=args.json)
             result = await switch_jobs(
                 account, args.ids, on=args.action == "enable", actor=_actor(),
                 source="cli",
@@ -319,15 +328,15 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return _run(work)
 
 
-async def _bid(account: LiveAccount, ats_id: str, cents: int | None, *, json: bool) -> int:
-    result = await set_bid(account, ats_id, cents, actor=_actor(), source="cli")
+async def _bid(
+    account: LiveAccount, plugins: PluginHost, ats_id: str, cents: int | None, *, json: bool
+) -> int:
+    try:
+        result = await set_bid(account, plugins, ats_id, cents, actor=_actor(), source="cli")
+    except BidNotWritten as error:
+        return _bid_refused(str(error), json=json)
     if not result.found:
-        problem = f"account {account.name!r} has no job {ats_id!r}"
-        if json:
-            _json({"error": problem})
-        else:
-            print(f"appcast-hub: {problem}", file=sys.stderr)
-        return EXIT_FAILED
+        return _bid_refused(f"account {account.name!r} has no job {ats_id!r}", json=json)
     if json:
         _json(result.as_json())
         return 0
@@ -337,6 +346,14 @@ async def _bid(account: LiveAccount, ats_id: str, cents: int | None, *, json: bo
     else:
         print(f"{ats_id}: bid already {shown}")
     return 0
+
+
+def _bid_refused(problem: str, *, json: bool) -> int:
+    if json:
+        _json({"error": problem})
+    else:
+        print(f"appcast-hub: {problem}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def cmd_feed(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from tortoise.expressions import Q
 from hub import models
 from hub.accounts import LiveAccount, changing_feed
 from hub.feed import bid, in_feed
+from hub.feed_cache import ELEMENTS_HOOK
+from hub.plugins import PluginHost
 
 JobStatus = Literal["open", "closed"]
 FlagFilter = Literal["on", "off", "unset", "in-feed"]
@@ -199,14 +201,29 @@ class BidResult:
         }  # fmt: skip
 
 
+class BidNotWritten(Exception):
+    """A bid the account's feed would not carry: no plugin active on it writes ``<cpc>``."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(
+            f"account {account!r} writes no <cpc> into its feed, so a bid would change nothing: bids need "
+            f"its [accounts.{account}.appcast] table (whose cpc is the default bid)"
+        )
+
+
 async def set_bid(
-    account: LiveAccount, ats_id: str, cents: int | None, *, actor: str, source: str
+    account: LiveAccount, plugins: PluginHost, ats_id: str, cents: int | None, *, actor: str, source: str
 ) -> BidResult:
-    """Set the bid of job ``ats_id`` to ``cents`` (None: back to the account's default); audit the change."""
+    """Set the bid of job ``ats_id`` to ``cents`` (None: back to the account's default); audit the change.
+
+    Raises :class:`BidNotWritten` for an amount the feed would not carry (silently kept, it would look set).
+    """
     # A first look, unlocked: the feed's version moves only with a change to make (see changing_feed).
     found = await models.Job.filter(account_id=account.row.id, ats_id=ats_id).values_list("id", "bid_cents")
     if not found:
         return BidResult(ats_id, found=False)
+    if cents is not None and not plugins.has_active(ELEMENTS_HOOK, account.config):
+        raise BidNotWritten(account.name)
     [(job_id, before)] = found
     if before == cents:
         return BidResult(ats_id, found=True, before=before, after=cents)

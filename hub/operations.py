@@ -59,7 +59,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "jobs bid",
-        "set a job's bid (its <cpc> in the feed), or back to the account's default (audited)",
+        "set a job's bid (its <cpc> in the feed: refused where the account has no appcast table), or back to "
+        "the account's default (audited)",
         ("jobs", "bid"),
         "jobs [-a ACCOUNT] bid ID AMOUNT|default",
         (("PUT", "/api/accounts/{account}/jobs/{job}/bid"),),

@@ -135,18 +135,21 @@ class Hub:
 @pytest.fixture
 async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
     """``demo`` bids 0.45 by default (its ``[accounts.demo.appcast]`` says so); ``plain`` has Appcast's table
-    but no default bid; both list the sample jobs."""
+    but no default bid; ``bare`` has no Appcast table, so its feed carries no ``<cpc>``; all list the sample
+    jobs."""
     body = demo_config(database_url, free_port()).replace("[sync]\n", "[sync]\nscheduled = false\n")
     body += (
         f'[admin]\napi_token = "{TOKEN}"\n'
         f"[accounts.demo.appcast]\n{APPCAST}cpc = 0.45\n"
         f'[accounts.plain]\nadapter = "file"\ncompany = "Plain Co"\nfeed_policy = "all-open"\n'
         f'[accounts.plain.file]\npath = "{SAMPLE_JOBS}"\n[accounts.plain.appcast]\n{APPCAST}'
+        f'[accounts.bare]\nadapter = "file"\ncompany = "Bare Co"\nfeed_policy = "all-open"\n'
+        f'[accounts.bare.file]\npath = "{SAMPLE_JOBS}"\n'
     )
     config = write_config(tmp_path, body)
     async with serving_hub(config) as url, aiohttp.ClientSession() as http:
         hub = Hub(url, http, config)
-        for account in ("demo", "plain"):
+        for account in ("demo", "plain", "bare"):
             status, synced = await hub.api("POST", f"/api/accounts/{account}/sync")
             assert status == 200, synced
         yield hub
@@ -239,6 +242,21 @@ async def test_an_unknown_job_or_account_is_a_404(hub: Hub) -> None:
     status, answer = await hub.bid("nobody", "NW-1001", "1.00")
     assert status == 404
     assert "no account named 'nobody'" in answer["error"]
+    assert await models.AuditEntry.filter(action="job.bid").count() == 0
+
+
+async def test_a_bid_on_an_account_whose_feed_carries_no_cpc_is_refused_not_kept(hub: Hub) -> None:
+    status, answer = await hub.bid("bare", "NW-1001", "1.00")
+    assert status == 409
+    assert answer["error"].startswith("account 'bare' writes no <cpc> into its feed")
+    assert "[accounts.bare.appcast]" in answer["error"]
+    assert (await hub.listed("bare"))["NW-1001"] is None
+    assert await models.AuditEntry.filter(action="job.bid").count() == 0
+    # Back to the default is no bid to carry: nothing to refuse.
+    assert (await hub.bid("bare", "NW-1001", None))[0] == 200
+    done = await cli(hub.config, "jobs", "-a", "bare", "bid", "NW-1001", "1.00")
+    assert done.returncode == 1
+    assert done.stderr.startswith("appcast-hub: account 'bare' writes no <cpc> into its feed"), done.stderr
     assert await models.AuditEntry.filter(action="job.bid").count() == 0
 
 
@@ -365,6 +383,7 @@ async def test_a_member_who_is_no_admin_cannot_bid(bot: Setup) -> None:
             "bid job SHARED-1 1.00",
             "`SHARED-1` is in several accounts: write `acme:SHARED-1` or `globex:SHARED-1`",
         ),
+        ("bid job GLX-1 1.00", "account 'globex' writes no &lt;cpc&gt; into its feed"),  # no Appcast table
     ],
 )
 async def test_slack_names_a_job_it_cannot_bid_on(bot: Setup, text: str, said: str) -> None:

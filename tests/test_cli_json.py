@@ -37,7 +37,9 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[Path, Any]]:
     body = demo_config(f"sqlite://{tmp_path / 'hub.sqlite3'}", free_port()).replace(
         "[sync]\n", "[sync]\nscheduled = false\n"
     )
-    config = write_config(tmp_path, body + f'[admin]\napi_token = "{ADMIN_TOKEN}"\n')
+    # Appcast's table: the bids below are written as <cpc> by its plugin.
+    appcast = '[accounts.demo.appcast]\nclient_id = "client-42"\nent_id = "ent-7"\n'
+    config = write_config(tmp_path, body + f'[admin]\napi_token = "{ADMIN_TOKEN}"\n{appcast}')
     async with serving_hub(config) as url, aiohttp.ClientSession() as http:
 
         async def api(method: str, path: str, body: Any = None) -> Any:

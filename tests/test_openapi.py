@@ -115,6 +115,9 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
     )
     body += (
         f'[admin]\napi_token = "admin-token-for-tests"\n'
+        f'[accounts.demo.appcast]\nclient_id = "client-42"\nent_id = "ent-7"\n'
+        f'[accounts.bare]\nadapter = "file"\ncompany = "Bare Co"\nfeed_policy = "all-open"\n'
+        f'[accounts.bare.file]\npath = "{jobs_file}"\n'
         f'[accounts.broken]\nadapter = "file"\ncompany = "Gone Ltd"\n'
         f'[accounts.broken.file]\npath = "{tmp_path / "broken.json"}"\n'
         f'[accounts.polled]\nadapter = "polled"\ncompany = "Polled Inc"\n'
@@ -215,6 +218,8 @@ async def test_real_answers_of_every_operation_match_their_schemas(hub: Hub) -> 
     await c("PUT", bid, 200, path=bid_path, json={"bid": None})
     await c("PUT", bid, 400, path=bid_path, json={"bid": "1.505"})
     await c("PUT", bid, 404, path="/api/accounts/demo/jobs/no-such-job/bid", json={"bid": "1.50"})
+    await c("POST", "/api/accounts/{account}/sync", 200, path="/api/accounts/bare/sync")
+    await c("PUT", bid, 409, path=f"/api/accounts/bare/jobs/{ats_id}/bid", json={"bid": "1.50"})  # no <cpc>
 
     integration = "/api/accounts/{account}/integration"
     await c("POST", integration, 200, path="/api/accounts/demo/integration", json={"enabled": False})

@@ -28,7 +28,7 @@ from hub.config import HubConfig
 from hub.deliveries import counts_by_state, list_deliveries, replay
 from hub.health import feed_health
 from hub.incidents import list_incidents
-from hub.jobs import list_jobs, set_bid, switch_jobs
+from hub.jobs import BidNotWritten, list_jobs, set_bid, switch_jobs
 from hub.plugins import PluginHost
 from hub.scheduler import HubScheduler
 from hub.slack import blocks, home
@@ -410,7 +410,12 @@ class CommandRunner:
             return Reply(blocks.unresolved(missing, ambiguous))
         name, [(ats_id, typed)] = next(iter(owners.items()))
         account = await get_account(self.config, name)
-        result = await set_bid(account, ats_id, command.cents, actor=user, source=SOURCE)
+        try:
+            result = await set_bid(
+                account, self.services.plugins, ats_id, command.cents, actor=user, source=SOURCE
+            )
+        except BidNotWritten as error:
+            return Reply(blocks.note(f"{blocks.WARNING} {blocks.escape(str(error))}"))
         if not result.found:  # named with its account (``acme:123``), or gone since it was looked up
             return Reply(blocks.unresolved([typed], {}))
         [job] = await self._switched(account, [ats_id])

@@ -26,6 +26,7 @@ from hub.incidents import MAX_LISTED, IncidentJson, list_incidents
 from hub.jobs import (
     BID_PATTERN,
     BadBid,
+    BidNotWritten,
     BidResultJson,
     FlagFilter,
     JobJson,
@@ -326,6 +327,7 @@ async def jobs_disable(request: web.Request) -> web.Response:
     errors={
         400: "the job id in the path is not text the hub can store, or the bid is no amount",
         404: f"{_NO_ACCOUNT}, or it has no such job",
+        409: "the account writes no `<cpc>` into its feed (no `appcast` table): a bid would change nothing",
     },
 )
 async def job_bid(request: web.Request) -> web.Response:
@@ -344,7 +346,10 @@ async def job_bid(request: web.Request) -> web.Response:
         cents = None if amount is None else parse_amount(amount)
     except BadBid as error:
         raise BadRequest(f'"bid": {error.amount[:40]!r} {error.problem}') from None
-    result = await set_bid(account, ats_id, cents, actor="api", source="api")
+    try:
+        result = await set_bid(account, request.app[PLUGINS], ats_id, cents, actor="api", source="api")
+    except BidNotWritten as error:
+        return json_error(409, str(error))
     if not result.found:
         return json_error(404, f"account {account.name!r} has no job {ats_id!r}")
     return reply(result.as_json())
