@@ -65,6 +65,7 @@ async def hub(tmp_path: Path) -> AsyncIterator[tuple[Path, Any]]:
         (("stats", "demo"), "/api/accounts/demo/stats"),
         (("stats", "demo", "--job", "NW-1001"), "/api/accounts/demo/stats?job=NW-1001"),
         (("held", "demo"), "/api/accounts/demo/held"),
+        (("feed", "lint", "demo"), "/api/accounts/demo/feed/health"),
         (("audit",), "/api/audit"),
         (("incidents",), "/api/incidents"),
         (("incidents", "--all", "-a", "demo"), "/api/incidents?all=true&account=demo"),

@@ -588,6 +588,20 @@ async def test_status_feed_and_stats(hub: Setup) -> None:
     assert "*Not found* (1): `NOPE`" in missing
 
 
+async def test_lint_names_what_to_fix_and_status_says_it_in_a_line(hub: Setup) -> None:
+    await hub.ask("enable job ACME-1 ACME-2")  # in the feed: no url, no description
+    lint = text_of(await hub.ask("lint acme"))
+    assert "Feed health of acme: 2 jobs" in lint
+    assert "• `missing-element` 2: " in lint
+    assert "• `short-description` 2: " in lint
+    assert "• `ACME-1` no url" in lint
+    status = text_of(await hub.ask("status acme"))
+    assert "Health: 2 missing-element, 2 short-description: `/appcast lint acme`" in status
+    globex = text_of(await hub.ask("lint globex"))
+    assert "Feed health of globex: 0 jobs" in globex
+    assert "nothing to fix" in globex
+
+
 async def test_a_held_mass_close_is_shown_and_resolved_from_slack(hub: Setup) -> None:
     """The ATS stops listing most of acme's jobs: the close is held, status says so, and an admin keeps
     the jobs open with a button (Slack asks first for the destructive one) or confirms it by command."""
