@@ -7,6 +7,8 @@ override wins over the file until someone changes it again.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +19,7 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from hub import models
+from hub import __version__, models
 from hub.config import HubConfig
 from hub.db import is_outage
 from hub.normalised import Account, FeedPolicy
@@ -59,7 +61,8 @@ class LiveAccount:
 
 
 async def ensure_accounts(config: HubConfig) -> None:
-    """Give every configured account a row (a new account starts with no run-time overrides)."""
+    """Give every configured account a row (a new account starts with no run-time overrides); move the
+    feed's version on for an account whose config (or the hub's release) changed what its feed says."""
     for account in config.accounts.values():
         row, created = await models.Account.get_or_create(
             name=account.name, defaults={"adapter": account.adapter}
@@ -68,6 +71,25 @@ async def ensure_accounts(config: HubConfig) -> None:
             # Another ATS now feeds this account: the next full sync closes the old ATS's jobs.
             row.adapter = account.adapter
             await row.save(update_fields=["adapter"])
+        digest = feed_config_digest(account)
+        if row.feed_config != digest:
+            await models.Account.filter(id=row.id).update(feed_config=digest)
+            if not created:
+                # A new company name or plugin option is in the feed's bytes and its ETag; a client asking
+                # If-Modified-Since must hear of it too.
+                await _next_version(row.id)
+                note_changed()
+
+
+def feed_config_digest(account: Account) -> str:
+    """What of ``account``'s config and of the hub's release the feed's bytes depend on, as a digest
+    (secrets among the plugin options are in it, never in clear)."""
+    identity = json.dumps(
+        [__version__, account.enabled, account.feed_policy, account.company, account.company_url,
+         account.max_age_days, account.plugin_options],
+        default=str, sort_keys=True,
+    )  # fmt: skip
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 async def get_account(config: HubConfig, name: str) -> LiveAccount:
@@ -144,7 +166,8 @@ async def mark_changed(account: LiveAccount) -> None:
 async def _next_version(account_id: int) -> None:
     # Each version its own whole second (HTTP dates carry seconds): a client that asks If-Modified-Since
     # the second of a version must not be told unchanged when another came within that second. A burst
-    # of versions runs a few seconds ahead of the clock, and the clock catches up.
+    # of versions runs a few seconds ahead of the clock (a Last-Modified that much past the Date), the
+    # same on every replica, until the clock catches up.
     async with in_transaction():
         [before] = await (
             models.Account.filter(id=account_id).select_for_update().values_list("feed_changed_at", flat=True)

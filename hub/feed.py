@@ -25,8 +25,8 @@ from lxml import etree
 from tortoise import connections
 from tortoise.expressions import Q
 
-from hub import __version__, models
-from hub.accounts import LiveAccount
+from hub import models
+from hub.accounts import LiveAccount, feed_config_digest
 from hub.logs import QuietLog
 from hub.normalised import Job, is_xml_safe, xml_safe
 from hub.plugins import PluginHost
@@ -99,14 +99,11 @@ def validators(account: LiveAccount) -> tuple[str, datetime]:
     state = (row.feed_version, row.feed_changed_at, account.enabled, account.feed_policy)
     memo = account.feed_validators
     if memo is None or memo[0] != state:
-        config = account.config
-        # The hub's release too: another may write the same version's bytes otherwise, and a replica still on
-        # the old one (a rolling upgrade) must not serve its bytes under the new one's ETag.
+        # The config's digest (and the hub's release in it): a replica still on the old config or release
+        # (a rolling upgrade) must not serve its bytes under the new one's ETag.
         identity = json.dumps(
-            [__version__, row.feed_version, account.enabled, account.feed_policy, config.company,
-             config.company_url, config.max_age_days, config.plugin_options],
-            default=str, sort_keys=True,
-        )  # fmt: skip
+            [feed_config_digest(account.config), row.feed_version, account.enabled, account.feed_policy]
+        )
         etag = '"' + hashlib.sha256(identity.encode()).hexdigest()[:32] + '"'
         # Whole seconds, as HTTP dates carry.
         last_modified = row.feed_changed_at.astimezone(UTC).replace(microsecond=0)

@@ -50,8 +50,6 @@ MAX_ID_LENGTH = 64
 #: Most findings listed per rule: the counts are always complete.
 MAX_LISTED = 100
 _BATCH = 2_000
-#: Each account's last check in this process, for ``status``: a check reads every job of the feed.
-_LAST: dict[str, FeedHealth] = {}
 _COLUMNS = ("ats_id", "title", "company", "city", "region", "country", "workplace", "hosted_url",
             "apply_url", "description_html", "posted_at", "closes_at")  # fmt: skip
 _TAGS = re.compile(r"<[^>]*>")
@@ -199,7 +197,9 @@ async def feed_health(account: LiveAccount, *, now: datetime | None = None) -> F
             health.add("duplicate", ats_id, f"the same title, location and company as job {ids[0]}")
     for rule in RULES:
         FEED_HEALTH.labels(account.name, rule).set(health.counts[rule])
-    _LAST[account.name] = health
+    # Stored, for ``status`` on every replica: a check reads every job of the feed.
+    counts = {rule: health.counts[rule] for rule in RULES}
+    await models.Account.filter(id=account.row.id).update(health={"jobs": health.jobs, "counts": counts})
     return health
 
 
@@ -211,6 +211,8 @@ def health_summary(counts: dict[str, int] | None) -> str:
     return found or "nothing to fix"
 
 
-def last_checked(account: str) -> FeedHealth | None:
-    """The account's health at its last check in this process (a lint, or after a sync), if any."""
-    return _LAST.get(account)
+async def last_counts(account_id: int) -> dict[str, int] | None:
+    """The counts by rule of the account's last check (a lint, or after a sync), by any process; None
+    before the first."""
+    [stored] = await models.Account.filter(id=account_id).values_list("health", flat=True)
+    return None if stored is None else {rule: int(stored["counts"].get(rule, 0)) for rule in RULES}

@@ -34,6 +34,12 @@ class Account(Model):
     #: Bumped whenever the feed's content may have changed: the feed's ETag derives from it.
     feed_version = fields.BigIntField(default=0)
     feed_changed_at = fields.DatetimeField(auto_now_add=True)
+    #: Digest of what of the config file and the hub's release the feed's bytes depend on
+    #: (:func:`hub.accounts.feed_config_digest`): a start with another moves the feed's version on, so
+    #: its Last-Modified moves with its ETag.
+    feed_config = fields.CharField(max_length=64, null=True)
+    #: The last feed-health check's jobs and counts by rule (:mod:`hub.health`), whichever process ran it.
+    health = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

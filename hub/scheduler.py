@@ -26,7 +26,7 @@ from hub.config import HubConfig
 from hub.digests import DIGESTS_EVERY, send_due
 from hub.events import StoreResult, reconcile_account
 from hub.expiry import EXPIRY_EVERY, expire_due
-from hub.health import feed_health, last_checked
+from hub.health import feed_health, last_counts
 from hub.http import backoff_delay
 from hub.incidents import SignatureWatch, after_health_check, after_sync, watch, watch_signatures
 from hub.leader import Leadership
@@ -200,7 +200,7 @@ class HubScheduler:
             notices = [await after_sync(account, self.plugins, result, failures)]
             if result.error:
                 self._schedule_retry(name, failures)
-            elif result.changed or last_checked(name) is None:
+            elif result.changed or await last_counts(account.row.id) is None:
                 # The feed changed: its health too (status shows it, the gauge reports it).
                 notices.append(await after_health_check(account, self.plugins, await feed_health(account)))
             if any(notices):

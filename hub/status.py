@@ -16,7 +16,7 @@ from hub.breaker import BreakerStateName
 from hub.config import HubConfig
 from hub.deliveries import DeliveryCountsJson, counts_by_state
 from hub.feed import in_feed
-from hub.health import last_checked
+from hub.health import last_counts
 from hub.held import HeldClose, HeldCloseJson, held_now
 from hub.incidents import open_subjects
 from hub.normalised import FeedPolicy
@@ -144,7 +144,7 @@ async def account_status(config: HubConfig, account: LiveAccount) -> AccountStat
         sync_failures=row.consecutive_sync_failures,
         deliveries=await counts_by_state(row.id),
         held=await held_now(row.id),
-        health=dict(checked.counts) if (checked := last_checked(account.name)) is not None else None,
+        health=await last_counts(row.id),
         breakers={
             **dict.fromkeys(await open_subjects(account, "destination-down"), "open"),
             **{name: state.label for name, state in breaker.states(account.name).items()},

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 from lxml import etree
+from multidict import CIMultiDictProxy
 from tortoise import connections
 from tortoise.queryset import ValuesListQuery
 from tortoise.transactions import in_transaction
@@ -277,12 +279,49 @@ async def test_versions_within_one_second_have_their_own_last_modified(hub: Hub)
             seen.append((await get(http, hub, **PLAIN))[0].headers)
         first, second = seen
         assert first["ETag"] != second["ETag"]
-        assert parsedate_to_datetime(second["Last-Modified"]) > parsedate_to_datetime(first["Last-Modified"])
+        assert moment(second, "Last-Modified") > moment(first, "Last-Modified")
         answer, body = await get(http, hub, **PLAIN, **{"If-Modified-Since": first["Last-Modified"]})
         assert (answer.status, answer.headers["ETag"]) == (200, second["ETag"])
         assert body == await fresh_build(hub)
         again, _ = await get(http, hub, **PLAIN, **{"If-Modified-Since": second["Last-Modified"]})
         assert again.status == 304
+
+
+def moment(headers: CIMultiDictProxy[str], name: str) -> datetime:
+    return parsedate_to_datetime(headers[name])
+
+
+async def test_a_start_with_another_config_moves_last_modified_with_the_etag(
+    database_url: str, tmp_path: Path
+) -> None:
+    # The publisher's URL is in the feed's bytes: a client asking If-Modified-Since hears of it, once.
+    jobs = jobs_file(tmp_path, 20)
+    configs = []
+    for name, options in (("before", ""), ("after", 'company_url = "https://renamed.example"\n')):
+        (tmp_path / name).mkdir()
+        configs.append(
+            file_hub_config(database_url, tmp_path / name, jobs, cache=tmp_path / name / "cache",
+                            account_options=options)
+        )  # fmt: skip
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+
+        async def fetch(url: str, **headers: str) -> tuple[int, CIMultiDictProxy[str], bytes]:
+            async with http.get(f"{url}/feeds/demo.xml", headers={**PLAIN, **headers}) as answer:
+                return answer.status, answer.headers, await answer.read()
+
+        async with serving_hub(configs[0]) as url:
+            async with http.post(f"{url}/api/accounts/demo/sync", headers=AUTH) as synced:
+                assert synced.status == 200
+            _, first, _ = await fetch(url)
+        async with serving_hub(configs[1]) as url:
+            status, second, body = await fetch(url, **{"If-Modified-Since": first["Last-Modified"]})
+        assert status == 200
+        assert b"https://renamed.example" in body
+        assert second["ETag"] != first["ETag"]
+        assert moment(second, "Last-Modified") > moment(first, "Last-Modified")
+        async with serving_hub(configs[1]) as url:  # started again with that config: nothing moves on
+            assert (await fetch(url, **{"If-None-Match": second["ETag"]}))[0] == 304
+            assert (await fetch(url, **{"If-Modified-Since": second["Last-Modified"]}))[0] == 304
 
 
 async def test_a_sync_change_and_switches_are_in_the_next_fetch(

@@ -26,7 +26,7 @@ from hub.accounts import get_account
 from hub.app import create_app
 from hub.appkeys import SCHEDULER
 from hub.config import bind_plugins, load_config
-from hub.health import FeedHealth, last_checked
+from hub.health import FeedHealth, last_counts
 from hub.incidents import (
     DOWN_SETTLES,
     NOTICE_KEY_PREFIX,
@@ -214,13 +214,13 @@ async def test_a_sink_outage_delays_notices_and_loses_none(hub: Hub) -> None:
 
 async def test_feed_health_findings_are_an_incident_until_none_is_left(hub: Hub) -> None:
     assert (await hub.scheduler.sync("acme")).error is None  # the first sync checks the feed's health
-    found = last_checked("acme")
+    account = await get_account(hub.scheduler.config, "acme")
+    found = await last_counts(account.row.id)
     assert found is not None
-    assert sum(found.counts.values()), "the fake's jobs have findings (short descriptions)"
+    assert sum(found.values()), "the fake's jobs have findings (short descriptions)"
     [opened] = await hub.receiver.wait_for(1, "feed-health")
     assert opened["kind"] == "incident.opened"
     assert "appcast-hub feed lint acme" in opened["text"]
-    account = await get_account(hub.scheduler.config, "acme")
     await after_health_check(account, hub.scheduler.plugins, FeedHealth("acme", jobs=3))
     hub.scheduler.outbox.wake()
     _, resolved = await hub.receiver.wait_for(2, "feed-health")
