@@ -786,13 +786,13 @@ class FeedCache:
         name = account.name
         wanted = artifact_key(account)
         for _ in range(3):
-            ready = self._ready.get(name)
-            if ready is not None and (ready.key == wanted or ready.version > account.row.feed_version):
+            if (current := self._current(account)) is not None:
                 # Its gzip file failed or a restart ended it: again. Not while a build runs: that one may
                 # publish another version, whose files alone then stay.
-                if not ready.gzip_ready and name not in self._builds:
-                    self._finish(name, ready)
-                return ready
+                if not current.gzip_ready and name not in self._builds:
+                    self._finish(name, current)
+                return current
+            ready = self._ready.get(name)
             failed = self._failed.get(name)
             if (
                 ready is not None
@@ -805,6 +805,19 @@ class FeedCache:
             if built.version >= account.row.feed_version:
                 return built
         return built  # the row kept moving under the builds: this one is complete and recent
+
+    def is_built(self, account: LiveAccount) -> bool:
+        """Are the files of the account's version (as ``account`` has it) published? Then :meth:`artifact`
+        needs no database."""
+        return self._current(account) is not None
+
+    def _current(self, account: LiveAccount) -> Artifact | None:
+        # The version asked for, or a newer one (``account`` may be a little stale).
+        ready = self._ready.get(account.name)
+        if ready is None:
+            return None
+        newer = ready.version > account.row.feed_version
+        return ready if newer or ready.key == artifact_key(account) else None
 
     def gzip_pending(self, name: str, etag: str) -> bool:
         """Is the account's version of this (plain) ETag published without its gzip file yet? Answered

@@ -159,9 +159,11 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     checked = gzip_etag(plain_etag) if gzipped else plain_etag
     if (answer := _conditional(request, checked, last_modified)) is not None:
         return answer
-    # The files need no database, but a version not built yet does: an outage is a clean 503 (views.errors)
-    # whichever the case, as it was when every feed was built per request.
-    await db.ping()
+    # The files need no database: a version built already is served through an outage (the account rows
+    # it is judged by are the last read). One not built yet needs it, and an outage is then a clean 503
+    # (views.errors) rather than a build failing halfway.
+    if not cache.is_built(account):
+        await db.ping()
     artifact = await cache.artifact(account)
     if wants_gzip and not artifact.gzip_ready and _identity_refused(request):
         artifact = await cache.gzipped(account.name)
