@@ -806,6 +806,12 @@ class FeedCache:
                 return built
         return built  # the row kept moving under the builds: this one is complete and recent
 
+    def lost(self, name: str, artifact: Artifact) -> None:
+        """``artifact``'s file could not be opened: if it is still the one served (its files were removed
+        behind the hub's back), the next :meth:`artifact` builds the version again."""
+        if self._ready.get(name) is artifact:
+            del self._ready[name]
+
     def is_built(self, account: LiveAccount) -> bool:
         """Are the files of the account's version (as ``account`` has it) published? Then :meth:`artifact`
         needs no database."""

@@ -451,6 +451,45 @@ async def test_a_job_changed_between_its_key_and_its_row_is_indexed_as_read_with
         assert body == await fresh_build(hub)
 
 
+@pytest.mark.parametrize("shape", [(1300, False)])
+async def test_a_rebuild_across_crc_checkpoints_is_a_cold_builds_bytes(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Copied runs whose CRCs are joined from the previous file's checkpoints (one every
+    # CHECKPOINT_EVERY jobs), changes on either side of one and across several: the gzip file a rebuild
+    # writes is the one a new replica's cold build writes.
+    assert feed_cache.CHECKPOINT_EVERY < 1300 // 2
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        await get(http, hub, **GZIP)
+        for round_, changed in enumerate(((3, 700, 1201), (499, 500, 501), (0, 1299))):
+            for n in changed:
+                hub.edit_job(n, title=f"Changed {n} in round {round_}")
+            await sync(http, hub)
+            _, body = await get(http, hub, **PLAIN)
+            assert f"{len(changed)} rendered, {1300 - len(changed)} copied" in builds(caplog)[-1]
+            assert body == await fresh_build(hub)
+            _, compressed = await get(http, hub, **GZIP)
+            assert gzip.decompress(compressed) == body
+            cold = await cold_files(hub, hub.cache.parent / f"cold-{round_}")
+            assert cold == (body, compressed), "byte-identical to a cold build, gzip file included"
+
+
+async def test_a_file_gone_from_under_the_hub_is_built_again_not_a_404(hub: Hub) -> None:
+    # Between looking a version up and opening its file, a newer version's publication may move the file
+    # away (a request is then sent the newer one); an operator clearing the folder removes it for good.
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        plain, body = await get(http, hub, **PLAIN)
+        zipped, compressed = await get(http, hub, **GZIP)
+        for path in hub.folder.iterdir():
+            if path.suffix in (".xml", ".gz"):
+                path.unlink()
+        for headers, sent, expected in ((PLAIN, plain, body), (GZIP, zipped, compressed)):
+            again, data = await get(http, hub, **headers)
+            assert again.status == 200, data
+            assert (again.headers["ETag"], data) == (sent.headers["ETag"], expected), "the same version"
+
+
 @pytest.mark.parametrize("shape", [(60, True)])
 async def test_another_version_of_a_plugin_adding_elements_renders_every_job_again(
     hub: Hub, elements: Elements, caplog: pytest.LogCaptureFixture

@@ -1,7 +1,8 @@
 """``GET /feeds/{account}.xml``: the account's job feed, from its prebuilt files (:mod:`hub.feed_cache`).
 
 Validators come from the account's row, so a 304 needs neither the files nor the database; a 200 is sent
-from the version's file by aiohttp's FileResponse (``sendfile``, ``Range``), with the feed's own validators.
+from the version's file, opened by the handler, by aiohttp's FileResponse (``sendfile``, ``Range``), with
+the feed's own validators: a version replaced while it is sent is sent whole.
 
 A cold build publishes the plain file before the gzip one (:mod:`hub.feed_cache`). Until the gzip file is
 published, a client taking gzip gets the plain file, with the plain ETag and ``Vary: Accept-Encoding``:
@@ -14,12 +15,14 @@ when writing the gzip file failed does it get 406.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import os
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from aiohttp import hdrs, web
+from aiohttp.web_fileresponse import _FileResponseResult
 from multidict import CIMultiDict
 
 from hub import db, feed
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 routes = web.RouteTableDef()
 #: Every answer's: the body depends on Accept-Encoding, even while a version has its plain file alone.
 VARY = {"Vary": "Accept-Encoding"}
+#: Versions a request may see replaced under it before it answers 503: each is a build finishing.
+OPEN_TRIES = 3
 
 
 def _conditional(request: web.Request, etag: str, last_modified: datetime) -> web.Response | None:
@@ -109,12 +114,19 @@ def _identity_refused(request: web.Request) -> bool:
 
 
 class _FeedFile(web.FileResponse):
-    """FileResponse sending a feed file with the feed's validators, answering ``Range`` when it may."""
+    """FileResponse sending a feed file, opened already, with the feed's validators, answering ``Range``
+    when it may."""
 
     def __init__(
-        self, path: Path, request: web.Request, etag: str, last_modified: datetime, headers: dict[str, str]
+        self,
+        opened: BinaryIO,
+        request: web.Request,
+        etag: str,
+        last_modified: datetime,
+        headers: dict[str, str],
     ) -> None:
-        super().__init__(path, headers=headers)
+        super().__init__(opened.name, headers=headers)
+        self._opened = opened
         self._feed_etag = etag
         # FileResponse reads its request's headers for conditions and ranges. The feed's own validators
         # decided the conditions already, so it gets the Range alone, when the feed's If-Range allows it;
@@ -127,6 +139,12 @@ class _FeedFile(web.FileResponse):
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:  # type: ignore[override]
         return await super().prepare(self._file_request)
+
+    def _make_response(self, request: web.BaseRequest, accept_encoding: str) -> tuple[Any, ...]:
+        # The file the handler opened: a version replaced since (its files renamed to spares, deleted)
+        # is still sent whole, where opening it by name now would answer 404. The conditions were the
+        # handler's, the encoding is in the headers: FileResponse sends it, ranges included, and closes it.
+        return _FileResponseResult.SEND_FILE, self._opened, os.fstat(self._opened.fileno()), None
 
     @property
     def etag(self) -> ETag | None:  # type: ignore[override]
@@ -164,24 +182,32 @@ async def account_feed(request: web.Request) -> web.StreamResponse:
     # (views.errors) rather than a build failing halfway.
     if not cache.is_built(account):
         await db.ping()
-    artifact = await cache.artifact(account)
-    if wants_gzip and not artifact.gzip_ready and _identity_refused(request):
-        artifact = await cache.gzipped(account.name)
-        if not artifact.gzip_ready:
-            return json_error(406, "the gzip file of this feed failed to build, and identity is refused")
-    gzipped = wants_gzip and artifact.gzip_ready
-    etag = artifact.gzip_etag if gzipped else artifact.etag
-    if etag != checked and (answer := _conditional(request, etag, artifact.last_modified)) is not None:
-        # Not the representation the first check assumed (its gzip file turned out to be pending, or the
-        # version was built meanwhile): the conditions hold against the one sent.
-        return answer
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "no-cache",
-        **VARY,
-        "Content-Type": "application/xml; charset=utf-8",
-    }
-    if gzipped:
-        headers["Content-Encoding"] = "gzip"
-    path = artifact.gzip if gzipped else artifact.plain
-    return _FeedFile(path, request, etag, artifact.last_modified, headers)
+    for _ in range(OPEN_TRIES):
+        artifact = await cache.artifact(account)
+        if wants_gzip and not artifact.gzip_ready and _identity_refused(request):
+            artifact = await cache.gzipped(account.name)
+            if not artifact.gzip_ready:
+                return json_error(406, "the gzip file of this feed failed to build, and identity is refused")
+        gzipped = wants_gzip and artifact.gzip_ready
+        etag = artifact.gzip_etag if gzipped else artifact.etag
+        if etag != checked and (answer := _conditional(request, etag, artifact.last_modified)) is not None:
+            # Not the representation the first check assumed (its gzip file turned out to be pending, or
+            # the version was built meanwhile): the conditions hold against the one sent.
+            return answer
+        try:
+            opened = await asyncio.to_thread(open, artifact.gzip if gzipped else artifact.plain, "rb")
+        except FileNotFoundError:
+            # A newer version was published between the look and the open, and this one's files went:
+            # the next look finds the newer one. (Or they were removed behind the hub's back: built again.)
+            cache.lost(account.name, artifact)
+            continue
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "no-cache",
+            **VARY,
+            "Content-Type": "application/xml; charset=utf-8",
+        }
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return _FeedFile(opened, request, etag, artifact.last_modified, headers)
+    return json_error(503, "the feed changed faster than it could be sent: ask again", **{"Retry-After": "1"})
