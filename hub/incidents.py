@@ -251,14 +251,10 @@ async def _watch_held(account: LiveAccount, plugins: PluginHost) -> list[Notice]
     """One incident per held change (its id the subject): its opening's buttons decide that change, so a
     close held anew after the last was decided (between two sweeps) is an incident with buttons of its own."""
     waiting = await held.held_now(account.row.id)
-    notices = []
-    for subject in await open_subjects(account, "held-close"):
-        if waiting is None or subject != str(waiting.id):
-            notice = await clear(
-                account, plugins, "held-close", subject=subject,
-                detail="this close is not held any more (decided, replaced, or a full sync agreed)",
-            )  # fmt: skip
-            notices += [notice] if notice else []
+    notices = await _clear_others(
+        account, plugins, "held-close", {str(waiting.id)} if waiting else set(),
+        lambda _: "this close is not held any more (decided, replaced, or a full sync agreed)",
+    )  # fmt: skip
     if waiting is None:
         return notices
     confirm = f"Close {waiting.jobs} jobs of {account.name} and take them out of the feed?"
@@ -302,12 +298,21 @@ async def _watch_deliveries(account: LiveAccount, plugins: PluginHost) -> list[N
             f"Once {destination} works again: appcast-hub deliveries retry dead",
         )  # fmt: skip
         notices += [notice] if notice else []
-    for destination in await open_subjects(account, "deliveries-dead"):
-        if destination not in counts:
-            notice = await clear(
-                account, plugins, "deliveries-dead", subject=destination,
-                detail=f"no delivery to {destination} is dead-lettered any more",
-            )  # fmt: skip
+    return notices + await _clear_others(
+        account, plugins, "deliveries-dead", set(counts),
+        lambda destination: f"no delivery to {destination} is dead-lettered any more",
+    )  # fmt: skip
+
+
+async def _clear_others(
+    account: LiveAccount, plugins: PluginHost, topic: str, current: set[str], detail: Callable[[str], str]
+) -> list[Notice]:
+    """Resolve the account's open incidents of ``topic`` whose subject is not among ``current`` any more
+    (``detail``: the resolution's text, of the subject)."""
+    notices = []
+    for subject in await open_subjects(account, topic):
+        if subject not in current:
+            notice = await clear(account, plugins, topic, subject=subject, detail=detail(subject))
             notices += [notice] if notice else []
     return notices
 
