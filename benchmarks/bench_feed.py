@@ -216,11 +216,13 @@ async def rebuild_ratio(
     version."""
     from hub import db, feed, models
     from hub.accounts import get_account, mark_changed
+    from hub.app import freeze_heap
     from hub.feed_cache import FeedCache
 
     out: dict[str, Any] = {}
     first_config = next(iter(scenarios.values()))[0]
     async with db.database(first_config.database_url):
+        freeze_heap()  # what `appcast-hub serve` does once started: builds run in a started server
         for scenario, (config, plugins) in scenarios.items():
             runs: dict[str, list[dict[str, float]]] = {
                 "cold": [],

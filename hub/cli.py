@@ -25,7 +25,7 @@ from aiohttp import web
 
 from hub import __version__, db, held
 from hub.accounts import LiveAccount, UnknownAccount, ensure_accounts, get_account, set_integration
-from hub.app import HTTP_TIMEOUT, create_app
+from hub.app import HTTP_TIMEOUT, create_app, freeze_heap
 from hub.audit import MAX_RECENT, entry_json, recent_entries
 from hub.config import NO_FUNNEL_EVENT, HubConfig, bind_plugins, config_path, load_config
 from hub.deliveries import list_deliveries, replay
@@ -118,6 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             __version__, host, port, db.describe_url(config.database_url),
             ", ".join(config.accounts) or "none",
         )  # fmt: skip
+        freeze_heap()  # started: what exists now lives as long as the process
 
     web.run_app(
         create_app(config, plugins),

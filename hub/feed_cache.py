@@ -33,22 +33,26 @@ snapshot on PostgreSQL (:func:`hub.db.snapshot`); on SQLite, which has no snapsh
 version moved before it was published is thrown away and the newer version built (up to
 :data:`BUILD_ATTEMPTS` times, the last kept whatever happens, so a feed is served during a long sync).
 
-**Incremental rebuilds.** The previous version's files are the fragment store: its index, ``KEY.index.json``,
-lists each job's key and the length of its bytes in both files. A job's key is its ``ats_id``, its
-``content_hash`` (the digest of every stored column that sync keeps, :func:`hub.sync._digest`) and its
-``bid_cents``; the index also records the context the jobs were rendered in (:func:`_context`: the hub's
-release, the company name a job falls back on, and the plugins adding elements, by name and version, with
-the account and options they are handed). The ``appcast_hub_feed_job_elements`` contract says a plugin's
-answer depends on its arguments alone (the account, its options, the job, its bid), so within one context
-a key names a job's bytes whatever plugins are active, and another context renders every job again.
+**Incremental rebuilds.** The previous version's files are the fragment store: its index, ``KEY.index``
+(:mod:`hub.feed_index`), lists each job's key and the length of its bytes in both files, in the feed's
+order (by id). A job's key is its id, ``ats_id``, ``content_hash`` (the digest of every stored column that
+sync keeps, :func:`hub.sync._digest`) and ``bid_cents``; the index also records the context the jobs were
+rendered in (:func:`_context`: the hub's release, the company name a job falls back on, and the plugins
+adding elements, by name and version, with the account and options they are handed). The
+``appcast_hub_feed_job_elements`` contract says a plugin's answer depends on its arguments alone (the
+account, its options, the job, its bid), so within one context a key names a job's bytes whatever plugins
+are active, and another context renders every job again.
 The gzip file is a single gzip member whose deflate stream is the head, each job and the tail each
 compressed on its own and ended on a byte boundary (``Z_SYNC_FLUSH``), then an empty final block and the
 CRC. A job's compressed bytes depend on that job and the one before it (its deflate dictionary: jobs of one
 employer share much text), so they are copied when both are unchanged and compressed again otherwise.
-A rebuild first reads only ``id, ats_id, content_hash, bid_cents`` of the feed's jobs (:data:`KEY_COLUMNS`,
-all in the covering index ``models.FEED_KEY_INDEX``: no row is read), copies unchanged jobs' bytes from
-the previous files in contiguous runs, and reads in full and renders only the jobs whose key is new.
-Nothing else is stored: no table, no second copy of the fragments, and a restart loses nothing.
+A rebuild first reads only the jobs' keys (:data:`KEY_COLUMNS`, all in the covering index
+``models.FEED_KEY_INDEX``: no row is read), a batch at a time. A batch equal to the previous index's
+entries for the same ids (a change being a few jobs, nearly every batch) is handed over as one run of
+places, in one step: the file thread copies its bytes in the kernel and slices its entries from the
+previous index, with no Python step per job. Only a batch holding a change is looked at job by job: its
+unchanged jobs copied in runs, the others read in full and rendered. Nothing else is stored: no table, no
+second copy of the fragments, and a restart loses nothing.
 
 **Writing.** The loop reads and renders; a thread of its own writes the files in order (appending, the
 CRC, copying unchanged runs, the index), and the gzip file written after a cold build's plain one is
@@ -84,6 +88,7 @@ import hashlib
 import itertools
 import json
 import logging
+import operator
 import os
 import signal
 import struct
@@ -96,7 +101,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from hub import __version__, crc32, db, models
+from hub import __version__, crc32, db, feed_index, models
 from hub.accounts import LiveAccount, get_account
 from hub.config import HubConfig
 from hub.feed import BATCH, FEED_COLUMNS, FeedWriter, feed_rows, in_feed, validators
@@ -149,6 +154,12 @@ SPARES = ("spare-plain", "spare-gzip")
 #: What a rebuild reads of every job: its id, then its key. All in the covering ``models.FEED_KEY_INDEX``,
 #: so the database reads no row (SQLite read through each 4 KB description to reach ``content_hash``).
 KEY_COLUMNS = ("id", "ats_id", "content_hash", "bid_cents")
+#: An index's columns: each job's key (:data:`KEY_COLUMNS`), the length of its bytes in the plain file and
+#: in the gzip file, and the plain file's CRC-32 up to its end (null but every
+#: :data:`CHECKPOINT_EVERY` th job). An index with other columns (an older hub's) is not copied from.
+INDEX_COLUMNS = (*KEY_COLUMNS, "plain_length", "gzip_length", "prefix_crc")
+INDEX = feed_index.Layout(INDEX_COLUMNS, text=frozenset({"ats_id", "content_hash"}))
+_PLAIN, _GZIP, _CRC = (INDEX_COLUMNS.index(name) for name in ("plain_length", "gzip_length", "prefix_crc"))
 ROW_COLUMNS = (*FEED_COLUMNS, "content_hash")
 _ROW_HASH = ROW_COLUMNS.index("content_hash")
 _ROW_BID = ROW_COLUMNS.index("bid_cents")
@@ -203,28 +214,48 @@ class Artifact:
     @property
     def index(self) -> Path:
         """The job index that lets the next version copy this one's unchanged jobs."""
-        return self.plain.with_name(self.key + ".index.json")
+        return self.plain.with_name(self.key + ".index")
 
 
-#: A job's key: ats_id, content_hash, bid_cents. With the context (:func:`_context`), all its bytes depend on.
+#: A job's key: id, ats_id, content_hash, bid_cents (:data:`KEY_COLUMNS`, as the database returns them).
+#: With the context (:func:`_context`), all its bytes depend on (the id is there to line jobs up by).
 _JobKey = tuple[Any, ...]
-#: A previous version's job: (offset, length) in the plain file, then in the gzip file, the key of the
-#: job before it (None for the first: its gzip bytes refer back to that job's), and its place in the file.
-_Segment = tuple[int, int, int, int, _JobKey | None, int]
+#: What the loop hands the file thread, in the document's order: a job rendered here (its key and bytes),
+#: or the places of consecutive jobs of the previous version whose keys are unchanged.
+_Item = tuple[_JobKey, bytes] | range
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Previous:
-    """What a rebuild copies from: the previous version's jobs by key, where each ends in its plain file
-    (by place), and the prefix CRCs its index keeps: the CRC-32 of the plain file up to the end of about
-    every :data:`CHECKPOINT_EVERY` th job, by place."""
+    """What a rebuild copies from: the previous version's index by place (the jobs in the feed's order, by
+    id), where each job starts in both files, and the prefix CRCs its index keeps: the CRC-32 of the plain
+    file up to the end of about every :data:`CHECKPOINT_EVERY` th job."""
 
-    segments: dict[_JobKey, _Segment]
-    ends: list[int]
+    #: The index's columns (:data:`INDEX_COLUMNS`), by place: a copied run's entries are slices of them,
+    #: and a batch of keys read is compared with slices of the key columns (tuples, as a batch of rows
+    #: turned into columns is), a column at a time.
+    columns: list[tuple[Any, ...]]
+    #: Where each job starts in the plain file and in the gzip file, by place, and then where the last ends.
+    plain_at: list[int]
+    gzip_at: list[int]
     checkpoints: dict[int, int]
     #: The places of :attr:`checkpoints`, in order (for :func:`bisect.bisect`).
     checkpointed: list[int]
-    head_length: int
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """The jobs' ids by place: ascending, as the feed lists them."""
+        return self.columns[0]
+
+    def key(self, place: int) -> _JobKey | None:
+        """The key of the job at ``place`` (None before the first)."""
+        return tuple(column[place] for column in self.columns[: len(KEY_COLUMNS)]) if place >= 0 else None
+
+    def holds(self, places: range, keys: Sequence[tuple[Any, ...]]) -> bool:
+        """Are ``keys`` (a batch's, by column) the keys of the jobs at ``places``, in order?"""
+        return all(
+            self.columns[column][places.start : places.stop] == values for column, values in enumerate(keys)
+        )
 
 
 def artifact_key(account: LiveAccount) -> str:
@@ -255,13 +286,13 @@ class _Output:
             self.recycled += gzip_recycled
         # The index is written as it grows, a batch at a time: 100,000 jobs' keys held until the end
         # were most of a build's memory.
-        self._index: IO[str] = self.temporary[2].open("w", encoding="utf-8")
+        self._index: IO[bytes] = self.temporary[2].open("wb")
         self._sources = (previous.plain.open("rb"), previous.gzip.open("rb")) if previous else None
         self._previous = jobs
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="feed-files")
         self._deflaters = ThreadPoolExecutor(DEFLATERS, thread_name_prefix="feed-deflate")
         self._queued: collections.deque[Future[None]] = collections.deque()
-        self._jobs: list[tuple[_JobKey, bytes | _Segment]] = []  # handed over to the thread in batches
+        self._jobs: list[_Item] = []  # handed over to the thread in batches
         self._jobs_bytes = 0
         # What only the thread touches from here on. The CRC of the plain bytes so far (a pending run's
         # excluded: it is joined in when the run is copied).
@@ -272,18 +303,17 @@ class _Output:
         self.job_count = 0
         self.rendered = 0
         self.recompressed = 0
-        # The index's jobs (ats_id, content_hash, bid_cents, plain length, gzip length, prefix CRC or None),
-        # written as columns, a line per batch: the next rebuild reads them back with few Python steps per
-        # job.
-        self._entries: list[tuple[Any, ...]] = []
+        # The index's jobs, as columns (INDEX_COLUMNS), written a batch at a time (hub.feed_index): a copied
+        # run's entries are slices of the previous index's.
+        self._columns: list[list[Any]] = [[] for _ in INDEX_COLUMNS]
         self._copy_buffer = bytearray(COPY_BUFFER)
         # The pending copy: plain offset, length, gzip offset, length, the place of its last job in the
         # previous file, and the CRC so far XOR the previous file's prefix CRC before its first job.
         self._run: list[int] | None = None
         # The last job written, what the next one's gzip bytes refer back to: its key, and its plain bytes
-        # or where they are in the previous plain file (read only when the next job is compressed here).
+        # or its place in the previous version (its bytes read only when the next job is compressed here).
         self._last_key: _JobKey | None = None
-        self._last: bytes | tuple[int, int] = b""
+        self._last: bytes | int = b""
         self._buffers = (bytearray(), bytearray())
         self._submit(self._write, b"", GZIP_HEADER if gzip else b"")
 
@@ -300,11 +330,11 @@ class _Output:
         if self._jobs_bytes >= COPY_CHUNK or len(self._jobs) >= KEY_BATCH:
             self._hand_jobs()
 
-    def add(self, jobs: list[tuple[_JobKey, bytes | _Segment]], rendered_bytes: int) -> None:
-        """Jobs in order, each rendered (its bytes, ``rendered_bytes`` in all) or in the previous version
-        (its segment: the thread copies its bytes, or compresses them again), handed over at once: one
-        step per batch, not per job, on a rebuild's path."""
-        self._jobs += jobs
+    def add(self, items: list[_Item], rendered_bytes: int) -> None:
+        """Jobs in order, rendered (their bytes, ``rendered_bytes`` in all) or runs of the previous
+        version's (the thread copies their bytes), handed over at once: one step per batch of keys, not per
+        job, on a rebuild's path."""
+        self._jobs += items
         self._jobs_bytes += rendered_bytes
         self._hand_jobs()
 
@@ -353,33 +383,33 @@ class _Output:
     def _begin(self, head: bytes, context: str) -> None:
         head_gzip = deflate_piece(head) if self.gzipping else None
         head_lengths = [len(head), None if head_gzip is None else len(head_gzip)]
-        self._index.write(json.dumps({"context": context, "head": head_lengths}))
+        self._index.write(INDEX.header({"context": context, "head": head_lengths}))
         self._write(head, head_gzip or b"")
 
-    def _add_jobs(self, jobs: list[tuple[_JobKey, bytes | _Segment]]) -> None:
-        pieces = self._deflate_rendered(jobs)
-        for number, (key, job) in enumerate(jobs):
-            if isinstance(job, bytes):
-                self._add_compressed(key, job, pieces.get(number))
-                self.rendered += 1
+    def _add_jobs(self, items: list[_Item]) -> None:
+        pieces = self._deflate_rendered(items)
+        for number, item in enumerate(items):
+            if isinstance(item, range):
+                self._add_copied(item)
             else:
-                self._add_copied(key, job)
+                self._add_compressed(*item, pieces.get(number))
+                self.rendered += 1
         if len(self._buffers[0]) >= COPY_CHUNK:
             self._flush_buffers()
 
-    def _deflate_rendered(self, jobs: list[tuple[_JobKey, bytes | _Segment]]) -> dict[int, bytes]:
+    def _deflate_rendered(self, items: list[_Item]) -> dict[int, bytes]:
         """The gzip pieces of the rendered jobs that follow a rendered job, by position, compressed by
         :data:`DEFLATERS` threads at once: a piece depends on its job and the one before alone, and deflate
         is most of a cold build's work."""
         work: list[tuple[int, bytes, bytes]] = []
         before: bytes | None = self._last_plain() if isinstance(self._last, bytes) else None
-        for number, (_, job) in enumerate(jobs):
-            if isinstance(job, bytes):
-                if before is not None:
-                    work.append((number, job, before))
-                before = job
+        for number, item in enumerate(items):
+            if isinstance(item, range):
+                before = None  # copied jobs: what follows them is compressed in order, from their bytes
             else:
-                before = None  # a copied job: what follows it is compressed in order, from its bytes
+                if before is not None:
+                    work.append((number, item[1], before))
+                before = item[1]
         if len(work) < 2 * DEFLATERS or not self.gzipping:
             return {}  # a rebuild's few jobs: not worth the threads' round trip
         share = -(-len(work) // DEFLATERS)
@@ -399,38 +429,76 @@ class _Output:
         self._add_entry(key, len(plain), None if gzip is None else len(gzip), checkpoint)
         self._last_key, self._last = key, plain
 
-    def _add_copied(self, key: _JobKey, segment: _Segment) -> None:
-        plain_at, plain_length, gzip_at, gzip_length, before, place = segment
-        if before != self._last_key:
+    def _add_copied(self, places: range) -> None:
+        """Consecutive jobs of the previous version, unchanged: their bytes joined to the pending run (copied
+        at the end of it), their index entries sliced from the previous index's, their prefix CRCs moved
+        from the previous file's, a run of jobs at a time between two of them."""
+        previous = self._previous
+        assert previous is not None  # copied jobs come from a previous version
+        first, stop = places.start, places.stop
+        if previous.key(first - 1) != self._last_key:
             # Its bytes are the same but the job before it is not: its gzip piece referred back to that one.
-            self._add_compressed(key, self._read(plain_at, plain_length))
+            at = previous.plain_at[first]
+            key = previous.key(first)
+            assert key is not None
+            self._add_compressed(key, self._read(at, previous.plain_at[first + 1] - at))
             self.recompressed += 1
-            return
+            first += 1
+        checkpointed = previous.checkpointed
+        while first < stop:
+            # Up to the next job whose prefix CRC the index keeps (its own CRC is then known here too),
+            # or to the end of the places.
+            following = bisect.bisect_left(checkpointed, first)
+            end = min(stop, checkpointed[following] + 1) if following < len(checkpointed) else stop
+            self._join_run(first, end)
+            self._last_key, self._last = previous.key(end - 1), end - 1
+
+            columns, copied = self._columns, previous.columns
+            for column in range(_CRC):
+                columns[column] += copied[column][first:end]
+            prefix_crcs: list[int | None] = [None] * (end - first)
+            kept = previous.checkpoints.get(end - 1)
+            run = self._run
+            assert run is not None
+            if kept is not None:
+                # The previous file's prefix CRC here, moved to where the run puts this job (hub.crc32).
+                prefix_crcs[-1] = crc32.shift(run[5], run[1]) ^ kept
+                self._since_checkpoint = 0
+            else:
+                self._since_checkpoint += end - first
+            columns[_CRC] += prefix_crcs
+            self.job_count += end - first
+            if len(columns[0]) >= KEY_BATCH:
+                self._write_entries()
+            if kept is not None and run[1] >= RUN_BYTES:
+                self._flush_run()  # here the next run starts at a known prefix CRC: nothing to read for it
+            first = end
+
+    def _join_run(self, first: int, end: int) -> None:
+        """Add the previous version's jobs ``first`` to ``end`` (excluded) to the pending run, or flush that
+        and start another when they do not follow it in the previous files."""
+        previous = self._previous
+        assert previous is not None
+        plain_at, gzip_at = previous.plain_at[first], previous.gzip_at[first]
+        plain_length, gzip_length = previous.plain_at[end] - plain_at, previous.gzip_at[end] - gzip_at
         run = self._run
         if run is not None and run[0] + run[1] == plain_at and run[2] + run[3] == gzip_at:
             run[1] += plain_length
             run[3] += gzip_length
-            run[4] = place
+            run[4] = end - 1
         else:
             self._flush_run()
-            run = self._run = [plain_at, plain_length, gzip_at, gzip_length, place,
-                               self._crc ^ self._previous_prefix(place - 1)]  # fmt: skip
-        assert self._previous is not None  # a copied job comes from a previous version
-        kept = self._previous.checkpoints.get(place)
-        # The previous file's prefix CRC here, moved to where the run puts this job (hub.crc32).
-        checkpoint = None if kept is None else crc32.shift(run[5], run[1]) ^ kept
-        self._add_entry(key, plain_length, gzip_length, checkpoint)
-        self._last_key, self._last = key, (plain_at, plain_length)
-        if checkpoint is not None and run[1] >= RUN_BYTES:
-            self._flush_run()  # here the next run starts at a known prefix CRC: nothing to read for it
+            self._run = [plain_at, plain_length, gzip_at, gzip_length, end - 1,
+                         self._crc ^ self._previous_prefix(first - 1)]  # fmt: skip
 
     def _last_plain(self) -> bytes:
         if self._last_key is None:
             return b""  # the first job refers to nothing: the head before it changes with every version
         if isinstance(self._last, bytes):
             return self._last
-        at, length = self._last
-        return self._read(at + max(0, length - DEFLATE_WINDOW), min(length, DEFLATE_WINDOW))
+        assert self._previous is not None
+        at, end = self._previous.plain_at[self._last], self._previous.plain_at[self._last + 1]
+        return self._read(max(at, end - DEFLATE_WINDOW), min(end - at, DEFLATE_WINDOW))
 
     def _read(self, at: int, length: int) -> bytes:
         assert self._sources is not None  # only copied jobs are read back, and only with a previous version
@@ -484,25 +552,26 @@ class _Output:
         if before < 0:
             start, crc = 0, 0  # from the file's start: its head, then the jobs up to ``place``
         else:
-            start = previous.ends[previous.checkpointed[before]]
+            start = previous.plain_at[previous.checkpointed[before] + 1]
             crc = previous.checkpoints[previous.checkpointed[before]]
-        end = previous.ends[place] if place >= 0 else previous.head_length
+        end = previous.plain_at[place + 1]  # place -1, the head: where the first job starts
         return zlib.crc32(_pread(self._sources[0], start, end - start), crc)
 
     def _add_entry(
         self, key: _JobKey, plain_length: int, gzip_length: int | None, checkpoint: int | None
     ) -> None:
-        self._entries.append((*key, plain_length, gzip_length, checkpoint))
+        for column, value in zip(self._columns, (*key, plain_length, gzip_length, checkpoint), strict=True):
+            column.append(value)
         self._since_checkpoint = 0 if checkpoint is not None else self._since_checkpoint + 1
         self.job_count += 1
-        if len(self._entries) >= KEY_BATCH:
+        if len(self._columns[0]) >= KEY_BATCH:
             self._write_entries()
 
     def _write_entries(self) -> None:
-        if self._entries:
-            columns = list(zip(*self._entries, strict=True))
-            self._index.write("\n" + json.dumps(columns, separators=(",", ":")))
-            self._entries.clear()
+        if self._columns[0]:
+            self._index.write(INDEX.encode(self._columns))
+            for column in self._columns:
+                column.clear()
 
     def _end(self, tail: bytes) -> None:
         self._write_entries()
@@ -596,20 +665,18 @@ def _gzip_version(artifact: Artifact, stop: threading.Event) -> int | None:
         with (
             target,
             artifact.plain.open("rb") as plain,
-            index_temporary.open("w", encoding="utf-8") as index,
+            index_temporary.open("wb") as index,
             ThreadPoolExecutor(DEFLATERS, "feed-deflate") as deflaters,
         ):
-            header, *batches = artifact.index.read_text(encoding="utf-8").split("\n")
-            record = json.loads(header)
+            record, batches = INDEX.decode(artifact.index.read_bytes())
             head = _pread(plain, 0, record["head"][0])
             head_gzip = deflate_piece(head)
-            index.write(json.dumps(record | {"head": [len(head), len(head_gzip)]}))
+            index.write(INDEX.header(record | {"head": [len(head), len(head_gzip)]}))
             target.write(GZIP_HEADER + head_gzip)
             size, crc, at, before = len(GZIP_HEADER) + len(head_gzip), zlib.crc32(head), len(head), b""
-            for batch in batches:
-                columns = json.loads(batch)
+            for columns in batches:
                 gzip_lengths = []
-                for chunk in _chunks(columns[3], GZIP_CHUNK):
+                for chunk in _chunks(columns[_PLAIN], GZIP_CHUNK):
                     if stop.is_set():
                         return None
                     data = _pread(plain, at, sum(chunk))
@@ -628,8 +695,8 @@ def _gzip_version(artifact: Artifact, stop: threading.Event) -> int | None:
                     gzip_lengths += [len(piece) for piece in pieces]
                     size += sum(gzip_lengths[-len(pieces) :])
                     crc, at, before = zlib.crc32(data, crc), at + len(data), jobs[-1]
-                columns[4] = gzip_lengths
-                index.write("\n" + json.dumps(columns, separators=(",", ":")))
+                columns[_GZIP] = gzip_lengths
+                index.write(INDEX.encode(columns))
             plain_bytes = os.fstat(plain.fileno()).st_size
             tail = _pread(plain, at, plain_bytes - at)
             end = deflate_piece(tail) + DEFLATE_END + _gzip_trailer(zlib.crc32(tail, crc), plain_bytes)
@@ -707,35 +774,34 @@ def _copy_span(source: IO[bytes], target: IO[bytes], at: int, length: int, buffe
     target.seek(written)  # the copy wrote at an offset: the file's own position follows it
 
 
-def _segments(previous: Artifact | None, context: str) -> _Previous | None:
-    """Where each job of ``previous`` is in its files, by job key, and its index's prefix CRCs; None when
+def _read_index(previous: Artifact | None, context: str) -> _Previous | None:
+    """The index of ``previous``: where each of its jobs is in its files, and its prefix CRCs; None when
     its jobs were rendered in another context (another company name, other plugins or options), it has
-    none, or its index is unreadable."""
+    none, or its index is unreadable or of another format."""
     if previous is None:
         return None
     try:
-        header, *batches = previous.index.read_text(encoding="utf-8").split("\n")
-        index = json.loads(header)
-        columns: list[list[Any]] = [[], [], [], [], [], []]
+        index, batches = INDEX.decode(previous.index.read_bytes())
+        if index.get("columns") != list(INDEX_COLUMNS):
+            return None  # another release's index
+        columns: list[list[Any]] = [[] for _ in INDEX_COLUMNS]
         for batch in batches:
-            for column, values in zip(columns, json.loads(batch), strict=True):
+            for column, values in zip(columns, batch, strict=True):
                 column.extend(values)
     except (OSError, ValueError):
         return None
     if index.get("context") != context or index["head"][1] is None or not columns[0]:
         return None  # rendered otherwise, no gzip lengths yet (a cold build's, its gzip file to come), no job
-    ats_ids, content_hashes, bids, plain_lengths, gzip_lengths, prefix_crcs = columns
-    keys = list(zip(ats_ids, content_hashes, bids, strict=True))
-    plain_at = list(itertools.accumulate(plain_lengths, initial=index["head"][0]))
-    gzip_at = itertools.accumulate(gzip_lengths, initial=len(GZIP_HEADER) + index["head"][1])
-    # Built by zip, not job by job: this is on every rebuild's path before the first key is read.
-    places = zip(
-        plain_at, plain_lengths, gzip_at, gzip_lengths, [None, *keys[:-1]], range(len(keys)), strict=False
-    )
-    checkpoints = {place: crc for place, crc in enumerate(prefix_crcs) if crc is not None}
+    # No step per job in Python: this is on every rebuild's path before the first key.
+    prefix_crcs = columns[_CRC]
+    present = map(operator.is_not, prefix_crcs, itertools.repeat(None))
+    checkpointed = list(itertools.compress(range(len(prefix_crcs)), present))
+    checkpoints = dict(zip(checkpointed, (prefix_crcs[place] for place in checkpointed), strict=True))
     return _Previous(
-        segments=dict(zip(keys, places, strict=False)), ends=plain_at[1:], checkpoints=checkpoints,
-        checkpointed=sorted(checkpoints), head_length=index["head"][0],
+        columns=[tuple(column) for column in columns],
+        plain_at=list(itertools.accumulate(columns[_PLAIN], initial=index["head"][0])),
+        gzip_at=list(itertools.accumulate(columns[_GZIP], initial=len(GZIP_HEADER) + index["head"][1])),
+        checkpoints=checkpoints, checkpointed=checkpointed,
     )  # fmt: skip
 
 
@@ -754,8 +820,8 @@ def _context(account: LiveAccount, plugins: PluginHost) -> str:
 
 
 def _job_key(row: Sequence[Any]) -> _JobKey:
-    """A full row's job key: what its bytes depend on in one context (:data:`KEY_COLUMNS` but the id)."""
-    return (row[1], row[_ROW_HASH], row[_ROW_BID])
+    """A full row's job key (:data:`KEY_COLUMNS`): its id, then what its bytes depend on in one context."""
+    return (row[0], row[1], row[_ROW_HASH], row[_ROW_BID])
 
 
 class FeedCache:
@@ -994,13 +1060,13 @@ class FeedCache:
     ) -> tuple[Artifact, _Output]:
         writer = FeedWriter(account, self.plugins)
         context = _context(account, self.plugins)
-        jobs = _segments(previous, context)
+        jobs = _read_index(previous, context)
         # With nothing to copy, the plain file alone, published first; the gzip file follows (_gzip).
         output = _Output(folder, key, previous if jobs else None, jobs, gzip=jobs is not None)
         try:
             output.begin(writer.head, context)
             if jobs is not None:
-                await self._write_keyed(account, writer, output, jobs.segments)
+                await self._write_keyed(account, writer, output, jobs)
             else:
                 await self._write_rows(writer, output)
             await output.finish(writer.tail())
@@ -1030,36 +1096,62 @@ class FeedCache:
                 await output.drain()
 
     async def _write_keyed(
+        self, account: LiveAccount, writer: FeedWriter, output: _Output, previous: _Previous
+    ) -> None:
+        """Only the jobs' keys read, then in full only the jobs whose bytes the previous version lacks. The
+        feed lists jobs by id, as the previous index does: a batch of keys equal to the previous index's
+        for the same ids (most batches, a change being a few jobs) is one run copied, in one step."""
+        async with contextlib.aclosing(feed_rows(account, KEY_COLUMNS, KEY_BATCH)) as batches:
+            async for rows in batches:
+                keys = list(zip(*rows, strict=True))  # by column: no object per job kept
+                first = bisect.bisect_left(previous.ids, keys[0][0])
+                places = range(first, bisect.bisect_right(previous.ids, keys[0][-1], first))
+                if previous.holds(places, keys):
+                    output.add([places], 0)
+                else:
+                    await self._write_changed(account, writer, output, previous, rows, places)
+                await output.drain()
+
+    async def _write_changed(
         self,
         account: LiveAccount,
         writer: FeedWriter,
         output: _Output,
-        segments: dict[_JobKey, _Segment],
+        previous: _Previous,
+        rows: Sequence[Sequence[Any]],
+        places: range,
     ) -> None:
-        """Only the jobs' keys read, then in full only the jobs whose bytes the previous version lacks."""
-        async with contextlib.aclosing(feed_rows(account, KEY_COLUMNS, KEY_BATCH)) as batches:
-            async for rows in batches:
-                keys = [(row[1], row[2], row[3]) for row in rows]
-                found = list(map(segments.get, keys))
-                missing = [row[0] for row, segment in zip(rows, found, strict=True) if segment is None]
-                fetched = {row[0]: row for row in await _rows_by_id(account, missing)}
-                jobs: list[tuple[_JobKey, bytes | _Segment]] = []
-                rendered = 0
-                for row, key, segment in zip(rows, keys, found, strict=True):
-                    if segment is not None:
-                        jobs.append((key, segment))
-                    elif row[0] in fetched:  # else it left the feed since the keys were read
-                        full = fetched[row[0]]
-                        plain = _rendered(writer, full)
-                        if plain is not None:
-                            # Its key as read with its bytes: it may have changed since its key was read.
-                            jobs.append((_job_key(full), plain))
-                            rendered += len(plain)
-                            if rendered >= COPY_CHUNK:  # what waits for the thread stays bounded
-                                output.add(jobs, rendered)
-                                jobs, rendered = [], 0
-                output.add(jobs, rendered)
-                await output.drain()
+        """A batch of keys with jobs changed, added or gone (``places``: the previous version's jobs with
+        those ids): the unchanged ones copied in runs, the others read in full and rendered."""
+        by_id = dict(zip(previous.ids[places.start : places.stop], places, strict=True))
+        keys = list(map(tuple, rows))
+        found = [by_id.get(key[0]) for key in keys]
+        found = [
+            place if place is not None and previous.key(place) == key else None
+            for key, place in zip(keys, found, strict=True)
+        ]
+        missing = [key[0] for key, place in zip(keys, found, strict=True) if place is None]
+        fetched = {row[0]: row for row in await _rows_by_id(account, missing)}
+        items: list[_Item] = []
+        rendered = 0
+        for key, place in zip(keys, found, strict=True):
+            if place is not None:
+                last = items[-1] if items else None
+                if isinstance(last, range) and last.stop == place:
+                    items[-1] = range(last.start, place + 1)
+                else:
+                    items.append(range(place, place + 1))
+            elif key[0] in fetched:  # else it left the feed since the keys were read
+                full = fetched[key[0]]
+                plain = _rendered(writer, full)
+                if plain is not None:
+                    # Its key as read with its bytes: it may have changed since its key was read.
+                    items.append((_job_key(full), plain))
+                    rendered += len(plain)
+                    if rendered >= COPY_CHUNK:  # what waits for the thread stays bounded
+                        output.add(items, rendered)
+                        items, rendered = [], 0
+        output.add(items, rendered)
 
     @staticmethod
     def _on_disk(folder: Path) -> Artifact | None:

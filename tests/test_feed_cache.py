@@ -366,7 +366,7 @@ async def test_a_sync_change_and_switches_are_in_the_next_fetch(
         assert body == await fresh_build(hub)
         assert len({first.headers["ETag"], off.headers["ETag"], on.headers["ETag"]}) == 3
     assert versions_on_disk(hub) == {on.headers["ETag"].strip('"')}
-    assert sorted(path.suffix for path in hub.folder.iterdir()) == ["", "", ".gz", ".json", ".json", ".xml"]
+    assert sorted(path.suffix for path in hub.folder.iterdir()) == ["", "", ".gz", ".index", ".json", ".xml"]
 
 
 APPCAST_CPC = """
@@ -452,27 +452,74 @@ async def test_a_job_changed_between_its_key_and_its_row_is_indexed_as_read_with
 
 
 @pytest.mark.parametrize("shape", [(1300, False)])
+@pytest.mark.parametrize("key_batch", [100, 700, feed_cache.KEY_BATCH])
 async def test_a_rebuild_across_crc_checkpoints_is_a_cold_builds_bytes(
-    hub: Hub, caplog: pytest.LogCaptureFixture
+    hub: Hub, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, key_batch: int
 ) -> None:
     # Copied runs whose CRCs are joined from the previous file's checkpoints (one every
-    # CHECKPOINT_EVERY jobs), changes on either side of one and across several: the gzip file a rebuild
-    # writes is the one a new replica's cold build writes.
+    # CHECKPOINT_EVERY jobs), changes on either side of one and across several, batches of keys copied
+    # whole (within two checkpoints, across one, the whole feed): the gzip file a rebuild writes is the
+    # one a new replica's cold build writes.
     assert feed_cache.CHECKPOINT_EVERY < 1300 // 2
+    monkeypatch.setattr(feed_cache, "KEY_BATCH", key_batch)
+    looked_at: list[range] = []
+    job_by_job = feed_cache.FeedCache._write_changed
+
+    async def write_changed(self: Any, *args: Any) -> None:
+        looked_at.append(args[-1])
+        await job_by_job(self, *args)
+
+    monkeypatch.setattr(feed_cache.FeedCache, "_write_changed", write_changed)
     caplog.set_level(logging.INFO, "hub.feed_cache")
     async with aiohttp.ClientSession(auto_decompress=False) as http:
         await get(http, hub, **GZIP)
         for round_, changed in enumerate(((3, 700, 1201), (499, 500, 501), (0, 1299))):
             for n in changed:
                 hub.edit_job(n, title=f"Changed {n} in round {round_}")
+            looked_at.clear()
             await sync(http, hub)
             _, body = await get(http, hub, **PLAIN)
             assert f"{len(changed)} rendered, {1300 - len(changed)} copied" in builds(caplog)[-1]
+            # Only the batches holding a change are looked at job by job: the others are one run each.
+            assert len(looked_at) == len({n // key_batch for n in changed})
+            assert all(any(n in places for places in looked_at) for n in changed)
             assert body == await fresh_build(hub)
             _, compressed = await get(http, hub, **GZIP)
             assert gzip.decompress(compressed) == body
             cold = await cold_files(hub, hub.cache.parent / f"cold-{round_}")
             assert cold == (body, compressed), "byte-identical to a cold build, gzip file included"
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        # What the release before this index format wrote: JSON lines of columns.
+        b'{"context": "c", "head": [100, 50]}\n[["J-0"],["d"],[null],[10],[5],[null]]',
+        b"not an index at all",
+        b"",
+    ],
+)
+async def test_an_index_of_another_format_or_unreadable_means_a_cold_build(
+    hub: Hub, caplog: pytest.LogCaptureFixture, index: bytes
+) -> None:
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        await get(http, hub, **GZIP)
+        (current,) = hub.folder.glob("*.index")
+        current.write_bytes(index)
+        hub.edit_job(4, title="Changed over an index the hub cannot read")
+        await sync(http, hub)
+        _, body = await get(http, hub, **PLAIN)
+        assert "60 rendered, 0 copied" in builds(caplog)[-1]
+        assert body == await fresh_build(hub)
+        _, compressed = await get(http, hub, **GZIP)
+        assert gzip.decompress(compressed) == body
+        # Its own index is of this release's format: the next change copies again.
+        hub.edit_job(5, title="Changed after the cold build")
+        await sync(http, hub)
+        _, body = await get(http, hub, **PLAIN)
+        assert "1 rendered, 59 copied" in builds(caplog)[-1]
+        assert body == await fresh_build(hub)
 
 
 async def test_a_file_gone_from_under_the_hub_is_built_again_not_a_404(hub: Hub) -> None:
