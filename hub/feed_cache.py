@@ -151,7 +151,7 @@ ELEMENTS_HOOK = "appcast_hub_feed_job_elements"
 #: The files of the version before the previous one, kept to be overwritten by the next build
 #: (:func:`_recycled`): plain, gzip.
 SPARES = ("spare-plain", "spare-gzip")
-#: What a rebuild reads of every job: its id, then its key. All in the covering ``models.FEED_KEY_INDEX``,
+#: What a rebuild reads of every job: its key, the id first. All in the covering ``models.FEED_KEY_INDEX``,
 #: so the database reads no row (SQLite read through each 4 KB description to reach ``content_hash``).
 KEY_COLUMNS = ("id", "ats_id", "content_hash", "bid_cents")
 #: An index's columns: each job's key (:data:`KEY_COLUMNS`), the length of its bytes in the plain file and
@@ -781,17 +781,18 @@ def _read_index(previous: Artifact | None, context: str) -> _Previous | None:
     if previous is None:
         return None
     try:
-        index, batches = INDEX.decode(previous.index.read_bytes())
-        if index.get("columns") != list(INDEX_COLUMNS):
-            return None  # another release's index
+        index, batches = INDEX.decode(previous.index.read_bytes())  # another release's is refused
+        head = index.get("head")
+        if not (isinstance(head, list) and len(head) == 2 and all(isinstance(n, int) for n in head)):
+            return None  # no gzip lengths yet (a cold build's, its gzip file to come), or unreadable
         columns: list[list[Any]] = [[] for _ in INDEX_COLUMNS]
         for batch in batches:
             for column, values in zip(columns, batch, strict=True):
                 column.extend(values)
     except (OSError, ValueError):
         return None
-    if index.get("context") != context or index["head"][1] is None or not columns[0]:
-        return None  # rendered otherwise, no gzip lengths yet (a cold build's, its gzip file to come), no job
+    if index.get("context") != context or not columns[0]:
+        return None  # rendered otherwise, or no job
     # No step per job in Python: this is on every rebuild's path before the first key.
     prefix_crcs = columns[_CRC]
     present = map(operator.is_not, prefix_crcs, itertools.repeat(None))
@@ -799,8 +800,8 @@ def _read_index(previous: Artifact | None, context: str) -> _Previous | None:
     checkpoints = dict(zip(checkpointed, (prefix_crcs[place] for place in checkpointed), strict=True))
     return _Previous(
         columns=[tuple(column) for column in columns],
-        plain_at=list(itertools.accumulate(columns[_PLAIN], initial=index["head"][0])),
-        gzip_at=list(itertools.accumulate(columns[_GZIP], initial=len(GZIP_HEADER) + index["head"][1])),
+        plain_at=list(itertools.accumulate(columns[_PLAIN], initial=head[0])),
+        gzip_at=list(itertools.accumulate(columns[_GZIP], initial=len(GZIP_HEADER) + head[1])),
         checkpoints=checkpoints, checkpointed=checkpointed,
     )  # fmt: skip
 
@@ -1060,7 +1061,9 @@ class FeedCache:
     ) -> tuple[Artifact, _Output]:
         writer = FeedWriter(account, self.plugins)
         context = _context(account, self.plugins)
-        jobs = _read_index(previous, context)
+        # After a failed build, nothing of the previous version is trusted: were its index wrong (a disk's
+        # fault), every rebuild from it would fail alike and the feed never move on.
+        jobs = None if account.name in self._failed else _read_index(previous, context)
         # With nothing to copy, the plain file alone, published first; the gzip file follows (_gzip).
         output = _Output(folder, key, previous if jobs else None, jobs, gzip=jobs is not None)
         try:
@@ -1159,7 +1162,7 @@ class FeedCache:
         found = []
         for manifest in folder.glob("*.json"):
             if manifest.name.endswith(".index.json"):
-                continue
+                continue  # an older release's job index, removed with its version
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 record = json.loads(manifest.read_text(encoding="utf-8"))
                 artifact = Artifact(

@@ -29,6 +29,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+#: The most jobs one batch holds (a rebuild writes a few thousand at a time): a count read past it is a
+#: corrupt file, refused before anything is made that size.
+MAX_BATCH_JOBS = 1 << 20
 _COUNT = struct.Struct("<Q")
 _SEPARATOR = "\x00"
 _SWAP = sys.byteorder != "little"
@@ -45,6 +48,8 @@ class Layout:
         """One batch of jobs, a column at a time (each of the same length)."""
         if len(columns) != len(self.columns):
             raise ValueError(f"{len(columns)} columns for an index of {len(self.columns)}")
+        if len(columns[0]) > MAX_BATCH_JOBS:
+            raise ValueError(f"{len(columns[0])} jobs in one batch, more than {MAX_BATCH_JOBS}")
         parts = [_COUNT.pack(len(columns[0]))]
         for name, values in zip(self.columns, columns, strict=True):
             if len(values) != len(columns[0]):
@@ -59,11 +64,16 @@ class Layout:
         end = data.find(b"\n")
         if end < 0:
             raise ValueError("an index without its header line")
-        return json.loads(data[:end]), self._batches(memoryview(data), end + 1)
+        header = json.loads(data[:end])
+        if not isinstance(header, dict) or header.get("columns") != list(self.columns):
+            raise ValueError("an index of other columns, or with no header")
+        return header, self._batches(memoryview(data), end + 1)
 
     def _batches(self, data: memoryview, at: int) -> Iterator[list[list[Any]]]:
         while at < len(data):
             jobs, at = _count(data, at)
+            if jobs > MAX_BATCH_JOBS:
+                raise ValueError(f"a batch of {jobs} jobs, more than {MAX_BATCH_JOBS}")
             columns: list[list[Any]] = []
             for name in self.columns:
                 size, at = _count(data, at)
@@ -78,7 +88,7 @@ class Layout:
             yield columns
 
     def header(self, record: dict[str, Any]) -> bytes:
-        """The header line: ``record``, with the columns' names (what :meth:`decode` is read against)."""
+        """The header line: ``record``, with the columns' names (:meth:`decode` refuses other columns)."""
         return json.dumps(record | {"columns": self.columns}).encode() + b"\n"
 
 
@@ -107,19 +117,21 @@ def _array(values: Sequence[Any]) -> bytes:
 def _numbers(blob: memoryview, jobs: int) -> list[int | None]:
     present, at = _count(blob, 0)
     numbers = array.array("q")
-    if len(blob) - at != 8 * present * (1 if present == jobs else 2):
+    if present > jobs or len(blob) - at != 8 * present * (1 if present == jobs else 2):
         raise ValueError("a column of integers cut short")
     numbers.frombytes(blob[at:])
     if _SWAP:
         numbers.byteswap()
     if present == jobs:
         return numbers.tolist()  # type: ignore[return-value]
+    places = numbers[:present]
+    # Written in order, each once, within the batch: anything else is a corrupt file (a place of -1 would
+    # land on the last job).
+    if places and (places[0] < 0 or places[-1] >= jobs or any(a >= b for a, b in itertools.pairwise(places))):
+        raise ValueError("a column of integers places its values out of order or past its jobs")
     values: list[int | None] = [None] * jobs
-    try:
-        for place, value in zip(numbers[:present], numbers[present:], strict=True):
-            values[place] = value
-    except IndexError:
-        raise ValueError("a column of integers places a value past its jobs") from None
+    for place, value in zip(places, numbers[present:], strict=True):
+        values[place] = value
     return values
 
 

@@ -650,6 +650,34 @@ async def test_a_failing_build_leaves_the_previous_version_served(
         assert len(versions_on_disk(hub)) == 1
 
 
+async def test_after_a_rebuild_failed_on_a_wrong_index_the_next_build_is_cold(
+    hub: Hub, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An index that reads well but is wrong (a disk's fault): here its first job says it is longer than
+    # the whole file. The rebuild copying by it fails and the previous version is served; the retry
+    # trusts nothing of that version, or every rebuild would fail alike and the feed never move on.
+    caplog.set_level(logging.INFO, "hub.feed_cache")
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        await get(http, hub, **GZIP)  # the gzip file written: its index has what a rebuild copies by
+        before, _ = await get(http, hub, **PLAIN)
+        (index,) = hub.folder.glob("*.index")
+        header, batches = feed_cache.INDEX.decode(index.read_bytes())
+        columns = next(batches)
+        columns[feed_cache.INDEX_COLUMNS.index("plain_length")][0] += 1 << 30
+        index.write_bytes(feed_cache.INDEX.header(header) + feed_cache.INDEX.encode(columns))
+        hub.edit_job(2, title="Changed over a wrong index")
+        await sync(http, hub)
+        served, _ = await get(http, hub, **PLAIN)
+        assert served.headers["ETag"] == before.headers["ETag"], "the previous version, served meanwhile"
+        monkeypatch.setattr(feed_cache, "RETRY_SECONDS", 0.0)
+        fixed, body = await get(http, hub, **PLAIN)
+        assert fixed.headers["ETag"] != before.headers["ETag"]
+        assert "60 rendered, 0 copied" in builds(caplog)[-1]
+        assert body == await fresh_build(hub)
+        _, compressed = await get(http, hub, **GZIP)
+        assert gzip.decompress(compressed) == body
+
+
 async def test_files_a_killed_build_left_are_never_served_and_are_removed(hub: Hub) -> None:
     async with aiohttp.ClientSession(auto_decompress=False) as http:
         _, body = await get(http, hub, **PLAIN)

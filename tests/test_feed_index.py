@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.feed_index import Layout
+from hub.feed_index import MAX_BATCH_JOBS, Layout
 
 LAYOUT = Layout(("id", "name", "bid"), text=frozenset({"name"}))
 #: Stored text: anything XML 1.0 allows (no NUL), as hub.sync.stored_values leaves it.
@@ -64,8 +64,28 @@ def test_other_input_is_refused() -> None:
         LAYOUT.encode([[1], ["a"]])
     with pytest.raises(ValueError, match="column name: 1 values for 2 jobs"):
         LAYOUT.encode([[1, 2], ["a"], [None, None]])
-    # A place past the batch's jobs (a corrupted file) is refused, not an IndexError.
-    good = LAYOUT.encode([[1, 2], ["a", "b"], [None, 9]])
-    corrupt = good[:-16] + (5).to_bytes(8, "little") + good[-8:]
-    with pytest.raises(ValueError, match="past its jobs"):
+    with pytest.raises(ValueError, match="other columns"):
+        LAYOUT.decode(b"123\n")
+    with pytest.raises(ValueError, match="other columns"):
+        LAYOUT.decode(Layout(("id",), text=frozenset()).header({}))
+
+
+@pytest.mark.parametrize("places", [[5], [-1], [1, 0], [1, 1]])
+def test_values_placed_out_of_order_or_past_the_batch_are_refused(places: list[int]) -> None:
+    # A corrupted file: a place of -1 would land on the last job, a wrong CRC checkpoint would follow.
+    bids = [None, 8, 9] if len(places) == 2 else [None, None, 9]
+    good = LAYOUT.encode([[1, 2, 3], ["a", "b", "c"], bids])
+    count = len(places)
+    corrupt = good[: -16 * count] + b"".join(place.to_bytes(8, "little", signed=True) for place in places)
+    corrupt += good[-8 * count :]
+    with pytest.raises(ValueError, match="out of order or past its jobs"):
         batches(LAYOUT.header({}) + corrupt)
+
+
+def test_a_batch_counting_more_jobs_than_any_batch_holds_is_refused_before_anything_is_made() -> None:
+    huge = (MAX_BATCH_JOBS + 1).to_bytes(8, "little")
+    with pytest.raises(ValueError, match="more than"):
+        batches(LAYOUT.header({}) + huge)
+    too_many = MAX_BATCH_JOBS + 1
+    with pytest.raises(ValueError, match="more than"):
+        LAYOUT.encode([[0] * too_many, [""] * too_many, [None] * too_many])
