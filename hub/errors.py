@@ -51,6 +51,20 @@ class AdapterUnavailable(HubError):
         self.retry_after = retry_after
 
 
+class SendLater(HubError):
+    """A delivery the destination's own pace says to send later: not a failure, and not an outage.
+
+    A chat sink posts about a message a second per channel: a burst of notices would hold the outbox's
+    whole batch (and every delivery claimed after it, Appcast's included) while each waits its turn. The
+    sink raises this instead of waiting long; the outbox puts the delivery back, due in ``seconds``, its
+    attempt not counted and no breaker told.
+    """
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
 class OutcomeUnknown(AdapterUnavailable):
     """A request that is not safe to repeat (creating an application) may or may not have taken effect.
 

@@ -43,18 +43,37 @@ class RateLimiter:
         self._tokens = float(burst)
         self._updated = time.monotonic()
         self._lock = asyncio.Lock()
+        self._waiting = 0
 
     async def acquire(self) -> None:
         """Wait until a request may be sent."""
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+        self._waiting += 1
+        try:
+            async with self._lock:
+                while True:
+                    self._refill()
+                    if self._tokens >= 1:
+                        self._tokens -= 1
+                        return
+                    await asyncio.sleep((1 - self._tokens) / self.rate)
+        finally:
+            self._waiting -= 1
+
+    async def acquire_within(self, seconds: float) -> float | None:
+        """Take a turn if it comes within ``seconds`` (waiting for it): None. Else take nothing and answer
+        about how long the wait is, behind those already waiting: the caller comes back then, rather than
+        hold up what it is part of."""
+        self._refill()
+        wait = max(0.0, (1 + self._waiting - self._tokens) / self.rate)
+        if wait > seconds:
+            return wait
+        await self.acquire()
+        return None
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
 
 
 #: The limiters of each event loop, by the key their callers share (an asyncio lock must not cross loops).

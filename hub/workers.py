@@ -25,7 +25,7 @@ from hub.accounts import LiveAccount
 from hub.breaker import Breakers, BreakerState, DestinationKey
 from hub.config import HubConfig
 from hub.db import is_outage
-from hub.errors import AdapterUnavailable, WebhookMalformed, WebhookUnconfirmed
+from hub.errors import AdapterUnavailable, SendLater, WebhookMalformed, WebhookUnconfirmed
 from hub.events import store_events
 from hub.http import backoff_delay, retry_delay
 from hub.logs import QuietLog
@@ -283,6 +283,11 @@ class OutboxWorker(Worker):
                     await self._put_back(row, str(error))
                     return False
                 raise
+            except SendLater as later:
+                # The destination's own pace, said before sending: the breaker learns nothing of it.
+                due = datetime.now(UTC) + timedelta(seconds=later.seconds)
+                await self._put_back(row, str(later), due=due, outcome="paced")
+                return False
             self.breakers.record(key, None)
         except AdapterUnavailable as error:
             await self._failed(row, str(error), error.retry_after)
@@ -338,12 +343,14 @@ class OutboxWorker(Worker):
             next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay), last_error=error
         )
 
-    async def _put_back(self, row: models.Delivery, error: str, *, due: datetime | None = None) -> None:
+    async def _put_back(
+        self, row: models.Delivery, error: str, *, due: datetime | None = None, outcome: str = "held"
+    ) -> None:
         """Undo the claim of a delivery an outage kept from its destination: the attempt it counted back,
         due when it was due before the claim (its place in line), the error kept for ``deliveries``.
-        ``due``: later, behind the delivery it follows."""
+        ``due``: later, behind the delivery it follows, or at its turn in the destination's pace."""
         await self.leases.release(row)
-        DELIVERY_ATTEMPTS.labels(row.destination, "held").inc()
+        DELIVERY_ATTEMPTS.labels(row.destination, outcome).inc()
         # The count goes back to the previous claim's fencing token: a claimer that lost that claim (its
         # loop stalled past the lease) could write its outcome again, but it is the outcome of a real
         # attempt, which the row had been waiting for.

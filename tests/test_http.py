@@ -1,8 +1,9 @@
 """``hub.http``: reading a peer's ``Retry-After`` (and what queued work makes of it), ``Link`` paging, forms,
-Basic auth and reads by POST."""
+Basic auth, reads by POST, and a rate limiter's turns."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -14,6 +15,7 @@ from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
 from hub.http import (
     MAX_QUEUED_RETRY_AFTER,
     Api,
+    RateLimiter,
     basic_auth,
     peer_message,
     request_json,
@@ -179,3 +181,20 @@ async def test_a_refused_credential_is_reported_before_the_error() -> None:
             with pytest.raises(AdapterAuthError):
                 await call
     assert dropped == ["token", "token"]
+
+
+async def test_a_turn_further_than_the_caller_waits_is_not_taken() -> None:
+    limiter = RateLimiter(10.0)  # a turn every 0.1 s
+    assert await limiter.acquire_within(0.0) is None, "the first turn is now"
+    # The next is about 0.1 s away: too far for a caller that waits 0.01 s, who is told, and takes nothing.
+    later = await limiter.acquire_within(0.01)
+    assert later is not None
+    assert 0 < later <= 0.1
+    waiting = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)  # it queues for that turn
+    # Behind it: two turns away.
+    behind = await limiter.acquire_within(0.15)
+    assert behind is not None
+    assert behind > 0.1
+    await waiting
+    assert await limiter.acquire_within(1.0) is None, "a turn within what the caller waits is taken"

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.sdk import AdapterAuthError, AdapterUnavailable, rate_limiter, retry_after
+from hub.sdk import AdapterAuthError, AdapterUnavailable, SendLater, rate_limiter, retry_after
 from plugins.slack_notices import const
 
 
@@ -33,7 +33,9 @@ async def post_message(
     reply goes to the id Slack answered for its opening, which may have named the channel."""
     limiter = rate_limiter((const.NAME, api_url, paced_as), const.MESSAGES_PER_SECOND)
     if limiter is not None:
-        await limiter.acquire()
+        wait = await limiter.acquire_within(const.LONGEST_PACE_WAIT)
+        if wait is not None:
+            raise SendLater(f"{const.PEER} takes about a message a second in {paced_as}", wait)
     body = {**message, "channel": channel, **({"thread_ts": thread_ts} if thread_ts else {})}
     if not thread_ts:
         body.pop("reply_broadcast", None)  # only a reply is broadcast

@@ -128,6 +128,62 @@ async def test_a_channel_named_by_name_is_paced_as_one_channel_however_slack_nam
     assert min(gaps) >= 0.9 / const.MESSAGES_PER_SECOND, gaps
 
 
+def opened(incident: int, at: datetime) -> Notice:
+    """An incident's opening notice."""
+    return Notice(kind="incident.opened", account="acme", incident=incident, sequence=0, topic="sync-failing",
+                  subject=str(incident), title=f"Incident {incident}", text="x", at=at)  # fmt: skip
+
+
+async def test_a_burst_of_notices_to_one_channel_holds_up_no_other_delivery(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Slack takes about a message a second per channel, and the outbox sends a batch at a time: a notice
+    # waiting there for its turn held up every delivery claimed after the batch, Appcast's hires included.
+    # A notice whose turn is more than a second away comes back at its turn instead, no attempt counted.
+    slack, appcast = FakeSlack(), sdk.FakeAppcast(validate=False)
+    async with slack.serving(), appcast.serving():
+        text = (
+            f'[database]\nurl = "{database_url}"\nmigrate_on_start = true\n[sync]\nscheduled = false\n'
+            "[events]\npoll_seconds = 0.05\nbackoff_seconds = 0.05\nbackoff_cap_seconds = 0.2\n"
+            f'[accounts.acme]\nadapter = "file"\ncompany = "Acme"\n'
+            f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
+            f'[accounts.acme.slack_notices]\nbot_token = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\n'
+            f'api_url = "{slack.api_base_url}"\n'
+            f'[accounts.acme.appcast]\nclient_id = "c"\nent_id = "e"\nevents_url = "{appcast.events_url}"\n'
+        )
+        plugins = load_plugins()
+        config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
+        async with sdk.running(create_app(config, plugins)):
+            account = await get_account(config, "acme")
+            now = datetime.now(UTC)
+            burst = [notice_message(opened(n, now)) for n in range(5)]
+            rows = [
+                models.Delivery(account_id=account.row.id, destination="slack_notices", payload=message,
+                                idempotency_key=f"notice:{n}:0:slack", next_attempt_at=now)
+                for n, message in enumerate(burst)
+            ]  # fmt: skip
+            await models.Delivery.bulk_create(rows)
+            deadline = time.monotonic() + 30
+            while not slack.posted:  # the burst's batch is being sent
+                assert time.monotonic() < deadline, "no notice posted"
+                await asyncio.sleep(0.01)
+            await models.Delivery.create(
+                account_id=account.row.id, destination="appcast", idempotency_key="hire-1", payload={"n": 1},
+                next_attempt_at=datetime.now(UTC),
+            )  # fmt: skip
+            await appcast.wait_for_events(1, timeout=30)
+            assert len(slack.posted) < len(burst), "the Appcast delivery waited for the whole burst"
+            notices = models.Delivery.filter(destination="slack_notices")
+            while await notices.filter(state="delivered").count() < len(burst):
+                assert time.monotonic() < deadline, "the burst was not all posted"
+                await asyncio.sleep(0.05)
+            attempts = await notices.values_list("attempts", flat=True)
+    assert sorted(posted["text"] for posted in slack.posted) == sorted(message["text"] for message in burst)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(slack.posted_at)]
+    assert min(gaps) >= 0.9 / const.MESSAGES_PER_SECOND, gaps
+    assert attempts == [1] * len(burst), "waiting for its turn cost a notice no attempt"
+
+
 async def test_a_notice_slack_took_before_the_hub_stopped_is_not_posted_again(hub: Hub) -> None:
     # Posted, its receipt written, and the process stopped before the batch was marked delivered.
     notice = Notice(kind="incident.opened", account="acme", incident=1, sequence=0, topic="sync-failing",
