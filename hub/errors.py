@@ -56,8 +56,8 @@ class SendLater(HubError):
 
     A chat sink posts about a message a second per channel: a burst of notices would hold the outbox's
     whole batch (and every delivery claimed after it, Appcast's included) while each waits its turn. The
-    sink raises this instead of waiting long; the outbox puts the delivery back, due in ``seconds``, its
-    attempt not counted and no breaker told.
+    sink raises this instead of waiting long (:class:`hub.http.Pacer` books the turn); the outbox puts the
+    delivery back, due in ``seconds``, its attempt not counted, its last error kept and no breaker told.
     """
 
     def __init__(self, reason: str, seconds: float) -> None:

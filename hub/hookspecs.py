@@ -226,9 +226,10 @@ def appcast_hub_deliver(
     ``AdapterUnavailable`` with a short reason on any failure, with ``retry_after`` set when the receiver
     said how long to wait (``sdk.retry_after(response)`` reads its ``Retry-After``): the next attempt
     then waits at least that long. A destination with a pace of its own (a chat's messages per second)
-    raises ``SendLater`` before sending rather than wait long (``RateLimiter.acquire_within``): the
-    delivery comes back at its turn, no attempt counted, and the deliveries sent with it are not held up
-    meanwhile. Return None, or a receipt (JSON) the hub keeps with the delivery and
+    raises ``SendLater`` before sending when its turn is more than a moment away (``sdk.pacer``, whose
+    ``turn`` books the turn for the delivery's key): the delivery comes back at its turn, no attempt
+    counted, and the deliveries sent with it wait for it no longer than that moment. Return None, or a
+    receipt (JSON) the hub keeps with the delivery and
     hands to the delivery that follows it as ``delivery.thread``: an incident's notices follow one another,
     so a chat sink returns its thread's id and posts each update in that thread.
     """

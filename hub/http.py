@@ -29,6 +29,8 @@ MAX_RETRY_AFTER = 60.0
 #: Longest ``Retry-After`` honoured for queued work (deliveries, stored webhooks), which waits in the
 #: database rather than in a call.
 MAX_QUEUED_RETRY_AFTER = 86_400.0
+#: How long a :class:`Pacer` keeps a turn booked for a caller that has not come back for it.
+BOOKING_LAPSES = 60.0
 
 
 class RateLimiter:
@@ -43,41 +45,59 @@ class RateLimiter:
         self._tokens = float(burst)
         self._updated = time.monotonic()
         self._lock = asyncio.Lock()
-        self._waiting = 0
 
     async def acquire(self) -> None:
         """Wait until a request may be sent."""
-        self._waiting += 1
-        try:
-            async with self._lock:
-                while True:
-                    self._refill()
-                    if self._tokens >= 1:
-                        self._tokens -= 1
-                        return
-                    await asyncio.sleep((1 - self._tokens) / self.rate)
-        finally:
-            self._waiting -= 1
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
 
-    async def acquire_within(self, seconds: float) -> float | None:
-        """Take a turn if it comes within ``seconds`` (waiting for it): None. Else take nothing and answer
-        about how long the wait is, behind those already waiting: the caller comes back then, rather than
-        hold up what it is part of."""
-        self._refill()
-        wait = max(0.0, (1 + self._waiting - self._tokens) / self.rate)
-        if wait > seconds:
-            return wait
-        await self.acquire()
+
+class Pacer:
+    """Turns at least ``1 / rate`` seconds apart, for a sender that must not wait long for one (the
+    outbox's batch waits for it) and must keep its place in line when it does not.
+
+    :meth:`turn`: a caller whose turn comes within what it may wait waits for it; any other is booked the
+    next free turn, told how far it is, and takes it when it comes back with the same key. So a burst is
+    spread one turn each, in order, rather than all told the same time and refused again together.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = 0.0  # monotonic: the first turn nobody has
+        self._last = float("-inf")  # when the last turn was taken
+        self._booked: dict[Hashable, float] = {}
+
+    async def turn(self, key: Hashable, within: float) -> float | None:
+        """None once ``key``'s turn has come (waited for, when within ``within`` seconds); else the seconds
+        until the turn booked for ``key``, to come back then."""
+        now = time.monotonic()
+        gap = 1 / self.rate
+        for lapsed in [booked for booked, at in self._booked.items() if at < now - BOOKING_LAPSES]:
+            del self._booked[lapsed]  # its caller never came back (its delivery gone, or sent elsewhere)
+        at = self._booked.get(key)
+        if at is None:
+            at = max(now, self._next)
+            self._next = at + gap
+        if at - now > within:
+            self._booked[key] = at
+            return at - now
+        self._booked.pop(key, None)
+        # Taken as late as the caller comes, and never closer than a gap to the turn taken before.
+        at = self._last = max(at, now, self._last + gap)
+        await asyncio.sleep(at - now)
         return None
 
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
 
-
-#: The limiters of each event loop, by the key their callers share (an asyncio lock must not cross loops).
-_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RateLimiter]] = (
+#: The limiters and pacers of each event loop, by the key their callers share (an asyncio lock must not
+#: cross loops).
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RateLimiter | Pacer]] = (
     weakref.WeakKeyDictionary()
 )
 _unlimited = False
@@ -93,15 +113,28 @@ def rate_limiter(key: Hashable, rate: float, burst: int = 1) -> RateLimiter | No
     if rate <= 0 or _unlimited:
         return None
     limiters = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
-    limiter = limiters.get(key)
-    if limiter is None or (limiter.rate, limiter.burst) != (rate, burst):
-        limiter = limiters[key] = RateLimiter(rate, burst)
+    limiter = limiters.get(("limiter", key))
+    if not isinstance(limiter, RateLimiter) or (limiter.rate, limiter.burst) != (rate, burst):
+        limiter = limiters[("limiter", key)] = RateLimiter(rate, burst)
     return limiter
+
+
+def pacer(key: Hashable, rate: float) -> Pacer | None:
+    """The one :class:`Pacer` for ``key`` on the running event loop (shared as :func:`rate_limiter`'s
+    limiters are); None for no pace (``rate <= 0``, or within :func:`unlimited`)."""
+    if rate <= 0 or _unlimited:
+        return None
+    pacers = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    found = pacers.get(("pacer", key))
+    if not isinstance(found, Pacer) or found.rate != rate:
+        found = pacers[("pacer", key)] = Pacer(rate)
+    return found
 
 
 @contextlib.contextmanager
 def unlimited() -> Iterator[None]:
-    """Within the block, :func:`rate_limiter` limits nothing: tests against a fake ATS need not wait."""
+    """Within the block, :func:`rate_limiter` limits nothing and :func:`pacer` paces nothing: tests
+    against a fake ATS need not wait."""
     global _unlimited
     before, _unlimited = _unlimited, True
     try:

@@ -52,9 +52,11 @@ from hub.errors import (
 )
 from hub.http import (
     Api,
+    Pacer,
     RateLimiter,
     basic_auth,
     follow_pages,
+    pacer,
     peer_message,
     post_once,
     rate_limiter,
@@ -140,6 +142,7 @@ __all__ = [
     "NoticeAction",
     "Option",
     "OutcomeUnknown",
+    "Pacer",
     "PluginInfo",
     "RateLimiter",
     "SendLater",
@@ -160,6 +163,7 @@ __all__ = [
     "hookimpl",
     "iso_time",
     "mapped",
+    "pacer",
     "peer_message",
     "post_once",
     "rate_limiter",

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
+import math
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +30,7 @@ from hub.config import HubConfig
 from hub.db import is_outage
 from hub.errors import AdapterUnavailable, SendLater, WebhookMalformed, WebhookUnconfirmed
 from hub.events import store_events
-from hub.http import backoff_delay, retry_delay
+from hub.http import MAX_QUEUED_RETRY_AFTER, backoff_delay, retry_delay
 from hub.logs import QuietLog
 from hub.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, WEBHOOK_REFUSED
 from hub.normalised import Delivery, WebhookRequest
@@ -40,6 +43,11 @@ _QUIET = QuietLog(_LOGGER)
 
 #: Rows claimed per round, and deliveries sent at once.
 BATCH = 20
+#: The soonest a delivery put back for its turn in its destination's pace comes due (``SendLater``): a
+#: plugin answering 0 must not have the loop claim it again and again.
+MIN_TURN_SECONDS = 0.1
+#: How long after such a delivery is due the outbox looks for it.
+TURN_WAKE_MARGIN = 0.02
 #: Inbox retries back off from this, doubling, up to an hour.
 INBOX_BACKOFF_SECONDS = 5.0
 
@@ -214,11 +222,18 @@ class OutboxWorker(Worker):
         self.config, self.plugins, self.http = config, plugins, http
         self.events: dict[str, Any] = dict(config.events)
         self.breakers = Breakers.from_events(self.events)
+        # When the deliveries put back for their turns in their destination's pace come due (monotonic, a
+        # heap): a burst of notices drains at the destination's pace, not at one turn per poll.
+        self._turns: list[float] = []
 
     def wait_seconds(self) -> float:
-        # Wake for the next probe if it comes before the next poll; never 0, which would spin.
+        # Wake for the next probe or turn if it comes before the next poll; never 0, which would spin.
+        now = time.monotonic()
+        while self._turns and self._turns[0] <= now:
+            heapq.heappop(self._turns)
         probe = self.breakers.seconds_to_next_probe()
-        return self.poll_seconds if probe is None else min(self.poll_seconds, probe)
+        turn = self._turns[0] - now if self._turns else None
+        return min([self.poll_seconds, *(wait for wait in (probe, turn) if wait is not None)])
 
     async def work_once(self) -> bool:
         probes: list[models.Delivery] = []
@@ -284,9 +299,14 @@ class OutboxWorker(Worker):
                     return False
                 raise
             except SendLater as later:
-                # The destination's own pace, said before sending: the breaker learns nothing of it.
-                due = datetime.now(UTC) + timedelta(seconds=later.seconds)
-                await self._put_back(row, str(later), due=due, outcome="paced")
+                # The destination's own pace, said before sending: the breaker learns nothing of it, and the
+                # error it last had stays. Never due at once (a batch of those would spin the loop).
+                seconds = later.seconds if math.isfinite(later.seconds) else MAX_QUEUED_RETRY_AFTER
+                seconds = min(max(seconds, MIN_TURN_SECONDS), MAX_QUEUED_RETRY_AFTER)
+                due = datetime.now(UTC) + timedelta(seconds=seconds)
+                # Woken a hair after the row is due (its time taken first), or the claim would miss it.
+                heapq.heappush(self._turns, time.monotonic() + seconds + TURN_WAKE_MARGIN)
+                await self._put_back(row, None, due=due, outcome="paced")
                 return False
             self.breakers.record(key, None)
         except AdapterUnavailable as error:
@@ -344,16 +364,18 @@ class OutboxWorker(Worker):
         )
 
     async def _put_back(
-        self, row: models.Delivery, error: str, *, due: datetime | None = None, outcome: str = "held"
+        self, row: models.Delivery, error: str | None, *, due: datetime | None = None, outcome: str = "held"
     ) -> None:
         """Undo the claim of a delivery an outage kept from its destination: the attempt it counted back,
-        due when it was due before the claim (its place in line), the error kept for ``deliveries``.
-        ``due``: later, behind the delivery it follows, or at its turn in the destination's pace."""
+        due when it was due before the claim (its place in line), the error kept for ``deliveries`` (None:
+        the one it had). ``due``: later, behind the delivery it follows, or at its turn in the
+        destination's pace."""
         await self.leases.release(row)
         DELIVERY_ATTEMPTS.labels(row.destination, outcome).inc()
         # The count goes back to the previous claim's fencing token: a claimer that lost that claim (its
         # loop stalled past the lease) could write its outcome again, but it is the outcome of a real
         # attempt, which the row had been waiting for.
+        kept = {} if error is None else {"last_error": error}
         await models.Delivery.filter(**still_claimed(row)).update(
-            attempts=F("attempts") - 1, next_attempt_at=due or row.next_attempt_at, last_error=error
+            attempts=F("attempts") - 1, next_attempt_at=due or row.next_attempt_at, **kept
         )

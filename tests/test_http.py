@@ -1,11 +1,12 @@
 """``hub.http``: reading a peer's ``Retry-After`` (and what queued work makes of it), ``Link`` paging, forms,
-Basic auth, reads by POST, and a rate limiter's turns."""
+Basic auth, reads by POST, and a pacer's turns."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,12 +16,14 @@ from hub.errors import AdapterAuthError, AdapterUnavailable, OutcomeUnknown
 from hub.http import (
     MAX_QUEUED_RETRY_AFTER,
     Api,
-    RateLimiter,
+    Pacer,
     basic_auth,
+    pacer,
     peer_message,
     request_json,
     retry_after,
     retry_delay,
+    unlimited,
 )
 from hub.testing.peers import running
 
@@ -183,18 +186,33 @@ async def test_a_refused_credential_is_reported_before_the_error() -> None:
     assert dropped == ["token", "token"]
 
 
-async def test_a_turn_further_than_the_caller_waits_is_not_taken() -> None:
-    limiter = RateLimiter(10.0)  # a turn every 0.1 s
-    assert await limiter.acquire_within(0.0) is None, "the first turn is now"
-    # The next is about 0.1 s away: too far for a caller that waits 0.01 s, who is told, and takes nothing.
-    later = await limiter.acquire_within(0.01)
-    assert later is not None
-    assert 0 < later <= 0.1
-    waiting = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0)  # it queues for that turn
-    # Behind it: two turns away.
-    behind = await limiter.acquire_within(0.15)
-    assert behind is not None
-    assert behind > 0.1
-    await waiting
-    assert await limiter.acquire_within(1.0) is None, "a turn within what the caller waits is taken"
+async def test_a_pacer_books_turns_one_after_another_for_callers_that_come_back() -> None:
+    pace = Pacer(1.0)  # a turn a second
+    assert await pace.turn("a", 0.5) is None, "the first turn is now"
+    # b's turn is a second away, c's two: each is booked its own, not both told the same time.
+    b = await pace.turn("b", 0.5)
+    c = await pace.turn("c", 0.5)
+    assert b is not None
+    assert c is not None
+    assert 0.5 < b <= 1.0
+    assert 1.5 < c <= 2.0
+    again = await pace.turn("b", 0.5)
+    assert again is not None
+    assert again <= b, "coming back early keeps the turn booked, and books no other"
+    assert await pace.turn("b", 1.5) is None, "b takes its turn once it is within what b waits"
+    d = await pace.turn("d", 0.5)
+    assert d is not None
+    assert d > c - 1.0, "a newcomer's turn is after every turn booked"
+
+
+def test_pacers_are_shared_by_key_and_off_in_tests_that_ask() -> None:
+    async def pacers() -> tuple[Any, Any, Any, Any]:
+        first, same, other = pacer("slack", 1.0), pacer("slack", 1.0), pacer("other", 1.0)
+        with unlimited():
+            off = pacer("slack", 1.0)
+        return first, same, other, off
+
+    first, same, other, off = asyncio.run(pacers())
+    assert first is same
+    assert other is not first
+    assert off is None

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from hub.sdk import AdapterAuthError, AdapterUnavailable, SendLater, rate_limiter, retry_after
+from hub.sdk import AdapterAuthError, AdapterUnavailable, SendLater, pacer, retry_after
 from plugins.slack_notices import const
 
 
@@ -25,15 +25,17 @@ async def post_message(
     thread_ts: str | None,
     timeout_seconds: float,
     paced_as: str,
+    turn_key: str,
 ) -> dict[str, str]:
     """Post ``message`` to ``channel`` (in the thread ``thread_ts``); returns the ``channel`` and the thread's
     ``ts``: the message's own for a new one, ``thread_ts`` for a reply, which the next notice replies to.
 
     ``paced_as``: the channel as configured, for Slack's limit of about a message a second per channel: a
-    reply goes to the id Slack answered for its opening, which may have named the channel."""
-    limiter = rate_limiter((const.NAME, api_url, paced_as), const.MESSAGES_PER_SECOND)
-    if limiter is not None:
-        wait = await limiter.acquire_within(const.LONGEST_PACE_WAIT)
+    reply goes to the id Slack answered for its opening, which may have named the channel. ``turn_key``:
+    what names this message's turn in the channel when it is told to come back for it (its delivery)."""
+    pace = pacer((const.NAME, api_url, paced_as), const.MESSAGES_PER_SECOND)
+    if pace is not None:
+        wait = await pace.turn(turn_key, const.LONGEST_PACE_WAIT)
         if wait is not None:
             raise SendLater(f"{const.PEER} takes about a message a second in {paced_as}", wait)
     body = {**message, "channel": channel, **({"thread_ts": thread_ts} if thread_ts else {})}

@@ -9,7 +9,8 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Slack allows about one message per second per channel (docs.slack.dev: chat.postMessage, rate limits).
 MESSAGES_PER_SECOND = 1.0
 #: The longest a notice waits for its turn in the channel while the outbox's batch waits for it; a later
-#: turn is taken later (``SendLater``), so that a burst of notices holds up no other delivery.
+#: turn is booked and taken then (``SendLater``): a burst of notices holds up the deliveries sent with it
+#: a second at most.
 LONGEST_PACE_WAIT = 1.0
 #: Slack's errors that mean the token is wrong or revoked: no retry helps until the config changes.
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})

@@ -66,4 +66,5 @@ async def appcast_hub_deliver(
     return await post_message(
         http, str(options["api_url"]), str(options["bot_token"]), channel, delivery.payload,
         thread_ts=thread.get("ts"), timeout_seconds=float(options["timeout_seconds"]), paced_as=configured,
+        turn_key=delivery.idempotency_key,
     )  # fmt: skip
