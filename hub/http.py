@@ -63,9 +63,10 @@ class Pacer:
     """Turns at least ``1 / rate`` seconds apart, for a sender that must not wait long for one (the
     outbox's batch waits for it) and must keep its place in line when it does not.
 
-    :meth:`turn`: a caller whose turn comes within what it may wait waits for it; any other is booked the
-    next free turn, told how far it is, and takes it when it comes back with the same key. So a burst is
-    spread one turn each, in order, rather than all told the same time and refused again together.
+    :meth:`turn`: a caller whose turn comes within what it may wait waits for it, and never longer; any
+    other is booked a turn, told how far it is, and takes it when it comes back with the same key. So a
+    burst is spread one turn each, in order, rather than all told the same time and refused again
+    together; callers coming back late together are spread out again, not all let through at once.
     """
 
     def __init__(self, rate: float) -> None:
@@ -75,22 +76,26 @@ class Pacer:
         self._booked: dict[Hashable, float] = {}
 
     async def turn(self, key: Hashable, within: float) -> float | None:
-        """None once ``key``'s turn has come (waited for, when within ``within`` seconds); else the seconds
-        until the turn booked for ``key``, to come back then."""
+        """None once ``key``'s turn has come (waited for, never longer than ``within`` seconds); else the
+        seconds until the turn booked for ``key``, to come back then."""
         now = time.monotonic()
         gap = 1 / self.rate
         for lapsed in [booked for booked, at in self._booked.items() if at < now - BOOKING_LAPSES]:
             del self._booked[lapsed]  # its caller never came back (its delivery gone, or sent elsewhere)
-        at = self._booked.get(key)
-        if at is None:
-            at = max(now, self._next)
-            self._next = at + gap
+        if not self._booked:
+            self._next = self._last + gap  # no turn is promised: the next is free right after the last
+        booked = self._booked.pop(key, None)
+        # Its booked turn, or (a newcomer) after every turn booked; as late as it comes, and never closer
+        # than a gap to the turn taken before: those coming back late, together, are spread out again.
+        at = max(now, self._last + gap, self._next if booked is None else booked)
         if at - now > within:
+            if booked is None or booked <= now:
+                at = max(at, self._next)  # a newcomer, or one whose turn passed while it was away: last
             self._booked[key] = at
+            self._next = max(self._next, at + gap)
             return at - now
-        self._booked.pop(key, None)
-        # Taken as late as the caller comes, and never closer than a gap to the turn taken before.
-        at = self._last = max(at, now, self._last + gap)
+        self._last = at
+        self._next = max(self._next, at + gap)
         await asyncio.sleep(at - now)
         return None
 

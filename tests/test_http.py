@@ -4,6 +4,7 @@ Basic auth, reads by POST, and a pacer's turns."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -203,6 +204,23 @@ async def test_a_pacer_books_turns_one_after_another_for_callers_that_come_back(
     d = await pace.turn("d", 0.5)
     assert d is not None
     assert d > c - 1.0, "a newcomer's turn is after every turn booked"
+
+
+async def test_callers_coming_back_late_together_wait_no_longer_than_they_may() -> None:
+    # Booked turns a tenth of a second apart, and the callers all held up past them (a slow batch): they
+    # come back together. Two turns fall within what each may wait (0.15 s); the others are booked again,
+    # each its own turn, rather than all let through to wait up to half a second.
+    pace = Pacer(10.0)
+    assert await pace.turn("first", 0.0) is None
+    late = [f"late-{n}" for n in range(5)]
+    booked = [await pace.turn(key, 0.0) for key in late]
+    assert all(wait is not None and wait > 0 for wait in booked)
+    await asyncio.sleep(0.7)  # every booked turn has passed
+    again = await asyncio.gather(*(pace.turn(key, 0.15) for key in late))
+    assert sum(wait is None for wait in again) == 2, again
+    rebooked = sorted(wait for wait in again if wait is not None)
+    assert len(rebooked) == 3
+    assert all(later - earlier >= 0.099 for earlier, later in itertools.pairwise(rebooked)), rebooked
 
 
 def test_pacers_are_shared_by_key_and_off_in_tests_that_ask() -> None:
