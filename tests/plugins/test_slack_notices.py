@@ -39,18 +39,24 @@ class Hub:
     plugins: PluginHost
 
 
+def hub_config(database_url: str, slack: FakeSlack, *, poll_seconds: float = 0.05, more: str = "") -> str:
+    """A hub whose account ``acme`` posts its notices to ``slack``, its outbox looking every
+    ``poll_seconds``; ``more``: tables added."""
+    return (
+        f'[database]\nurl = "{database_url}"\nmigrate_on_start = true\n[sync]\nscheduled = false\n'
+        f"[events]\npoll_seconds = {poll_seconds}\nbackoff_seconds = 0.05\nbackoff_cap_seconds = 0.2\n"
+        f'[accounts.acme]\nadapter = "file"\ncompany = "Acme"\n'
+        f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
+        f'[accounts.acme.slack_notices]\nbot_token = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\n'
+        f'api_url = "{slack.api_base_url}"\n{more}'
+    )
+
+
 @pytest.fixture
 async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
     slack = FakeSlack()
     async with slack.serving():
-        text = (
-            f'[database]\nurl = "{database_url}"\nmigrate_on_start = true\n[sync]\nscheduled = false\n'
-            "[events]\npoll_seconds = 0.05\nbackoff_seconds = 0.05\nbackoff_cap_seconds = 0.2\n"
-            f'[accounts.acme]\nadapter = "file"\ncompany = "Acme"\n'
-            f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
-            f'[accounts.acme.slack_notices]\nbot_token = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\n'
-            f'api_url = "{slack.api_base_url}"\n'
-        )
+        text = hub_config(database_url, slack)
         plugins = load_plugins()
         config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
         async with sdk.running(create_app(config, plugins)):
@@ -144,15 +150,10 @@ async def test_a_burst_of_notices_to_one_channel_drains_at_its_pace_without_hold
     slack, appcast = FakeSlack(), sdk.FakeAppcast(validate=False)
     poll_seconds = 10.0
     async with slack.serving(), appcast.serving():
-        text = (
-            f'[database]\nurl = "{database_url}"\nmigrate_on_start = true\n[sync]\nscheduled = false\n'
-            f"[events]\npoll_seconds = {poll_seconds}\nbackoff_seconds = 0.05\nbackoff_cap_seconds = 0.2\n"
-            f'[accounts.acme]\nadapter = "file"\ncompany = "Acme"\n'
-            f'[accounts.acme.file]\npath = "{SAMPLE_JOBS}"\n'
-            f'[accounts.acme.slack_notices]\nbot_token = "{BOT_TOKEN}"\nchannel = "{CHANNEL}"\n'
-            f'api_url = "{slack.api_base_url}"\n'
+        appcast_table = (
             f'[accounts.acme.appcast]\nclient_id = "c"\nent_id = "e"\nevents_url = "{appcast.events_url}"\n'
         )
+        text = hub_config(database_url, slack, poll_seconds=poll_seconds, more=appcast_table)
         plugins = load_plugins()
         config = bind_plugins(load_config(write_config(tmp_path, text)), plugins)
         async with sdk.running(create_app(config, plugins)):
