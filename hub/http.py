@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -106,6 +106,7 @@ _LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, R
     weakref.WeakKeyDictionary()
 )
 _unlimited = False
+_Shared = TypeVar("_Shared", RateLimiter, Pacer)
 
 
 def rate_limiter(key: Hashable, rate: float, burst: int = 1) -> RateLimiter | None:
@@ -117,11 +118,11 @@ def rate_limiter(key: Hashable, rate: float, burst: int = 1) -> RateLimiter | No
     """
     if rate <= 0 or _unlimited:
         return None
-    limiters = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
-    limiter = limiters.get(("limiter", key))
-    if not isinstance(limiter, RateLimiter) or (limiter.rate, limiter.burst) != (rate, burst):
-        limiter = limiters[("limiter", key)] = RateLimiter(rate, burst)
-    return limiter
+
+    def fits(found: RateLimiter) -> bool:
+        return (found.rate, found.burst) == (rate, burst)
+
+    return _shared(("limiter", key), lambda: RateLimiter(rate, burst), fits)
 
 
 def pacer(key: Hashable, rate: float) -> Pacer | None:
@@ -129,11 +130,19 @@ def pacer(key: Hashable, rate: float) -> Pacer | None:
     limiters are); None for no pace (``rate <= 0``, or within :func:`unlimited`)."""
     if rate <= 0 or _unlimited:
         return None
-    pacers = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
-    found = pacers.get(("pacer", key))
-    if not isinstance(found, Pacer) or found.rate != rate:
-        found = pacers[("pacer", key)] = Pacer(rate)
-    return found
+    return _shared(("pacer", key), lambda: Pacer(rate), lambda found: found.rate == rate)
+
+
+def _shared(
+    key: tuple[str, Hashable], make: Callable[[], _Shared], fits: Callable[[_Shared], bool]
+) -> _Shared:
+    """The running loop's object for ``key`` (its kind, then the callers' key), made on first use and made
+    again when it no longer ``fits`` what its caller asks (another rate)."""
+    shared = _LIMITERS.setdefault(asyncio.get_running_loop(), {})
+    found = shared.get(key)
+    if found is None or not fits(found):  # type: ignore[arg-type]
+        found = shared[key] = make()
+    return found  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
